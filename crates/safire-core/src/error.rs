@@ -1,0 +1,509 @@
+//! The error hierarchy: one enum whose variants say whose fault a failure is.
+//!
+//! Every message is built from structured fields; none contains a secret, token, code, PKCE
+//! verifier or a response body. Text that came from a server (an OAuth `error_description`, a
+//! redirect `Location`) is cleaned by [`server_text`] before it is stored.
+
+use std::fmt;
+
+/// Everything that can go wrong in Safire.
+///
+/// ```
+/// use safire_core::{ConfigurationError, Error, ErrorSource};
+/// let err = Error::from(ConfigurationError::missing(["private_key", "kid"]));
+/// assert_eq!(err.to_string(), "Configuration missing: private_key, kid");
+/// assert_eq!(err.source_of_fault(), ErrorSource::Caller);
+/// ```
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The client was configured wrongly or a call lacks what it needs: fix the code or config.
+    #[error(transparent)]
+    Configuration(#[from] ConfigurationError),
+    /// The SMART configuration could not be fetched or used.
+    #[error(transparent)]
+    Discovery(#[from] DiscoveryError),
+    /// The authorization callback or EHR launch was rejected.
+    #[error(transparent)]
+    Authorization(#[from] AuthError),
+    /// The token endpoint refused or answered with something unusable.
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    /// Dynamic client registration failed.
+    #[error(transparent)]
+    Registration(#[from] RegistrationError),
+    /// The transport failed (connection, timeout, TLS, redirect refused, body too large).
+    #[error(transparent)]
+    Network(#[from] NetworkError),
+    /// A [`Signer`](crate::Signer) could not sign the client assertion.
+    #[error("Signing the client assertion failed: {0}")]
+    Signing(String),
+    /// The random number generator failed.
+    #[error("The random number generator failed: {0}")]
+    Random(String),
+}
+
+/// Whose fault an [`Error`] is, so applications can decide between "fix your setup", "the
+/// server misbehaved" and "try again later".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorSource {
+    /// Configuration or call arguments: retrying will not help.
+    Caller,
+    /// The authorization server (or the user at it) refused or misbehaved.
+    Server,
+    /// Network, TLS, timeouts: often transient.
+    Network,
+    /// The local environment (random number generator, signing backend).
+    Environment,
+}
+
+impl Error {
+    /// Whose fault this error is.
+    pub fn source_of_fault(&self) -> ErrorSource {
+        match self {
+            Error::Configuration(_) => ErrorSource::Caller,
+            Error::Discovery(_) | Error::Authorization(_) | Error::Token(_) => ErrorSource::Server,
+            Error::Registration(_) => ErrorSource::Server,
+            Error::Network(_) => ErrorSource::Network,
+            Error::Signing(_) | Error::Random(_) => ErrorSource::Environment,
+        }
+    }
+
+    /// The OAuth error fields when the server sent them (token, authorization, registration).
+    pub fn oauth(&self) -> Option<&OAuthErrorFields> {
+        match self {
+            Error::Authorization(e) => Some(&e.oauth),
+            Error::Token(e) => Some(&e.oauth),
+            Error::Registration(e) => Some(&e.oauth),
+            _ => None,
+        }
+    }
+
+    /// The HTTP status the failure came with, if any.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Error::Discovery(e) => e.status,
+            _ => self.oauth().and_then(|o| o.status),
+        }
+    }
+
+    /// The OAuth `error` code (`invalid_grant`, `invalid_client`, …), if the server sent one.
+    pub fn error_code(&self) -> Option<&str> {
+        self.oauth().and_then(|o| o.error_code.as_deref())
+    }
+}
+
+/// Longest piece of server-supplied text kept in an error.
+const MAX_SERVER_TEXT: usize = 300;
+
+/// Cleans text that came from a server or a callback URL before it goes into an error:
+/// control characters become spaces and the text is cut at a sane length.
+pub fn server_text(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len().min(MAX_SERVER_TEXT + 3));
+    for (count, c) in raw.chars().enumerate() {
+        if count >= MAX_SERVER_TEXT {
+            out.push('…');
+            break;
+        }
+        out.push(if c.is_control() { ' ' } else { c });
+    }
+    out
+}
+
+/// A URL for an error message: scheme, host, port and path only, never query or fragment
+/// (where codes and tokens travel).
+pub fn url_for_message(raw: &str) -> String {
+    let cut = raw.find(['?', '#']).unwrap_or(raw.len());
+    server_text(raw.get(..cut).unwrap_or(raw))
+}
+
+/// A configuration problem found before any request was built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigurationError {
+    /// Attributes that the operation needs and nobody supplied.
+    Missing(Vec<String>),
+    /// URIs that do not parse, and URIs that are not https.
+    Uris {
+        /// Attributes whose value is not an absolute URI with a host.
+        invalid: Vec<String>,
+        /// Attributes whose value is not https (and not an allowed http loopback URI).
+        non_https: Vec<String>,
+    },
+    /// One attribute has a value that cannot be used.
+    Invalid {
+        /// The attribute name.
+        attribute: String,
+        /// What is wrong and what would be right. Never contains a secret.
+        reason: String,
+    },
+}
+
+impl ConfigurationError {
+    /// `Configuration missing: a, b`.
+    pub fn missing<I, S>(names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        ConfigurationError::Missing(names.into_iter().map(Into::into).collect())
+    }
+
+    /// `Invalid <attribute>: <reason>`.
+    pub fn invalid(attribute: impl Into<String>, reason: impl Into<String>) -> Self {
+        ConfigurationError::Invalid {
+            attribute: attribute.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+impl fmt::Display for ConfigurationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigurationError::Missing(names) if !names.is_empty() => {
+                write!(f, "Configuration missing: {}", names.join(", "))
+            }
+            ConfigurationError::Missing(_) => f.write_str("Configuration error"),
+            ConfigurationError::Uris { invalid, non_https } => {
+                let mut parts = Vec::new();
+                if !invalid.is_empty() {
+                    parts.push(format!(
+                        "Configuration has invalid URIs: {}",
+                        invalid.join(", ")
+                    ));
+                }
+                if !non_https.is_empty() {
+                    parts.push(format!(
+                        "Configuration requires HTTPS for: {} (SMART App Launch 2.2.0 requires TLS; \
+                         HTTP loopback requires allow_insecure_localhost)",
+                        non_https.join(", ")
+                    ));
+                }
+                if parts.is_empty() {
+                    f.write_str("Configuration error")
+                } else {
+                    f.write_str(&parts.join(". "))
+                }
+            }
+            ConfigurationError::Invalid { attribute, reason } => {
+                write!(f, "Invalid {attribute}: {reason}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ConfigurationError {}
+
+/// The SMART configuration could not be discovered or lacks something a flow needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiscoveryError {
+    /// The URL that was fetched (without query).
+    pub endpoint: String,
+    /// The HTTP status, when the server answered.
+    pub status: Option<u16>,
+    /// What was wrong with the answer.
+    pub description: Option<String>,
+}
+
+impl DiscoveryError {
+    /// A discovery failure for `endpoint`.
+    pub fn new(endpoint: &str, status: Option<u16>, description: Option<String>) -> Self {
+        Self {
+            endpoint: url_for_message(endpoint),
+            status,
+            description,
+        }
+    }
+}
+
+impl fmt::Display for DiscoveryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Failed to discover SMART configuration from {}",
+            self.endpoint
+        )?;
+        if let Some(status) = self.status {
+            write!(f, " (HTTP {status})")?;
+        }
+        if let Some(description) = &self.description {
+            write!(f, ": {description}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for DiscoveryError {}
+
+/// The OAuth 2.0 error shape shared by token, authorization and registration failures.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OAuthErrorFields {
+    /// HTTP status of the response (absent for callback errors).
+    pub status: Option<u16>,
+    /// The OAuth `error` code, e.g. `invalid_grant`.
+    pub error_code: Option<String>,
+    /// The server's `error_description`, cleaned with [`server_text`].
+    pub error_description: Option<String>,
+    /// The server's `error_uri`, cleaned with [`server_text`].
+    pub error_uri: Option<String>,
+}
+
+impl OAuthErrorFields {
+    /// Writes `<label> — HTTP <status> — <error> — <description>`, skipping absent parts.
+    fn write_with(
+        &self,
+        f: &mut fmt::Formatter<'_>,
+        label: &str,
+        detail: Option<&str>,
+    ) -> fmt::Result {
+        f.write_str(label)?;
+        if let Some(status) = self.status {
+            write!(f, " — HTTP {status}")?;
+        }
+        if let Some(code) = &self.error_code {
+            write!(f, " — {code}")?;
+        }
+        if let Some(description) = &self.error_description {
+            write!(f, " — {description}")?;
+        }
+        if let Some(detail) = detail {
+            write!(f, " — {detail}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The token endpoint refused the request or answered with something unusable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenError {
+    /// Status and OAuth error fields.
+    pub oauth: OAuthErrorFields,
+    /// Names (never values) of the fields of a 2xx body that had no `access_token`.
+    pub received_fields: Vec<String>,
+    /// Our own explanation when the body was unusable.
+    pub detail: Option<String>,
+}
+
+impl fmt::Display for TokenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.received_fields.is_empty() {
+            return write!(
+                f,
+                "Missing access token in response; received fields: {}",
+                self.received_fields.join(", ")
+            );
+        }
+        self.oauth
+            .write_with(f, "Token request failed", self.detail.as_deref())
+    }
+}
+
+impl std::error::Error for TokenError {}
+
+/// Dynamic client registration failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistrationError {
+    /// Status and OAuth error fields.
+    pub oauth: OAuthErrorFields,
+    /// Names (never values) of the fields of a body that had no usable `client_id`.
+    pub received_fields: Vec<String>,
+    /// Our own explanation when the body was unusable.
+    pub detail: Option<String>,
+}
+
+impl fmt::Display for RegistrationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.received_fields.is_empty() {
+            return write!(
+                f,
+                "Registration response missing client_id; received fields: {}",
+                self.received_fields.join(", ")
+            );
+        }
+        self.oauth
+            .write_with(f, "Client registration failed", self.detail.as_deref())
+    }
+}
+
+impl std::error::Error for RegistrationError {}
+
+/// Why an authorization callback or EHR launch was rejected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AuthErrorKind {
+    /// The server redirected back with `error=…` (the user denied, or the request was invalid).
+    Denied,
+    /// The callback's `state` differs from the pending authorization's: possible CSRF.
+    StateMismatch,
+    /// The callback has no `state` parameter.
+    MissingState,
+    /// The callback has neither `code` nor `error`.
+    MissingCode,
+    /// The callback's RFC 9207 `iss` differs from the expected issuer: possible mix-up attack.
+    IssuerMismatch,
+    /// The callback or launch URL could not be parsed.
+    MalformedUrl,
+    /// The EHR launch named an `iss` that is not on the application's allow-list.
+    LaunchIssuerNotAllowed,
+    /// The EHR launch URL lacks `iss` or `launch`.
+    MalformedLaunch,
+}
+
+/// The authorization callback or EHR launch was rejected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthError {
+    /// What went wrong.
+    pub kind: AuthErrorKind,
+    /// OAuth error fields from the callback (for [`AuthErrorKind::Denied`]).
+    pub oauth: OAuthErrorFields,
+    /// Our own explanation, telling the user what to do.
+    pub detail: Option<String>,
+}
+
+impl AuthError {
+    /// An error of `kind` with an explanation.
+    pub fn new(kind: AuthErrorKind, detail: impl Into<String>) -> Self {
+        Self {
+            kind,
+            oauth: OAuthErrorFields::default(),
+            detail: Some(detail.into()),
+        }
+    }
+}
+
+impl fmt::Display for AuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.oauth
+            .write_with(f, "Authorization request failed", self.detail.as_deref())
+    }
+}
+
+impl std::error::Error for AuthError {}
+
+/// What kind of transport failure a [`NetworkError`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NetworkErrorKind {
+    /// The connection could not be opened (refused, DNS, unreachable).
+    Connect,
+    /// The connect or whole-request deadline passed.
+    Timeout,
+    /// TLS handshake or certificate verification failed.
+    Tls,
+    /// A redirect was refused by the redirect policy.
+    RedirectRefused,
+    /// More redirects than the policy allows.
+    TooManyRedirects,
+    /// The response body exceeded the size cap.
+    BodyTooLarge,
+    /// Any other I/O or protocol failure.
+    Io,
+}
+
+/// The transport failed. Filled by transports, and by the core's redirect policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkError {
+    /// What kind of failure.
+    pub kind: NetworkErrorKind,
+    /// A human description, e.g. `Connection refused`.
+    pub description: String,
+}
+
+impl NetworkError {
+    /// A transport failure of `kind`.
+    pub fn new(kind: NetworkErrorKind, description: impl Into<String>) -> Self {
+        Self {
+            kind,
+            description: description.into(),
+        }
+    }
+}
+
+impl fmt::Display for NetworkError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "HTTP request failed: {}", self.description)
+    }
+}
+
+impl std::error::Error for NetworkError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configuration_messages() {
+        assert_eq!(
+            ConfigurationError::missing(["private_key", "kid"]).to_string(),
+            "Configuration missing: private_key, kid"
+        );
+        let uris = ConfigurationError::Uris {
+            invalid: vec!["redirect_uri".into()],
+            non_https: vec!["base_url".into(), "issuer".into()],
+        };
+        let text = uris.to_string();
+        assert!(text.starts_with("Configuration has invalid URIs: redirect_uri. "));
+        assert!(text.contains("Configuration requires HTTPS for: base_url, issuer ("));
+    }
+
+    #[test]
+    fn oauth_messages_follow_the_seeds() {
+        let err = RegistrationError {
+            oauth: OAuthErrorFields {
+                status: Some(400),
+                error_code: Some("invalid_redirect_uri".into()),
+                error_description: Some("Redirect URI must use HTTPS".into()),
+                error_uri: None,
+            },
+            received_fields: vec![],
+            detail: None,
+        };
+        assert_eq!(
+            err.to_string(),
+            "Client registration failed — HTTP 400 — invalid_redirect_uri — Redirect URI must use HTTPS"
+        );
+        let missing = TokenError {
+            oauth: OAuthErrorFields {
+                status: Some(200),
+                ..Default::default()
+            },
+            received_fields: vec!["token_type".into(), "expires_in".into()],
+            detail: None,
+        };
+        assert_eq!(
+            missing.to_string(),
+            "Missing access token in response; received fields: token_type, expires_in"
+        );
+    }
+
+    #[test]
+    fn discovery_message() {
+        let err = DiscoveryError::new(
+            "https://ehr.example/.well-known/smart-configuration?x=1",
+            Some(404),
+            None,
+        );
+        assert_eq!(
+            err.to_string(),
+            "Failed to discover SMART configuration from https://ehr.example/.well-known/smart-configuration (HTTP 404)"
+        );
+    }
+
+    #[test]
+    fn server_text_is_cleaned_and_bounded() {
+        assert_eq!(server_text("a\nb\u{7}c"), "a b c");
+        let long = "x".repeat(10_000);
+        assert!(server_text(&long).chars().count() <= MAX_SERVER_TEXT + 1);
+        assert_eq!(
+            url_for_message("https://a.example/cb?code=SECRET#frag"),
+            "https://a.example/cb"
+        );
+    }
+
+    #[test]
+    fn network_message() {
+        let err = NetworkError::new(NetworkErrorKind::Connect, "Connection refused");
+        assert_eq!(err.to_string(), "HTTP request failed: Connection refused");
+    }
+}
