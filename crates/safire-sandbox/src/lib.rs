@@ -1,1 +1,584 @@
+//! # safire-sandbox
+//!
+//! An embeddable, **strict** SMART App Launch 2.2 authorization server for
+//! development and tests. It listens on `127.0.0.1`, runs its own tokio
+//! runtime on a background thread (so blocking and async tests can both embed
+//! it), and stops when the [`Sandbox`] is dropped. It is an independent
+//! implementation: it shares no code with the safire client crates, so it can
+//! catch their bugs instead of mirroring them.
+//!
+//! ## A test in five lines
+//!
+//! ```
+//! use safire_sandbox::{Endpoint, Sandbox};
+//!
+//! let sandbox = Sandbox::builder().start()?;
+//! let base = sandbox.fhir_base_url(); // e.g. http://127.0.0.1:40123/fhir
+//! let app = &sandbox.clients().public; // pre-registered public client
+//! // ... point your SMART client at `base` with `app.client_id` and run it ...
+//! assert!(base.ends_with("/fhir") && !app.client_id.is_empty());
+//! assert_eq!(sandbox.requests(Endpoint::Token), 0);
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! ## Endpoints
+//!
+//! All below the FHIR base URL `{base}` (which is also the `issuer`, the
+//! `iss` returned with codes (RFC 9207) and the only accepted `aud`):
+//!
+//! | endpoint | method | what |
+//! |---|---|---|
+//! | `{base}/.well-known/smart-configuration` | GET | discovery; advertises only what is implemented |
+//! | `{base}/authorize` | GET query, POST form | auto-approving authorization endpoint |
+//! | `{base}/token` | POST form | `authorization_code`, `refresh_token`, `client_credentials` |
+//! | `{base}/register` | POST JSON | RFC 7591 dynamic registration (open or initial access token) |
+//! | `{base}/introspect` | POST form | RFC 7662 introspection, confidential clients only |
+//!
+//! No FHIR resources are served and no id_token is issued (`openid`,
+//! `fhirUser`, `profile` are accepted in requests but never granted, and
+//! `sso-openid-connect` is not advertised).
+//!
+//! ## Strictness
+//!
+//! **Authorize.** Unknown `client_id`, missing or not exactly registered
+//! `redirect_uri` → `400` JSON, never a redirect. Everything else is redirected
+//! back as `error`, `error_description`, `state`, `iss`:
+//! `response_type` must be `code` (`unsupported_response_type`); `state`,
+//! `scope`, `aud` (== `{base}` exactly), `code_challenge` and
+//! `code_challenge_method=S256` are required (`invalid_request`; `plain` is
+//! rejected); repeated parameters → `invalid_request`; unknown or `system/`
+//! scopes → `invalid_scope`; a `launch` parameter needs the `launch` scope
+//! (`invalid_scope`), scope `launch` needs a `launch` parameter and an unknown
+//! `launch` value is `invalid_request`; clients not registered for
+//! `authorization_code` → `unauthorized_client`; deny mode → `access_denied`.
+//! Success: `302` to the redirect URI with `code`, `state`, `iss`.
+//!
+//! **Token.** Form POST only, parameters never in the query and never
+//! repeated (`invalid_request`); unknown `grant_type` → `unsupported_grant_type`.
+//! Client authentication is verified for real (failures → `401
+//! invalid_client`, with `WWW-Authenticate: Basic` where Basic applies):
+//! - `client_secret_basic`, accepting both the RFC 6749 §2.3.1
+//!   form-urlencoded `id:secret` and the raw one;
+//! - public clients send `client_id` in the body and must not send a secret;
+//! - `private_key_jwt`: `client_assertion_type` must be the JWT-bearer URN;
+//!   `alg` RS384 or ES384 only (`none`, `HS*`, `RS256` … rejected), `kid`
+//!   required and looked up in the registered JWKS, `iss` == `sub` ==
+//!   client_id, `aud` == `{base}/token`, `exp` in the future and at most
+//!   300 s ahead, `jti` single use (replay → `invalid_client`).
+//! - more than one method at once → `invalid_request`; `client_secret_post`
+//!   is not supported.
+//!
+//! Authorization codes live 60 s and are single use: a replay is
+//! `invalid_grant` **and revokes every token issued from that code**.
+//! `redirect_uri` must equal the authorize one, the PKCE `code_verifier` must
+//! be 43–128 unreserved characters with `BASE64URL(SHA256(verifier))` equal
+//! to the challenge (else `invalid_grant`).
+//!
+//! A refresh token is issued **only when the granted scope contains
+//! `offline_access` or `online_access`**. Refresh tokens rotate by default:
+//! the old one becomes `invalid_grant`, and presenting a rotated token again
+//! revokes the whole grant. A narrower `scope` on refresh must be covered by
+//! the original grant (else `invalid_scope`).
+//!
+//! `client_credentials` is for `private_key_jwt` clients registered for that
+//! grant (else `unauthorized_client`); every requested scope must be a
+//! `system/` scope covered by the client's registered scope (else
+//! `invalid_scope`); backend tokens live at most 300 s and have no refresh
+//! token. Token responses carry `Cache-Control: no-store` and the bound
+//! launch context (`patient`, `encounter`, `fhirContext`,
+//! `need_patient_banner`, `smart_style_url`, `intent`).
+//!
+//! **Registration.** With [`SandboxBuilder::initial_access_token`] a missing
+//! or wrong Bearer token is `401 invalid_token`. `redirect_uris` must be
+//! https (http only for loopback) without fragment (`invalid_redirect_uri`);
+//! `token_endpoint_auth_method` ∈ `none`, `client_secret_basic` (the default),
+//! `private_key_jwt`; `private_key_jwt` needs an inline `jwks` (`jwks_uri` is
+//! rejected) of RSA ≥ 2048-bit or EC P-384 public keys with a `kid`
+//! (otherwise `invalid_client_metadata`).
+//!
+//! ## Launch context and EHR launch
+//!
+//! [`SandboxBuilder::launch_context`] sets the context for standalone
+//! launches (`patient` only with scope `launch/patient`, `encounter` only with
+//! `launch/encounter`). [`Sandbox::ehr_launch`] returns the URL an EHR would
+//! open; its `launch` value binds the given context.
+//!
+//! ## Fault injection and observation
+//!
+//! ```
+//! use std::time::Duration;
+//! use safire_sandbox::{Endpoint, Fault, Sandbox};
+//!
+//! let sandbox = Sandbox::builder().start()?;
+//! sandbox.faults()
+//!     .fail_next(Endpoint::Token, 2, Fault::OAuth { status: 400, error: "invalid_grant" })
+//!     .fail_next(Endpoint::Token, 1, Fault::Delay(Duration::from_millis(200)))
+//!     .fail_next(Endpoint::SmartConfiguration, 1, Fault::MalformedJson)
+//!     .fail_next(Endpoint::Authorize, 1, Fault::Redirect {
+//!         status: 302,
+//!         location: "https://elsewhere.example/".into(),
+//!     });
+//! assert_eq!(sandbox.requests(Endpoint::Token), 0);
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! Faults for one endpoint are consumed in order; each request to an
+//! endpoint is counted ([`Sandbox::requests`]) whether or not it was faulted.
+//! The clock is injectable ([`SandboxBuilder::fixed_time`],
+//! [`Sandbox::set_time`], [`Sandbox::advance_time`]) to test expiry.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod jose;
+mod keys;
+mod oauth;
+mod server;
+mod types;
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use serde_json::json;
+
+pub use types::{
+    ClientAuth, ClientInfo, ClientKind, ClientRegistration, Clients, Endpoint, Fault,
+    LaunchContext,
+};
+
+use oauth::{ClientRecord, Clock, Config, Shared, State};
+
+/// Default redirect URI of the pre-registered app clients.
+pub const DEFAULT_REDIRECT_URI: &str = "http://127.0.0.1/callback";
+
+/// Configures and starts a [`Sandbox`].
+#[derive(Clone, Debug)]
+pub struct SandboxBuilder {
+    port: u16,
+    public_base_url: Option<String>,
+    launch_context: LaunchContext,
+    deny: bool,
+    initial_access_token: Option<String>,
+    extra_clients: Vec<ClientRegistration>,
+    redirect_uris: Vec<String>,
+    rs384: bool,
+    fixed_time: Option<u64>,
+    access_token_lifetime: Duration,
+    refresh_rotation: bool,
+    faults: Vec<(Endpoint, usize, Fault)>,
+}
+
+impl Default for SandboxBuilder {
+    fn default() -> Self {
+        Self {
+            port: 0,
+            public_base_url: None,
+            launch_context: LaunchContext::new()
+                .patient("sandbox-patient-1")
+                .encounter("sandbox-encounter-1")
+                .fhir_user("Practitioner/sandbox-practitioner-1")
+                .need_patient_banner(true),
+            deny: false,
+            initial_access_token: None,
+            extra_clients: Vec::new(),
+            redirect_uris: vec![DEFAULT_REDIRECT_URI.to_string()],
+            rs384: false,
+            fixed_time: None,
+            access_token_lifetime: Duration::from_secs(3600),
+            refresh_rotation: true,
+            faults: Vec::new(),
+        }
+    }
+}
+
+impl SandboxBuilder {
+    /// Port on 127.0.0.1 (default 0: any free port).
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+    /// Advertise this FHIR base URL instead of `http://127.0.0.1:PORT/fhir`
+    /// (as if behind a proxy). Its path is where the endpoints are served.
+    /// `iss`, `aud` and the token endpoint URL all derive from it.
+    pub fn public_base_url(mut self, url: impl Into<String>) -> Self {
+        self.public_base_url = Some(url.into());
+        self
+    }
+    /// Context for standalone launches (default: patient `sandbox-patient-1`,
+    /// encounter `sandbox-encounter-1`, `need_patient_banner: true`).
+    pub fn launch_context(mut self, ctx: LaunchContext) -> Self {
+        self.launch_context = ctx;
+        self
+    }
+    /// Answer every authorization request with `access_denied`
+    /// (see also [`Sandbox::set_deny`]).
+    pub fn deny_authorization(mut self, deny: bool) -> Self {
+        self.deny = deny;
+        self
+    }
+    /// Require this Bearer initial access token at the registration endpoint.
+    pub fn initial_access_token(mut self, token: impl Into<String>) -> Self {
+        self.initial_access_token = Some(token.into());
+        self
+    }
+    /// Register an extra client at start.
+    pub fn register_client(mut self, client: ClientRegistration) -> Self {
+        self.extra_clients.push(client);
+        self
+    }
+    /// Redirect URIs of the pre-registered app clients (replaces the default
+    /// [`DEFAULT_REDIRECT_URI`]).
+    pub fn redirect_uris<I, S>(mut self, uris: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.redirect_uris = uris.into_iter().map(Into::into).collect();
+        self
+    }
+    /// Also pre-register an RS384 `private_key_jwt` app client. Generating
+    /// its RSA-2048 key takes seconds in debug builds.
+    pub fn rs384_client(mut self, enabled: bool) -> Self {
+        self.rs384 = enabled;
+        self
+    }
+    /// Freeze the sandbox clock at this Unix time (seconds).
+    pub fn fixed_time(mut self, unix_seconds: u64) -> Self {
+        self.fixed_time = Some(unix_seconds);
+        self
+    }
+    /// Access-token lifetime for app launches (default 1 h; backend tokens
+    /// are capped at 300 s).
+    pub fn access_token_lifetime(mut self, lifetime: Duration) -> Self {
+        self.access_token_lifetime = lifetime;
+        self
+    }
+    /// Rotate refresh tokens on use (default `true`).
+    pub fn refresh_token_rotation(mut self, rotate: bool) -> Self {
+        self.refresh_rotation = rotate;
+        self
+    }
+    /// Queue a fault from the start (see [`Faults::fail_next`]).
+    pub fn fault(mut self, endpoint: Endpoint, count: usize, fault: Fault) -> Self {
+        self.faults.push((endpoint, count, fault));
+        self
+    }
+
+    /// Bind, generate the pre-registered clients' keys and start serving.
+    pub fn start(self) -> io::Result<Sandbox> {
+        let invalid = |m: String| io::Error::new(io::ErrorKind::InvalidInput, m);
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, self.port))?;
+        let addr = listener.local_addr()?;
+        let base = match &self.public_base_url {
+            Some(u) => u.trim_end_matches('/').to_string(),
+            None => format!("http://{addr}/fhir"),
+        };
+        let parsed = url::Url::parse(&base).map_err(|e| invalid(format!("base URL: {e}")))?;
+        if parsed.query().is_some() || parsed.fragment().is_some() {
+            return Err(invalid("base URL must not have a query or fragment".into()));
+        }
+        let base_path = parsed.path().trim_end_matches('/').to_string();
+
+        let (clients, registrations) = self.default_clients()?;
+        let mut state = State::default();
+        for reg in registrations.iter().chain(&self.extra_clients) {
+            let rec = ClientRecord::from_registration(reg)
+                .map_err(|e| invalid(format!("client `{}`: {e}", reg.client_id)))?;
+            state.clients.insert(reg.client_id.clone(), rec);
+        }
+        let mut faults: HashMap<Endpoint, _> = HashMap::new();
+        for (e, n, f) in self.faults {
+            if n > 0 {
+                faults
+                    .entry(e)
+                    .or_insert_with(std::collections::VecDeque::new)
+                    .push_back((n, f));
+            }
+        }
+        let shared = Arc::new(Shared {
+            cfg: Config {
+                base,
+                base_path,
+                launch_context: self.launch_context,
+                initial_access_token: self.initial_access_token,
+                access_token_lifetime: self.access_token_lifetime.as_secs().max(1),
+                refresh_rotation: self.refresh_rotation,
+            },
+            state: Mutex::new(state),
+            faults: Mutex::new(faults),
+            counters: Mutex::new(HashMap::new()),
+            deny: AtomicBool::new(self.deny),
+            clock: Mutex::new(Clock {
+                fixed: self.fixed_time,
+                offset: 0,
+            }),
+        });
+        let (stop, thread) = server::spawn(listener, shared.clone())?;
+        Ok(Sandbox {
+            shared,
+            addr,
+            clients,
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+
+    fn default_clients(&self) -> io::Result<(Clients, Vec<ClientRegistration>)> {
+        let id = |kind: &str| -> io::Result<String> {
+            Ok(format!("sandbox-{kind}-{}", keys::random_id(6)?))
+        };
+        let app_info = |kind, client_id: String| ClientInfo {
+            kind,
+            client_id,
+            client_secret: None,
+            private_key_pem: None,
+            kid: None,
+            alg: None,
+            jwks: None,
+            redirect_uris: self.redirect_uris.clone(),
+            scope: String::new(),
+        };
+        let with_key = |mut info: ClientInfo, kp: keys::KeyPair, alg| {
+            info.private_key_pem = Some(kp.private_key_pem);
+            info.kid = Some(kp.kid);
+            info.alg = Some(alg);
+            info.jwks = Some(json!({ "keys": [kp.public_jwk] }));
+            info
+        };
+        let public = app_info(ClientKind::Public, id("public")?);
+        let mut symmetric = app_info(ClientKind::ConfidentialSymmetric, id("symmetric")?);
+        symmetric.client_secret = Some(keys::random_id(24)?);
+        let asymmetric = with_key(
+            app_info(ClientKind::ConfidentialAsymmetric, id("es384")?),
+            keys::generate_es384("es384")?,
+            "ES384",
+        );
+        let asymmetric_rs384 = if self.rs384 {
+            Some(with_key(
+                app_info(ClientKind::ConfidentialAsymmetric, id("rs384")?),
+                keys::generate_rs384("rs384")?,
+                "RS384",
+            ))
+        } else {
+            None
+        };
+        let mut backend = with_key(
+            app_info(ClientKind::Backend, id("backend")?),
+            keys::generate_es384("backend")?,
+            "ES384",
+        );
+        backend.redirect_uris = Vec::new();
+        backend.scope = "system/*.rs system/*.read".into();
+        let clients = Clients {
+            public,
+            symmetric,
+            asymmetric,
+            asymmetric_rs384,
+            backend,
+        };
+        let regs = clients.all().into_iter().map(registration_of).collect();
+        Ok((clients, regs))
+    }
+}
+
+fn registration_of(c: &ClientInfo) -> ClientRegistration {
+    let jwks = c.jwks.clone().unwrap_or_else(|| json!({"keys": []}));
+    match c.kind {
+        ClientKind::Public => ClientRegistration::public(&c.client_id, c.redirect_uris.clone()),
+        ClientKind::ConfidentialSymmetric => ClientRegistration::symmetric(
+            &c.client_id,
+            c.client_secret.clone().unwrap_or_default(),
+            c.redirect_uris.clone(),
+        ),
+        ClientKind::ConfidentialAsymmetric => {
+            ClientRegistration::asymmetric(&c.client_id, jwks, c.redirect_uris.clone())
+        }
+        ClientKind::Backend => ClientRegistration::backend(&c.client_id, jwks, &c.scope),
+    }
+}
+
+/// A running sandbox authorization server. Stops when dropped.
+pub struct Sandbox {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    clients: Clients,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Sandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sandbox")
+            .field("fhir_base_url", &self.shared.cfg.base)
+            .field("local_addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Runtime handle for fault injection (see [`Sandbox::faults`]).
+#[derive(Clone)]
+pub struct Faults {
+    shared: Arc<Shared>,
+}
+
+impl Faults {
+    /// Make the next `count` requests to `endpoint` misbehave with `fault`
+    /// (queued after faults already pending for that endpoint).
+    pub fn fail_next(&self, endpoint: Endpoint, count: usize, fault: Fault) -> &Self {
+        if count > 0 {
+            self.shared
+                .faults()
+                .entry(endpoint)
+                .or_default()
+                .push_back((count, fault));
+        }
+        self
+    }
+    /// How many faulted requests are still pending for `endpoint`.
+    pub fn pending(&self, endpoint: Endpoint) -> usize {
+        self.shared
+            .faults()
+            .get(&endpoint)
+            .map(|q| q.iter().map(|(n, _)| n).sum())
+            .unwrap_or(0)
+    }
+    /// Drop all pending faults.
+    pub fn clear(&self) {
+        self.shared.faults().clear();
+    }
+}
+
+impl Sandbox {
+    /// A builder with defaults.
+    pub fn builder() -> SandboxBuilder {
+        SandboxBuilder::default()
+    }
+
+    /// The FHIR base URL, e.g. `http://127.0.0.1:PORT/fhir` (also the issuer).
+    pub fn fhir_base_url(&self) -> &str {
+        &self.shared.cfg.base
+    }
+
+    /// Full URL of one endpoint.
+    pub fn url(&self, endpoint: Endpoint) -> String {
+        self.shared.cfg.url(endpoint)
+    }
+
+    /// The token endpoint URL (the `aud` of client assertions).
+    pub fn token_url(&self) -> String {
+        self.url(Endpoint::Token)
+    }
+
+    /// The authorization endpoint URL.
+    pub fn authorize_url(&self) -> String {
+        self.url(Endpoint::Authorize)
+    }
+
+    /// The socket the server listens on (127.0.0.1).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The pre-registered clients and their credentials.
+    pub fn clients(&self) -> &Clients {
+        &self.clients
+    }
+
+    /// Register another client while running.
+    pub fn register_client(&self, client: ClientRegistration) -> Result<(), String> {
+        let rec = ClientRecord::from_registration(&client)?;
+        self.shared
+            .state()
+            .clients
+            .insert(client.client_id.clone(), rec);
+        Ok(())
+    }
+
+    /// The URL an EHR would open to launch the app at `app_launch_url`:
+    /// `app_launch_url?iss=<base>&launch=<opaque>`. An authorization request
+    /// with scope `launch` and that `launch` value gets `context` bound.
+    pub fn ehr_launch(&self, app_launch_url: &str, context: LaunchContext) -> String {
+        let launch = oauth::new_launch(&self.shared, context);
+        let query: String = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("iss", &self.shared.cfg.base)
+            .append_pair("launch", &launch)
+            .finish();
+        let sep = if app_launch_url.contains('?') {
+            '&'
+        } else {
+            '?'
+        };
+        format!("{app_launch_url}{sep}{query}")
+    }
+
+    /// Fault-injection handle.
+    pub fn faults(&self) -> Faults {
+        Faults {
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// How many requests reached `endpoint` (faulted ones included).
+    pub fn requests(&self, endpoint: Endpoint) -> usize {
+        self.shared
+            .counters()
+            .get(&endpoint)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Reset all request counters to zero.
+    pub fn reset_requests(&self) {
+        self.shared.counters().clear();
+    }
+
+    /// Toggle deny mode: authorization requests get `access_denied`.
+    pub fn set_deny(&self, deny: bool) {
+        self.shared.deny.store(deny, Ordering::SeqCst);
+    }
+
+    /// The sandbox's current Unix time in seconds.
+    pub fn now(&self) -> u64 {
+        self.shared.now()
+    }
+
+    /// Freeze the clock at `unix_seconds`.
+    pub fn set_time(&self, unix_seconds: u64) {
+        if let Ok(mut c) = self.shared.clock.lock() {
+            c.fixed = Some(unix_seconds);
+            c.offset = 0;
+        }
+    }
+
+    /// Move the clock forward (fixed or system-based).
+    pub fn advance_time(&self, by: Duration) {
+        if let Ok(mut c) = self.shared.clock.lock() {
+            let secs = i64::try_from(by.as_secs()).unwrap_or(i64::MAX);
+            c.offset = c.offset.saturating_add(secs);
+        }
+    }
+
+    /// Stop the server and wait for its thread.
+    pub fn shutdown(mut self) {
+        self.stop_now();
+    }
+
+    fn stop_now(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        self.stop_now();
+    }
+}

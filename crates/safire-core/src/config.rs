@@ -1,0 +1,589 @@
+//! Client configuration: who the client is, which server it talks to, how it authenticates.
+//!
+//! Built once with [`ClientConfig::builder`], validated once, immutable afterwards. URIs are
+//! checked at build time (https only, http loopback with the explicit opt-in); credentials are
+//! checked when a flow needs them, because per-call overrides may supply them.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use url::Url;
+
+use crate::assertion::Signer;
+use crate::error::ConfigurationError;
+use crate::secret::SecretString;
+
+/// How `client_secret_basic` encodes the client id and secret before base64.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BasicAuthEncoding {
+    /// RFC 6749 §2.3.1: form-urlencode id and secret, then base64 `id:secret`. The default.
+    #[default]
+    FormUrlEncoded,
+    /// Base64 of the raw `id:secret`, as the Ruby library and the SMART reference server do.
+    /// Identical to the default for ids and secrets made of unreserved characters.
+    Raw,
+}
+
+/// How the client authenticates at the token endpoint.
+///
+/// Credentials may be left out here and supplied per call with [`CallOptions`]; a flow that
+/// needs a missing one fails with `Configuration missing: …` before any request is built.
+#[derive(Clone, Default)]
+#[non_exhaustive]
+pub enum ClientAuth {
+    /// A public client: `client_id` in the request body, no secret.
+    #[default]
+    Public,
+    /// A confidential symmetric client: `Authorization: Basic`.
+    ClientSecretBasic {
+        /// The client secret (may come per call instead).
+        secret: Option<SecretString>,
+        /// How id and secret are encoded.
+        encoding: BasicAuthEncoding,
+    },
+    /// A confidential asymmetric client: a signed JWT assertion (RS384 or ES384).
+    PrivateKeyJwt {
+        /// The signing key (may come per call instead).
+        signer: Option<Arc<dyn Signer>>,
+        /// The key id sent as the JWT `kid` header.
+        kid: Option<String>,
+    },
+}
+
+impl ClientAuth {
+    /// `client_secret_basic` with the RFC 6749 encoding.
+    pub fn client_secret_basic(secret: impl Into<SecretString>) -> Self {
+        ClientAuth::ClientSecretBasic {
+            secret: Some(secret.into()),
+            encoding: BasicAuthEncoding::default(),
+        }
+    }
+
+    /// `private_key_jwt` with a key (any [`Signer`]) and its `kid`.
+    pub fn private_key_jwt(signer: impl Signer + 'static, kid: impl Into<String>) -> Self {
+        ClientAuth::PrivateKeyJwt {
+            signer: Some(Arc::new(signer)),
+            kid: Some(kid.into()),
+        }
+    }
+
+    /// The name SMART and RFC 7591 use for this method.
+    pub fn method_name(&self) -> &'static str {
+        match self {
+            ClientAuth::Public => "none",
+            ClientAuth::ClientSecretBasic { .. } => "client_secret_basic",
+            ClientAuth::PrivateKeyJwt { .. } => "private_key_jwt",
+        }
+    }
+}
+
+impl fmt::Debug for ClientAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClientAuth::Public => f.write_str("Public"),
+            ClientAuth::ClientSecretBasic { secret, encoding } => f
+                .debug_struct("ClientSecretBasic")
+                .field("secret", secret)
+                .field("encoding", encoding)
+                .finish(),
+            ClientAuth::PrivateKeyJwt { signer, kid } => f
+                .debug_struct("PrivateKeyJwt")
+                .field("signer", &signer.as_ref().map(|s| s.algorithm()))
+                .field("kid", kid)
+                .finish(),
+        }
+    }
+}
+
+/// Per-call overrides, as in the Ruby library: a rotated secret, another key, narrower scopes.
+///
+/// ```
+/// use safire_core::CallOptions;
+/// let options = CallOptions::new().client_secret("rotated").scopes(["patient/*.rs"]);
+/// assert!(format!("{options:?}").contains("[REDACTED]"));
+/// ```
+#[derive(Clone, Default)]
+pub struct CallOptions {
+    pub(crate) client_secret: Option<SecretString>,
+    pub(crate) signer: Option<Arc<dyn Signer>>,
+    pub(crate) kid: Option<String>,
+    pub(crate) scopes: Option<Vec<String>>,
+}
+
+impl CallOptions {
+    /// No overrides.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Use this secret instead of the configured one (secret rotation). A blank value is ignored.
+    pub fn client_secret(mut self, secret: impl Into<SecretString>) -> Self {
+        let secret = secret.into();
+        if !secret.is_blank() {
+            self.client_secret = Some(secret);
+        }
+        self
+    }
+
+    /// Sign with this key and `kid` instead of the configured ones.
+    pub fn private_key(mut self, signer: Arc<dyn Signer>, kid: impl Into<String>) -> Self {
+        self.signer = Some(signer);
+        self.kid = Some(kid.into());
+        self
+    }
+
+    /// Request these scopes (refresh: a narrower set; backend: instead of the configured ones).
+    pub fn scopes<I, S>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.scopes = Some(scopes.into_iter().map(Into::into).collect());
+        self
+    }
+}
+
+impl fmt::Debug for CallOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CallOptions")
+            .field("client_secret", &self.client_secret)
+            .field("signer", &self.signer.as_ref().map(|s| s.algorithm()))
+            .field("kid", &self.kid)
+            .field("scopes", &self.scopes)
+            .finish()
+    }
+}
+
+/// Everything Safire needs to know about one SMART client and the server it talks to.
+///
+/// ```
+/// use safire_core::{ClientAuth, ClientConfig};
+/// let config = ClientConfig::builder("https://ehr.example/fhir")
+///     .client_id("my-app")
+///     .redirect_uri("https://app.example/callback")
+///     .scopes(["openid", "fhirUser", "launch/patient", "patient/*.rs"])
+///     .client_auth(ClientAuth::client_secret_basic("s3cr3t"))
+///     .build()?;
+/// assert_eq!(config.issuer(), "https://ehr.example/fhir");
+/// assert!(!format!("{config:?}").contains("s3cr3t"));
+/// # Ok::<(), safire_core::ConfigurationError>(())
+/// ```
+#[derive(Clone)]
+pub struct ClientConfig {
+    base_url: String,
+    issuer: String,
+    client_id: Option<String>,
+    redirect_uri: Option<String>,
+    scopes: Vec<String>,
+    authorization_endpoint: Option<String>,
+    token_endpoint: Option<String>,
+    jwks_uri: Option<String>,
+    auth: ClientAuth,
+    allow_insecure_localhost: bool,
+}
+
+impl fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientConfig")
+            .field("base_url", &self.base_url)
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .field("redirect_uri", &self.redirect_uri)
+            .field("scopes", &self.scopes)
+            .field("authorization_endpoint", &self.authorization_endpoint)
+            .field("token_endpoint", &self.token_endpoint)
+            .field("jwks_uri", &self.jwks_uri)
+            .field("auth", &self.auth)
+            .field("allow_insecure_localhost", &self.allow_insecure_localhost)
+            .finish()
+    }
+}
+
+impl ClientConfig {
+    /// Starts a configuration for the FHIR server at `base_url`.
+    pub fn builder(base_url: impl Into<String>) -> ClientConfigBuilder {
+        ClientConfigBuilder {
+            base_url: base_url.into(),
+            issuer: None,
+            client_id: None,
+            redirect_uri: None,
+            scopes: Vec::new(),
+            authorization_endpoint: None,
+            token_endpoint: None,
+            jwks_uri: None,
+            auth: ClientAuth::Public,
+            allow_insecure_localhost: false,
+        }
+    }
+
+    /// The FHIR base URL, as configured.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// The `aud` sent with authorization requests (defaults to the base URL).
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// The client id, if known (absent before dynamic registration).
+    pub fn client_id(&self) -> Option<&str> {
+        self.client_id.as_deref()
+    }
+
+    /// The redirect URI registered for this client.
+    pub fn redirect_uri(&self) -> Option<&str> {
+        self.redirect_uri.as_deref()
+    }
+
+    /// The default scopes.
+    pub fn scopes(&self) -> &[String] {
+        &self.scopes
+    }
+
+    /// The configured authorization endpoint (otherwise discovered).
+    pub fn authorization_endpoint(&self) -> Option<&str> {
+        self.authorization_endpoint.as_deref()
+    }
+
+    /// The configured token endpoint (otherwise discovered).
+    pub fn token_endpoint(&self) -> Option<&str> {
+        self.token_endpoint.as_deref()
+    }
+
+    /// The JWKS URL sent as the assertion's `jku` header.
+    pub fn jwks_uri(&self) -> Option<&str> {
+        self.jwks_uri.as_deref()
+    }
+
+    /// How the client authenticates.
+    pub fn client_auth(&self) -> &ClientAuth {
+        &self.auth
+    }
+
+    /// Whether plain http to loopback hosts is allowed (development only).
+    pub fn allow_insecure_localhost(&self) -> bool {
+        self.allow_insecure_localhost
+    }
+
+    /// `<base_url>/.well-known/smart-configuration`, with one trailing slash of the base removed.
+    pub fn discovery_url(&self) -> String {
+        let base = self.base_url.strip_suffix('/').unwrap_or(&self.base_url);
+        format!("{base}/.well-known/smart-configuration")
+    }
+
+    /// A copy with another client id: the usual step after dynamic registration.
+    pub fn with_client_id(&self, client_id: impl Into<String>) -> Self {
+        let mut copy = self.clone();
+        copy.client_id = Some(client_id.into());
+        copy
+    }
+
+    /// A copy with other client authentication (e.g. the secret registration returned).
+    pub fn with_client_auth(&self, auth: ClientAuth) -> Self {
+        let mut copy = self.clone();
+        copy.auth = auth;
+        copy
+    }
+
+    /// The client id, or `Configuration missing: client_id`.
+    pub(crate) fn require_client_id(&self) -> Result<&str, ConfigurationError> {
+        match self.client_id.as_deref() {
+            Some(id) if !id.trim().is_empty() => Ok(id),
+            _ => Err(ConfigurationError::missing(["client_id"])),
+        }
+    }
+
+    /// Checks a URL that came from elsewhere (discovery, a call argument) with this config's
+    /// https rule.
+    pub(crate) fn check_endpoint(
+        &self,
+        field: &str,
+        value: &str,
+    ) -> Result<(), ConfigurationError> {
+        match classify_uri(value, self.allow_insecure_localhost) {
+            UriClass::Ok => Ok(()),
+            UriClass::Invalid => Err(ConfigurationError::Uris {
+                invalid: vec![field.to_owned()],
+                non_https: vec![],
+            }),
+            UriClass::NonHttps => Err(ConfigurationError::Uris {
+                invalid: vec![],
+                non_https: vec![format!(
+                    "{field} ({})",
+                    crate::error::url_for_message(value)
+                )],
+            }),
+        }
+    }
+}
+
+/// Builds a [`ClientConfig`]; [`build`](Self::build) validates every URI at once.
+#[derive(Debug, Clone)]
+pub struct ClientConfigBuilder {
+    base_url: String,
+    issuer: Option<String>,
+    client_id: Option<String>,
+    redirect_uri: Option<String>,
+    scopes: Vec<String>,
+    authorization_endpoint: Option<String>,
+    token_endpoint: Option<String>,
+    jwks_uri: Option<String>,
+    auth: ClientAuth,
+    allow_insecure_localhost: bool,
+}
+
+impl ClientConfigBuilder {
+    /// The client id (leave unset until dynamic registration has issued one).
+    pub fn client_id(mut self, client_id: impl Into<String>) -> Self {
+        self.client_id = Some(client_id.into());
+        self
+    }
+
+    /// The redirect URI registered for the client.
+    pub fn redirect_uri(mut self, redirect_uri: impl Into<String>) -> Self {
+        self.redirect_uri = Some(redirect_uri.into());
+        self
+    }
+
+    /// Default scopes.
+    pub fn scopes<I, S>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.scopes = scopes.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The `aud` value for authorization requests, when it differs from the base URL.
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuer = Some(issuer.into());
+        self
+    }
+
+    /// Use this authorization endpoint instead of discovering it.
+    pub fn authorization_endpoint(mut self, url: impl Into<String>) -> Self {
+        self.authorization_endpoint = Some(url.into());
+        self
+    }
+
+    /// Use this token endpoint instead of discovering it.
+    pub fn token_endpoint(mut self, url: impl Into<String>) -> Self {
+        self.token_endpoint = Some(url.into());
+        self
+    }
+
+    /// The client's JWKS URL, sent as the assertion's `jku` header.
+    pub fn jwks_uri(mut self, url: impl Into<String>) -> Self {
+        self.jwks_uri = Some(url.into());
+        self
+    }
+
+    /// How the client authenticates at the token endpoint (default: public).
+    pub fn client_auth(mut self, auth: ClientAuth) -> Self {
+        self.auth = auth;
+        self
+    }
+
+    /// Allow plain http to loopback hosts (`localhost`, 127.0.0.0/8, `::1`). Development only.
+    pub fn allow_insecure_localhost(mut self, allow: bool) -> Self {
+        self.allow_insecure_localhost = allow;
+        self
+    }
+
+    /// Validates every URI at once and returns the immutable configuration.
+    pub fn build(self) -> Result<ClientConfig, ConfigurationError> {
+        if self.base_url.trim().is_empty() {
+            return Err(ConfigurationError::missing(["base_url"]));
+        }
+        let issuer = self.issuer.unwrap_or_else(|| self.base_url.clone());
+        let mut invalid = Vec::new();
+        let mut non_https = Vec::new();
+        let checks = [
+            ("base_url", Some(&self.base_url)),
+            ("redirect_uri", self.redirect_uri.as_ref()),
+            ("issuer", Some(&issuer)),
+            (
+                "authorization_endpoint",
+                self.authorization_endpoint.as_ref(),
+            ),
+            ("token_endpoint", self.token_endpoint.as_ref()),
+            ("jwks_uri", self.jwks_uri.as_ref()),
+        ];
+        for (field, value) in checks {
+            let Some(value) = value else { continue };
+            match classify_uri(value, self.allow_insecure_localhost) {
+                UriClass::Ok => {}
+                UriClass::Invalid => invalid.push(field.to_owned()),
+                UriClass::NonHttps => non_https.push(field.to_owned()),
+            }
+        }
+        if !invalid.is_empty() || !non_https.is_empty() {
+            return Err(ConfigurationError::Uris { invalid, non_https });
+        }
+        Ok(ClientConfig {
+            base_url: self.base_url,
+            issuer,
+            client_id: self.client_id.filter(|id| !id.trim().is_empty()),
+            redirect_uri: self.redirect_uri,
+            scopes: self.scopes,
+            authorization_endpoint: self.authorization_endpoint,
+            token_endpoint: self.token_endpoint,
+            jwks_uri: self.jwks_uri,
+            auth: self.auth,
+            allow_insecure_localhost: self.allow_insecure_localhost,
+        })
+    }
+}
+
+/// The verdict on one URI under the https rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum UriClass {
+    Ok,
+    Invalid,
+    NonHttps,
+}
+
+/// https is always fine; http only to a loopback host and only with the opt-in.
+pub(crate) fn classify_uri(value: &str, allow_insecure_localhost: bool) -> UriClass {
+    let Ok(url) = Url::parse(value) else {
+        return UriClass::Invalid;
+    };
+    if !url.has_host() || url.cannot_be_a_base() {
+        return UriClass::Invalid;
+    }
+    match url.scheme() {
+        "https" => UriClass::Ok,
+        "http" if allow_insecure_localhost && is_loopback(&url) => UriClass::Ok,
+        _ => UriClass::NonHttps,
+    }
+}
+
+/// `localhost`, 127.0.0.0/8 and `::1`.
+pub(crate) fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> ClientConfigBuilder {
+        ClientConfig::builder("https://ehr.example/fhir/")
+    }
+
+    #[test]
+    fn issuer_defaults_to_base_url_and_discovery_url_is_slash_safe() {
+        let config = base().build().unwrap();
+        assert_eq!(config.issuer(), "https://ehr.example/fhir/");
+        assert_eq!(
+            config.discovery_url(),
+            "https://ehr.example/fhir/.well-known/smart-configuration"
+        );
+        let config = ClientConfig::builder("https://ehr.example/fhir")
+            .build()
+            .unwrap();
+        assert_eq!(
+            config.discovery_url(),
+            "https://ehr.example/fhir/.well-known/smart-configuration"
+        );
+    }
+
+    #[test]
+    fn every_bad_uri_is_reported_at_once() {
+        let err = ClientConfig::builder("http://ehr.example")
+            .redirect_uri("not a url")
+            .token_endpoint("ftp://ehr.example/token")
+            .build()
+            .unwrap_err();
+        assert_eq!(
+            err,
+            ConfigurationError::Uris {
+                invalid: vec!["redirect_uri".into()],
+                non_https: vec!["base_url".into(), "issuer".into(), "token_endpoint".into()],
+            }
+        );
+    }
+
+    #[test]
+    fn loopback_http_needs_the_opt_in() {
+        for url in [
+            "http://localhost:8080/fhir",
+            "http://127.0.0.1/fhir",
+            "http://127.9.9.9/fhir",
+            "http://[::1]:9000/fhir",
+        ] {
+            assert!(ClientConfig::builder(url).build().is_err(), "{url}");
+            assert!(
+                ClientConfig::builder(url)
+                    .allow_insecure_localhost(true)
+                    .build()
+                    .is_ok(),
+                "{url}"
+            );
+        }
+        let remote = ClientConfig::builder("http://ehr.example")
+            .allow_insecure_localhost(true)
+            .build();
+        assert!(remote.is_err());
+        let lookalike = ClientConfig::builder("http://localhost.evil.example")
+            .allow_insecure_localhost(true)
+            .build();
+        assert!(lookalike.is_err());
+    }
+
+    #[test]
+    fn missing_base_url() {
+        let err = ClientConfig::builder(" ").build().unwrap_err();
+        assert_eq!(err.to_string(), "Configuration missing: base_url");
+    }
+
+    #[test]
+    fn client_id_is_optional_until_needed() {
+        let config = base().build().unwrap();
+        assert_eq!(
+            config.require_client_id().unwrap_err().to_string(),
+            "Configuration missing: client_id"
+        );
+        assert_eq!(
+            config.with_client_id("abc").require_client_id().unwrap(),
+            "abc"
+        );
+    }
+
+    #[test]
+    fn debug_redacts_the_secret() {
+        let config = base()
+            .client_auth(ClientAuth::client_secret_basic("canary-secret-1"))
+            .build()
+            .unwrap();
+        let text = format!("{config:?}");
+        assert!(!text.contains("canary-secret-1"));
+        assert!(text.contains("[REDACTED]"));
+    }
+
+    #[test]
+    fn discovered_endpoints_are_checked_with_the_same_rule() {
+        let config = base().build().unwrap();
+        assert!(
+            config
+                .check_endpoint("token_endpoint", "https://a.example/t")
+                .is_ok()
+        );
+        let err = config
+            .check_endpoint("registration_endpoint", "http://a.example/r?x=secret")
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("registration_endpoint (http://a.example/r)")
+        );
+        assert!(!err.to_string().contains("secret"));
+    }
+}

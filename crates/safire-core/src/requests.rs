@@ -1,0 +1,53 @@
+//! Building the `http::Request` values flows emit: one place for headers and error mapping.
+
+use http::{HeaderValue, Method, header};
+
+use crate::error::{ConfigurationError, Error};
+use crate::flow::{HttpRequest, Operation};
+
+/// A request with `Accept: application/json`, tagged with its [`Operation`].
+pub(crate) fn build(
+    method: Method,
+    url: &str,
+    operation: Operation,
+    content_type: Option<&'static str>,
+    authorization: Option<HeaderValue>,
+    body: Vec<u8>,
+) -> Result<HttpRequest, Error> {
+    let uri: http::Uri = url.parse().map_err(|_| {
+        ConfigurationError::invalid(
+            operation.label(),
+            format!(
+                "'{}' is not a usable URI",
+                crate::error::url_for_message(url)
+            ),
+        )
+    })?;
+    let mut request = http::Request::new(body);
+    *request.method_mut() = method;
+    *request.uri_mut() = uri;
+    let headers = request.headers_mut();
+    headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
+    if let Some(content_type) = content_type {
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    }
+    if let Some(mut value) = authorization {
+        value.set_sensitive(true);
+        headers.insert(header::AUTHORIZATION, value);
+    }
+    request.extensions_mut().insert(operation);
+    Ok(request)
+}
+
+/// A form-encoded POST body from name/value pairs.
+pub(crate) fn form_body<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Vec<u8> {
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
+        .into_bytes()
+}
+
+/// True for 2xx statuses.
+pub(crate) fn is_success(status: http::StatusCode) -> bool {
+    status.is_success()
+}

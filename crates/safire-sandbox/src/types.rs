@@ -1,0 +1,299 @@
+//! Public value types: launch context, client registrations, faults.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// Launch context bound to an authorization: returned next to the access token.
+///
+/// Build it with the chained setters, e.g.
+/// `LaunchContext::new().patient("p1").encounter("e1")`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LaunchContext {
+    /// `patient` token-response parameter (FHIR Patient id).
+    pub patient: Option<String>,
+    /// `encounter` token-response parameter (FHIR Encounter id).
+    pub encounter: Option<String>,
+    /// `fhirContext` array (SMART 2.2: objects with `reference`, `canonical`, `identifier`, `type`, `role`).
+    pub fhir_context: Vec<Value>,
+    /// The user's FHIR resource URL. Reported by introspection (`fhirUser`);
+    /// the sandbox issues no id_token.
+    pub fhir_user: Option<String>,
+    /// `need_patient_banner` token-response parameter.
+    pub need_patient_banner: Option<bool>,
+    /// `smart_style_url` token-response parameter.
+    pub smart_style_url: Option<String>,
+    /// `intent` token-response parameter.
+    pub intent: Option<String>,
+}
+
+impl LaunchContext {
+    /// Empty context.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Set the patient id.
+    pub fn patient(mut self, id: impl Into<String>) -> Self {
+        self.patient = Some(id.into());
+        self
+    }
+    /// Set the encounter id.
+    pub fn encounter(mut self, id: impl Into<String>) -> Self {
+        self.encounter = Some(id.into());
+        self
+    }
+    /// Append one `fhirContext` item (e.g. `json!({"reference": "Appointment/123"})`).
+    pub fn fhir_context(mut self, item: Value) -> Self {
+        self.fhir_context.push(item);
+        self
+    }
+    /// Set the user's FHIR resource URL.
+    pub fn fhir_user(mut self, url: impl Into<String>) -> Self {
+        self.fhir_user = Some(url.into());
+        self
+    }
+    /// Set `need_patient_banner`.
+    pub fn need_patient_banner(mut self, v: bool) -> Self {
+        self.need_patient_banner = Some(v);
+        self
+    }
+    /// Set `smart_style_url`.
+    pub fn smart_style_url(mut self, url: impl Into<String>) -> Self {
+        self.smart_style_url = Some(url.into());
+        self
+    }
+    /// Set `intent`.
+    pub fn intent(mut self, intent: impl Into<String>) -> Self {
+        self.intent = Some(intent.into());
+        self
+    }
+}
+
+/// How a client authenticates at the token endpoint.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ClientAuth {
+    /// Public client: sends `client_id` in the body, no secret.
+    None,
+    /// Confidential symmetric client: HTTP Basic (`client_secret_basic`).
+    ClientSecretBasic {
+        /// The shared secret.
+        secret: String,
+    },
+    /// Confidential asymmetric client: `private_key_jwt` with RS384/ES384.
+    PrivateKeyJwt {
+        /// Public JWKS (`{"keys": [...]}`); every key needs a `kid`.
+        jwks: Value,
+    },
+}
+
+/// A client to register at start with [`crate::SandboxBuilder::register_client`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClientRegistration {
+    /// The client id.
+    pub client_id: String,
+    /// Token endpoint authentication.
+    pub auth: ClientAuth,
+    /// Exact redirect URIs accepted at the authorize endpoint.
+    pub redirect_uris: Vec<String>,
+    /// `authorization_code` and/or `client_credentials`
+    /// (`refresh_token` is implied by `authorization_code`).
+    pub grant_types: Vec<String>,
+    /// Space-separated scopes the client may obtain with `client_credentials`
+    /// (e.g. `system/*.rs`). Ignored for app launches.
+    pub scope: String,
+}
+
+fn strings<I, S>(it: I) -> Vec<String>
+where
+    I: IntoIterator<Item = S>,
+    S: Into<String>,
+{
+    it.into_iter().map(Into::into).collect()
+}
+
+impl ClientRegistration {
+    /// A public app client.
+    pub fn public<I, S>(client_id: impl Into<String>, redirect_uris: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self {
+            client_id: client_id.into(),
+            auth: ClientAuth::None,
+            redirect_uris: strings(redirect_uris),
+            grant_types: vec!["authorization_code".into()],
+            scope: String::new(),
+        }
+    }
+    /// A confidential app client using `client_secret_basic`.
+    pub fn symmetric<I, S>(
+        client_id: impl Into<String>,
+        secret: impl Into<String>,
+        redirect_uris: I,
+    ) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self {
+            client_id: client_id.into(),
+            auth: ClientAuth::ClientSecretBasic {
+                secret: secret.into(),
+            },
+            redirect_uris: strings(redirect_uris),
+            grant_types: vec!["authorization_code".into()],
+            scope: String::new(),
+        }
+    }
+    /// A confidential app client using `private_key_jwt`.
+    pub fn asymmetric<I, S>(client_id: impl Into<String>, jwks: Value, redirect_uris: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self {
+            client_id: client_id.into(),
+            auth: ClientAuth::PrivateKeyJwt { jwks },
+            redirect_uris: strings(redirect_uris),
+            grant_types: vec!["authorization_code".into()],
+            scope: String::new(),
+        }
+    }
+    /// A backend-services client (`client_credentials` + `private_key_jwt`)
+    /// allowed the given space-separated `system/` scopes.
+    pub fn backend(client_id: impl Into<String>, jwks: Value, scope: impl Into<String>) -> Self {
+        Self {
+            client_id: client_id.into(),
+            auth: ClientAuth::PrivateKeyJwt { jwks },
+            redirect_uris: Vec::new(),
+            grant_types: vec!["client_credentials".into()],
+            scope: scope.into(),
+        }
+    }
+}
+
+/// Which kind a pre-registered client is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientKind {
+    /// Public app client.
+    Public,
+    /// `client_secret_basic` app client.
+    ConfidentialSymmetric,
+    /// `private_key_jwt` app client.
+    ConfidentialAsymmetric,
+    /// `client_credentials` backend-services client.
+    Backend,
+}
+
+/// Credentials of one pre-registered client.
+#[derive(Clone, Debug)]
+pub struct ClientInfo {
+    /// Client kind.
+    pub kind: ClientKind,
+    /// The client id.
+    pub client_id: String,
+    /// Secret for [`ClientKind::ConfidentialSymmetric`].
+    pub client_secret: Option<String>,
+    /// PKCS#8 PEM private key for asymmetric/backend clients.
+    pub private_key_pem: Option<String>,
+    /// `kid` of the key (put it in the JWS header).
+    pub kid: Option<String>,
+    /// `RS384` or `ES384` for asymmetric/backend clients.
+    pub alg: Option<&'static str>,
+    /// Public JWKS registered for asymmetric/backend clients.
+    pub jwks: Option<Value>,
+    /// Registered redirect URIs (app clients).
+    pub redirect_uris: Vec<String>,
+    /// Registered `system/` scopes (backend client).
+    pub scope: String,
+}
+
+/// The clients a sandbox registers by itself at start.
+#[derive(Clone, Debug)]
+pub struct Clients {
+    /// Public app client.
+    pub public: ClientInfo,
+    /// Confidential symmetric app client (`client_secret_basic`).
+    pub symmetric: ClientInfo,
+    /// Confidential asymmetric app client, ES384 `private_key_jwt`.
+    pub asymmetric: ClientInfo,
+    /// Confidential asymmetric app client, RS384 (only with
+    /// [`crate::SandboxBuilder::rs384_client`]; RSA key generation is slow in debug builds).
+    pub asymmetric_rs384: Option<ClientInfo>,
+    /// Backend-services client, ES384, registered for `system/*.rs system/*.read`.
+    pub backend: ClientInfo,
+}
+
+impl Clients {
+    /// All pre-registered clients.
+    pub fn all(&self) -> Vec<&ClientInfo> {
+        let mut v = vec![&self.public, &self.symmetric, &self.asymmetric];
+        if let Some(rs) = &self.asymmetric_rs384 {
+            v.push(rs);
+        }
+        v.push(&self.backend);
+        v
+    }
+}
+
+/// The sandbox's endpoints, for fault injection and request counters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Endpoint {
+    /// `GET {base}/.well-known/smart-configuration`
+    SmartConfiguration,
+    /// `GET|POST {base}/authorize`
+    Authorize,
+    /// `POST {base}/token`
+    Token,
+    /// `POST {base}/register`
+    Register,
+    /// `POST {base}/introspect`
+    Introspect,
+}
+
+impl Endpoint {
+    /// Every endpoint.
+    pub const ALL: [Endpoint; 5] = [
+        Endpoint::SmartConfiguration,
+        Endpoint::Authorize,
+        Endpoint::Token,
+        Endpoint::Register,
+        Endpoint::Introspect,
+    ];
+    /// Path below the FHIR base URL.
+    pub fn path(self) -> &'static str {
+        match self {
+            Endpoint::SmartConfiguration => "/.well-known/smart-configuration",
+            Endpoint::Authorize => "/authorize",
+            Endpoint::Token => "/token",
+            Endpoint::Register => "/register",
+            Endpoint::Introspect => "/introspect",
+        }
+    }
+}
+
+/// An injected misbehaviour (see [`crate::Faults`]).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Fault {
+    /// Answer with an OAuth error JSON body `{"error": error}` and this status.
+    OAuth {
+        /// HTTP status.
+        status: u16,
+        /// OAuth error code.
+        error: &'static str,
+    },
+    /// Answer with this bare HTTP status and an empty body.
+    Status(u16),
+    /// Wait this long, then answer normally.
+    Delay(Duration),
+    /// Answer 200 `application/json` with a body that is not valid JSON.
+    MalformedJson,
+    /// Answer with a redirect (`status` should be 3xx) to `location`.
+    Redirect {
+        /// HTTP status, e.g. 302 or 307.
+        status: u16,
+        /// `Location` header value.
+        location: String,
+    },
+}
