@@ -1,12 +1,13 @@
 //! The harness error type.
 
-use std::io;
+use std::{fmt, io};
 
 /// Everything that can go wrong while preparing, starting or talking to the test server.
 ///
 /// Messages are written to be read in a failing test's output: they say what was attempted,
-/// and include the server's stdout/stderr where that helps.
-#[derive(Debug, thiserror::Error)]
+/// and include the server's stdout/stderr where that helps. `Debug` prints the same multi-line
+/// message (a test returning `Err` shows it readable, not escaped).
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum HarnessError {
     /// `node` (or `npm`) could not be run. The message says how to install Node.js
@@ -69,6 +70,12 @@ pub enum HarnessError {
     /// Anything else that does not fit above (bad URL, malformed JSON, ...).
     #[error("{0}")]
     Other(String),
+}
+
+impl fmt::Debug for HarnessError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self}")
+    }
 }
 
 impl HarnessError {

@@ -39,6 +39,7 @@ pub use error::HarnessError;
 pub use http::{HttpClient, HttpRequest, HttpResponse};
 pub use server::{
     AccessTokenFormat, DEFAULT_ENCOUNTER, DEFAULT_INITIAL_ACCESS_TOKEN, DEFAULT_PATIENT,
-    DEFAULT_USER, LOG_ENV, LaunchContext, OidcProvider, ProviderBuilder, REDIRECT_URI, RefreshRotation,
-    RegistrationMode, SERVER_DIR_ENV, SKIP_ENV, server_dir, skip_requested, static_clients,
+    DEFAULT_USER, LOG_ENV, LaunchContext, OidcProvider, ProviderBuilder, REDIRECT_URI,
+    RefreshRotation, RegistrationMode, SERVER_DIR_ENV, SKIP_ENV, server_dir, skip_requested,
+    static_clients,
 };

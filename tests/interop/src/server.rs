@@ -2,7 +2,7 @@
 
 use std::collections::VecDeque;
 use std::fs;
-use std::io::{BufRead, BufReader, ErrorKind};
+use std::io::{BufRead, BufReader, ErrorKind, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -285,8 +285,9 @@ impl ProviderBuilder {
                 .name()
                 .unwrap_or("interop test")
                 .to_owned();
-            println!("skipped: {SKIP_ENV}=1 ({name})");
-            eprintln!("skipped: {SKIP_ENV}=1 ({name})");
+            // straight to the process's stderr: libtest would swallow println!/eprintln! of a
+            // passing test, and the skip must be visible
+            let _ = writeln!(std::io::stderr(), "skipped: {SKIP_ENV}=1 ({name})");
             return Ok(None);
         }
         self.start().map(Some)
@@ -338,7 +339,7 @@ impl OidcProvider {
 
     fn spawn(cfg: ProviderBuilder) -> Result<Self, HarnessError> {
         let dir = server_dir();
-        check_node()?;
+        check_node(&dir)?;
         ensure_npm_ci(&dir)?;
 
         let started = Instant::now();
@@ -378,10 +379,10 @@ impl OidcProvider {
                 let mut tx = Some(tx);
                 for line in BufReader::new(out).lines() {
                     let Ok(line) = line else { break };
-                    if line.starts_with("READY ") {
-                        if let Some(tx) = tx.take() {
-                            let _ = tx.send(line.clone());
-                        }
+                    if line.starts_with("READY ")
+                        && let Some(tx) = tx.take()
+                    {
+                        let _ = tx.send(line.clone());
                     }
                     push_log(&logs, line);
                 }
@@ -697,14 +698,14 @@ fn spawn_error(what: &str, dir: &Path, e: std::io::Error) -> HarnessError {
 }
 
 /// Checks (once per process) that `node` runs and is recent enough.
-fn check_node() -> Result<(), HarnessError> {
+fn check_node(dir: &Path) -> Result<(), HarnessError> {
     static CHECK: OnceLock<Result<(), String>> = OnceLock::new();
     CHECK
         .get_or_init(|| {
             let out = Command::new("node")
                 .arg("--version")
                 .output()
-                .map_err(|e| spawn_error("node --version", Path::new("."), e).to_string())?;
+                .map_err(|e| spawn_error("node --version", dir, e).to_string())?;
             let version = String::from_utf8_lossy(&out.stdout).trim().to_owned();
             let mut nums = version
                 .trim_start_matches('v')

@@ -408,15 +408,6 @@ fn public_client_pkce_flow_with_refresh_rotation() -> TestResult {
     assert_eq!(at["active"], true);
     assert_eq!(at["aud"], op.fhir_base_url());
 
-    // code replay
-    let replay = op
-        .http()
-        .send(exchange_code(&op, &client_id, &cb["code"], &verifier))?;
-    assert_eq!(
-        (replay.status, replay.json()?["error"].clone()),
-        (400, json!("invalid_grant"))
-    );
-
     // refresh rotates for public clients
     let rt1 = tok["refresh_token"]
         .as_str()
@@ -441,6 +432,15 @@ fn public_client_pkce_flow_with_refresh_rotation() -> TestResult {
     let newest = op.http().send(refresh(&op, &client_id, rt2))?;
     assert_eq!(
         (newest.status, newest.json()?["error"].clone()),
+        (400, json!("invalid_grant"))
+    );
+
+    // code replay -> invalid_grant (a replay also revokes the grant, so it is checked last)
+    let replay = op
+        .http()
+        .send(exchange_code(&op, &client_id, &cb["code"], &verifier))?;
+    assert_eq!(
+        (replay.status, replay.json()?["error"].clone()),
         (400, json!("invalid_grant"))
     );
     Ok(())
@@ -607,5 +607,18 @@ fn backend_client_credentials_with_es384_assertion() -> TestResult {
         (other.status, other.json()?["error"].clone()),
         (400, json!("invalid_target"))
     );
+
+    // but `aud` is NOT a token-endpoint parameter: it is ignored for client_credentials
+    // (the token stays audience-restricted to the FHIR base)
+    let aud_param = op
+        .http()
+        .send(client_credentials(
+            &op,
+            &key.assertion(client_id, &op.token_endpoint()),
+            &[("aud", "http://other.example/fhir")],
+        ))?
+        .expect_json(200, "client_credentials with aud")?;
+    let at = op.introspect(aud_param["access_token"].as_str().unwrap())?;
+    assert_eq!(at["aud"], op.fhir_base_url());
     Ok(())
 }
