@@ -281,17 +281,21 @@ impl ProviderBuilder {
     /// `skipped: SAFIRE_SKIP_INTEROP=1 (<test name>)` and returns `Ok(None)`.
     pub fn start_or_skip(self) -> Result<Option<OidcProvider>, HarnessError> {
         if skip_requested() {
-            let name = thread::current()
-                .name()
-                .unwrap_or("interop test")
-                .to_owned();
-            // straight to the process's stderr: libtest would swallow println!/eprintln! of a
-            // passing test, and the skip must be visible
-            let _ = writeln!(std::io::stderr(), "skipped: {SKIP_ENV}=1 ({name})");
+            print_skip();
             return Ok(None);
         }
         self.start().map(Some)
     }
+}
+
+fn print_skip() {
+    let name = thread::current()
+        .name()
+        .unwrap_or("interop test")
+        .to_owned();
+    // straight to the process's stderr: libtest would swallow println!/eprintln! of a passing
+    // test, and the skip must be visible
+    let _ = writeln!(std::io::stderr(), "skipped: {SKIP_ENV}=1 ({name})");
 }
 
 type LogBuffer = Arc<Mutex<VecDeque<String>>>;
@@ -335,6 +339,33 @@ impl OidcProvider {
     /// A builder for non-default configurations.
     pub fn builder() -> ProviderBuilder {
         ProviderBuilder::default()
+    }
+
+    /// One default-configured server per test process, started on first use and shared by all
+    /// tests in the binary (saves the 0.4–1.5 s start-up per test on a busy machine).
+    ///
+    /// It is never dropped: it exits when the test process exits (it watches its stdin), so its
+    /// log is only available through [`logs`](Self::logs). Safe to share because the server's
+    /// storage never evicts (unlike oidc-provider's stock 1000-entry LRU) and every grant, replay
+    /// cache entry and launch is keyed by unique ids; tests should still register their own
+    /// clients (DCR) rather than depend on per-client state of the static ones.
+    /// A start-up failure is cached: every later call returns the same error.
+    pub fn shared() -> Result<&'static Self, HarnessError> {
+        static SHARED: OnceLock<Result<OidcProvider, String>> = OnceLock::new();
+        SHARED
+            .get_or_init(|| Self::start().map_err(|e| e.to_string()))
+            .as_ref()
+            .map_err(|e| HarnessError::Other(format!("shared test server unavailable:\n{e}")))
+    }
+
+    /// [`shared`](Self::shared), or `Ok(None)` after printing a "skipped" line when
+    /// `SAFIRE_SKIP_INTEROP=1`.
+    pub fn shared_or_skip() -> Result<Option<&'static Self>, HarnessError> {
+        if skip_requested() {
+            print_skip();
+            return Ok(None);
+        }
+        Self::shared().map(Some)
     }
 
     fn spawn(cfg: ProviderBuilder) -> Result<Self, HarnessError> {

@@ -622,3 +622,17 @@ fn backend_client_credentials_with_es384_assertion() -> TestResult {
     assert_eq!(at["aud"], op.fhir_base_url());
     Ok(())
 }
+
+#[test]
+fn shared_instance_is_started_once() -> TestResult {
+    let _t = Timer::start("shared_instance_is_started_once");
+    let Some(a) = OidcProvider::shared_or_skip()? else {
+        return Ok(());
+    };
+    let b = OidcProvider::shared()?;
+    assert!(std::ptr::eq(a, b));
+    assert_eq!(a.issuer(), b.issuer());
+    let client_id = a.register_public_client()?;
+    assert!(!client_id.is_empty());
+    Ok(())
+}
