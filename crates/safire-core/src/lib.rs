@@ -1,6 +1,75 @@
 //! # safire-core
 //!
 //! The sans-IO heart of Safire: SMART App Launch 2.2 and Backend Services, client side.
+//!
+//! Every operation is a [`Flow`]: a state machine that hands out `http::Request`s and consumes
+//! `http::Response`s. No sockets, no async runtime, no clock, no OS randomness unless you pass
+//! them in ([`Env`]). The blocking (`safire-ureq`) and async (`safire-hyper`) clients are thin
+//! loops over these same flows; with any other HTTP client, drive them yourself.
+//!
+//! ## A complete standalone launch with a hand-written transport
+//!
+//! ```
+//! use std::time::SystemTime;
+//! use safire_core::{
+//!     AuthorizeParams, CallOptions, ClientConfig, FlowFactory, Limits, OsRandom, run_blocking,
+//!     http,
+//! };
+//!
+//! // 1. Configure: the endpoints will be discovered.
+//! let config = ClientConfig::builder("https://ehr.example/fhir")
+//!     .client_id("my-app")
+//!     .redirect_uri("https://app.example/callback")
+//!     .scopes(["launch/patient", "openid", "fhirUser", "patient/*.rs"])
+//!     .build()?;
+//! let flows = FlowFactory::new(config);
+//!
+//! // 2. A transport: any function from request to response. Here, canned answers.
+//! let send = |request: http::Request<Vec<u8>>| -> Result<http::Response<Vec<u8>>, safire_core::Error> {
+//!     let body: &[u8] = match request.uri().path() {
+//!         "/fhir/.well-known/smart-configuration" => br#"{
+//!             "issuer": "https://ehr.example",
+//!             "authorization_endpoint": "https://ehr.example/authorize",
+//!             "token_endpoint": "https://ehr.example/token",
+//!             "capabilities": ["launch-standalone", "client-public"],
+//!             "code_challenge_methods_supported": ["S256"],
+//!             "grant_types_supported": ["authorization_code"]
+//!         }"#,
+//!         "/token" => {
+//!             let form = String::from_utf8(request.body().clone()).unwrap();
+//!             assert!(form.contains("grant_type=authorization_code"));
+//!             assert!(form.contains("code_verifier="));
+//!             br#"{"access_token":"at-1","token_type":"Bearer","expires_in":3600,
+//!                  "scope":"launch/patient openid fhirUser patient/*.rs","patient":"123"}"#
+//!         }
+//!         other => panic!("unexpected request to {other}"),
+//!     };
+//!     Ok(http::Response::builder().status(200).body(body.to_vec()).unwrap())
+//! };
+//! let mut send = send;
+//! let limits = Limits::default();
+//!
+//! // 3. Build the authorization request (discovers the endpoint first).
+//! let request = run_blocking(
+//!     flows.authorize(AuthorizeParams::default()),
+//!     &limits, &mut OsRandom, SystemTime::now, &mut send,
+//! )?;
+//! // Redirect the browser to `request.url`; keep `request.pending` in the session.
+//! let pending = request.pending;
+//!
+//! // 4. The browser comes back to the redirect URI.
+//! let callback = format!(
+//!     "https://app.example/callback?code=c-1&state={}&iss=https%3A%2F%2Fehr.example",
+//!     pending.state()
+//! );
+//!
+//! // 5. Verify the callback and exchange the code.
+//! let exchange = flows.exchange_code(&pending, &callback, CallOptions::new())?;
+//! let token = run_blocking(exchange, &limits, &mut OsRandom, SystemTime::now, &mut send)?;
+//! assert_eq!(token.patient.as_deref(), Some("123"));
+//! assert_eq!(format!("{:?}", token.access_token), "[REDACTED]");
+//! # Ok::<(), safire_core::Error>(())
+//! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 // Errors carry structured OAuth fields; they are built on cold paths next to network I/O,
@@ -25,6 +94,7 @@ pub mod client;
 pub mod config;
 pub mod discovery;
 pub mod error;
+pub mod finding;
 pub mod flow;
 pub mod json;
 pub mod metadata;
@@ -51,13 +121,15 @@ pub use error::{
     AuthError, AuthErrorKind, ConfigurationError, DiscoveryError, Error, ErrorSource, NetworkError,
     NetworkErrorKind, OAuthErrorFields, RegistrationError, TokenError,
 };
+pub use finding::{Finding, Severity};
 pub use flow::{
     Driver, Env, Flow, HttpRequest, HttpResponse, Limits, Operation, Step, run_blocking,
 };
-pub use metadata::SmartMetadata;
+pub use metadata::{AssociatedEndpoint, SmartMetadata};
+pub use oauth_error::parse_oauth_error;
 pub use random::{OsRandom, RandomSource, SeededRandom};
 pub use registration::{ClientMetadata, RegistrationFlow};
 pub use registration_response::RegisteredClient;
 pub use secret::SecretString;
 pub use token::{Grant, TokenFlow};
-pub use token_response::{TokenFlowKind, TokenResponse};
+pub use token_response::{FhirContextItem, TokenFlowKind, TokenResponse};

@@ -1,18 +1,135 @@
-//! STUB.
-use crate::error::OAuthErrorFields;
-/// stub
+//! OAuth 2.0 error bodies (RFC 6749 §5.2, RFC 7591 §3.2.2).
+//!
+//! Token and registration endpoints explain refusals with `error`, `error_description` and
+//! `error_uri`. The body may be JSON, HTML from a proxy, or empty; whatever it is, the status is
+//! kept and the OAuth fields are taken only from a JSON object.
+
+use serde_json::{Map, Value};
+
+use crate::error::{OAuthErrorFields, server_text};
+use crate::json::parse_object;
+
+/// OAuth error fields from any response body.
+///
+/// A JSON object's `error`, `error_description` and `error_uri` are used when they are
+/// non-blank strings; anything else (HTML, malformed JSON, an array) gives only the status.
+/// All text passes through [`server_text`].
+///
+/// ```
+/// use safire_core::oauth_error::parse_oauth_error;
+/// let body = br#"{"error":"invalid_grant","error_description":"Authorization code has expired"}"#;
+/// let fields = parse_oauth_error(400, body);
+/// assert_eq!(fields.status, Some(400));
+/// assert_eq!(fields.error_code.as_deref(), Some("invalid_grant"));
+///
+/// let html = parse_oauth_error(502, b"<html>Bad Gateway</html>");
+/// assert_eq!(html.error_code, None);
+/// assert_eq!(html.status, Some(502));
+/// ```
 pub fn parse_oauth_error(status: u16, body: &[u8]) -> OAuthErrorFields {
-    let map = crate::json::parse_object(body);
-    let s = |k: &str| {
-        map.as_ref()
-            .and_then(|m| m.get(k))
-            .and_then(|v| v.as_str())
-            .map(crate::error::server_text)
-    };
+    match parse_object(body) {
+        Some(map) => oauth_error_from_object(status, &map),
+        None => OAuthErrorFields {
+            status: Some(status),
+            ..OAuthErrorFields::default()
+        },
+    }
+}
+
+/// OAuth error fields from an already parsed JSON object (see [`parse_oauth_error`]).
+///
+/// ```
+/// use safire_core::oauth_error::oauth_error_from_object;
+/// let map = serde_json::json!({"error": "invalid_client", "error_uri": 7});
+/// let fields = oauth_error_from_object(200, map.as_object().unwrap());
+/// assert_eq!(fields.error_code.as_deref(), Some("invalid_client"));
+/// assert_eq!(fields.error_uri, None);
+/// ```
+pub fn oauth_error_from_object(status: u16, map: &Map<String, Value>) -> OAuthErrorFields {
     OAuthErrorFields {
         status: Some(status),
-        error_code: s("error"),
-        error_description: s("error_description"),
-        error_uri: s("error_uri"),
+        error_code: text(map, "error"),
+        error_description: text(map, "error_description"),
+        error_uri: text(map, "error_uri"),
+    }
+}
+
+/// True when the object carries an OAuth `error` member (anything but absent or `null`).
+pub(crate) fn has_error_member(map: &Map<String, Value>) -> bool {
+    map.get("error").is_some_and(|v| !v.is_null())
+}
+
+fn text(map: &Map<String, Value>, key: &str) -> Option<String> {
+    match map.get(key) {
+        Some(Value::String(s)) if !s.trim().is_empty() => Some(server_text(s)),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_error_body() {
+        let f = parse_oauth_error(
+            400,
+            br#"{"error":"invalid_redirect_uri","error_description":"Redirect URI must use HTTPS","error_uri":"https://as.example/errors#redirect"}"#,
+        );
+        assert_eq!(
+            f,
+            OAuthErrorFields {
+                status: Some(400),
+                error_code: Some("invalid_redirect_uri".into()),
+                error_description: Some("Redirect URI must use HTTPS".into()),
+                error_uri: Some("https://as.example/errors#redirect".into()),
+            }
+        );
+    }
+
+    #[test]
+    fn unusable_bodies_give_status_only() {
+        for body in [
+            &b""[..],
+            b"null",
+            b"[{\"error\":\"x\"}]",
+            b"<html><h1>500 Internal Server Error</h1></html>",
+            b"{\"error\":",
+            b"\xff\xfe\xfd",
+        ] {
+            assert_eq!(
+                parse_oauth_error(500, body),
+                OAuthErrorFields {
+                    status: Some(500),
+                    ..Default::default()
+                }
+            );
+        }
+        let deep = "[".repeat(10_000);
+        assert_eq!(parse_oauth_error(500, deep.as_bytes()).error_code, None);
+    }
+
+    #[test]
+    fn non_string_and_blank_members_are_ignored() {
+        let f = parse_oauth_error(401, br#"{"error":{"code":1},"error_description":"   "}"#);
+        assert_eq!(f.error_code, None);
+        assert_eq!(f.error_description, None);
+    }
+
+    #[test]
+    fn text_is_cleaned_and_bounded() {
+        let long = "x".repeat(5000);
+        let body = format!(r#"{{"error":"bad\u0007code","error_description":"{long}"}}"#);
+        let f = parse_oauth_error(400, body.as_bytes());
+        assert_eq!(f.error_code.as_deref(), Some("bad code"));
+        assert!(f.error_description.unwrap().chars().count() <= 301);
+    }
+
+    #[test]
+    fn error_member_detection() {
+        let m = parse_object(br#"{"error":null}"#).unwrap();
+        assert!(!has_error_member(&m));
+        let m = parse_object(br#"{"error":5}"#).unwrap();
+        assert!(has_error_member(&m));
     }
 }
