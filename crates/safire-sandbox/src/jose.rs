@@ -46,10 +46,10 @@ pub(crate) fn parse_jwk(v: &Value) -> Result<Jwk, String> {
     if kid.is_empty() {
         return Err("JWK `kid` is empty".into());
     }
-    if let Some(usage) = obj.get("use") {
-        if usage.as_str() != Some("sig") {
-            return Err("JWK `use` must be `sig`".into());
-        }
+    if let Some(usage) = obj.get("use")
+        && usage.as_str() != Some("sig")
+    {
+        return Err("JWK `use` must be `sig`".into());
     }
     let kty = str_member(obj, "kty")?;
     let alg = obj.get("alg").map(|a| a.as_str().unwrap_or("<non-string>"));
@@ -160,7 +160,8 @@ pub(crate) struct UnverifiedJws {
 
 pub(crate) fn decode_jws(token: &str) -> Result<UnverifiedJws, String> {
     let mut parts = token.split('.');
-    let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(h), Some(p), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err("client_assertion is not a compact JWS (three parts)".into());
     };
@@ -180,7 +181,10 @@ pub(crate) fn decode_jws(token: &str) -> Result<UnverifiedJws, String> {
             return Err(format!("JWS header `{embedded}` is not accepted"));
         }
     }
-    let kid = header.get("kid").and_then(Value::as_str).map(str::to_string);
+    let kid = header
+        .get("kid")
+        .and_then(Value::as_str)
+        .map(str::to_string);
     let claims: Value = serde_json::from_slice(&b64url_decode(p)?)
         .map_err(|_| "JWS payload is not JSON".to_string())?;
     let Value::Object(claims) = claims else {

@@ -146,8 +146,7 @@ use std::time::Duration;
 use serde_json::json;
 
 pub use types::{
-    ClientAuth, ClientInfo, ClientKind, ClientRegistration, Clients, Endpoint, Fault,
-    LaunchContext,
+    ClientAuth, ClientInfo, ClientKind, ClientRegistration, Clients, Endpoint, Fault, LaunchContext,
 };
 
 use oauth::{ClientRecord, Clock, Config, Shared, State};
@@ -524,11 +523,7 @@ impl Sandbox {
 
     /// How many requests reached `endpoint` (faulted ones included).
     pub fn requests(&self, endpoint: Endpoint) -> usize {
-        self.shared
-            .counters()
-            .get(&endpoint)
-            .copied()
-            .unwrap_or(0)
+        self.shared.counters().get(&endpoint).copied().unwrap_or(0)
     }
 
     /// Reset all request counters to zero.

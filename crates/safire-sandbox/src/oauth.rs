@@ -182,10 +182,7 @@ impl Params {
     }
     fn reject_duplicates(&self) -> Result<(), OAuthError> {
         match self.duplicates.first() {
-            Some(d) => Err(err(
-                "invalid_request",
-                format!("parameter `{d}` repeated"),
-            )),
+            Some(d) => Err(err("invalid_request", format!("parameter `{d}` repeated"))),
             None => Ok(()),
         }
     }
@@ -241,7 +238,10 @@ fn parse_resource_scope(s: &str) -> Option<ResourceScope<'_>> {
     };
     let (resource, perm) = rest.split_once('.')?;
     let resource_ok = resource == "*"
-        || (resource.chars().next().is_some_and(|c| c.is_ascii_uppercase())
+        || (resource
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_uppercase())
             && resource.chars().all(|c| c.is_ascii_alphanumeric()));
     if !resource_ok {
         return None;
@@ -881,22 +881,21 @@ impl Shared {
         // RFC 6749 §2.3.1 form-encodes id and secret before Basic; many clients
         // do not. Accept either, never both mixed.
         let mut candidates = vec![(raw_id.to_string(), raw_secret.to_string())];
-        if let (Some(id), Some(secret)) = (form_decode(raw_id), form_decode(raw_secret)) {
-            if id != raw_id || secret != raw_secret {
-                candidates.insert(0, (id, secret));
-            }
+        if let (Some(id), Some(secret)) = (form_decode(raw_id), form_decode(raw_secret))
+            && (id != raw_id || secret != raw_secret)
+        {
+            candidates.insert(0, (id, secret));
         }
         let st = self.state();
         for (id, secret) in candidates {
-            if let Some(c) = st.clients.get(&id) {
-                if let StoredAuth::Secret(s) = &c.auth {
-                    if ct_eq(s.as_bytes(), secret.as_bytes()) {
-                        if params.get("client_id").is_some_and(|p| p != id) {
-                            return Err(fail("client_id does not match Basic credentials"));
-                        }
-                        return Ok(c.clone());
-                    }
+            if let Some(c) = st.clients.get(&id)
+                && let StoredAuth::Secret(s) = &c.auth
+                && ct_eq(s.as_bytes(), secret.as_bytes())
+            {
+                if params.get("client_id").is_some_and(|p| p != id) {
+                    return Err(fail("client_id does not match Basic credentials"));
                 }
+                return Ok(c.clone());
             }
         }
         Err(fail("client authentication failed"))
@@ -1363,11 +1362,10 @@ impl Shared {
                 } else {
                     "Bearer"
                 };
-                return Err(err(
-                    "invalid_token",
-                    "a valid initial access token is required",
-                )
-                .with_challenge(challenge));
+                return Err(
+                    err("invalid_token", "a valid initial access token is required")
+                        .with_challenge(challenge),
+                );
             }
         }
         if !req.has_content_type("application/json") {
