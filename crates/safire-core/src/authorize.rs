@@ -46,6 +46,8 @@ pub struct AuthorizeParams {
     pub launch: Option<String>,
     /// Scopes for this request instead of the configured ones.
     pub scopes: Option<Vec<String>>,
+    /// Further parameters (`prompt`, `login_hint`, …); the standard ones cannot be overridden.
+    pub extra: Vec<(String, String)>,
 }
 
 impl AuthorizeParams {
@@ -60,6 +62,12 @@ impl AuthorizeParams {
     /// Use POST-based authorization.
     pub fn post(mut self) -> Self {
         self.method = AuthorizationMethod::Post;
+        self
+    }
+
+    /// Adds a further parameter such as `prompt=consent`.
+    pub fn param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.extra.push((name.into(), value.into()));
         self
     }
 
@@ -507,6 +515,16 @@ impl AuthorizeFlow {
             ("code_challenge_method".to_owned(), "S256".to_owned()),
         ]);
 
+        for (name, value) in &self.params.extra {
+            if params.iter().any(|(set, _)| set == name) || name == "launch" {
+                return Err(ConfigurationError::invalid(
+                    "authorization parameter",
+                    format!("'{name}' is set by Safire itself and cannot be overridden"),
+                )
+                .into());
+            }
+            params.push((name.clone(), value.clone()));
+        }
         let mut url = Url::parse(&endpoint).map_err(|_| ConfigurationError::Uris {
             invalid: vec!["authorization_endpoint".into()],
             non_https: vec![],
@@ -654,6 +672,24 @@ mod tests {
         assert!(request.params.contains(&("launch".into(), "L-1".into())));
         let html = request.auto_submit_html();
         assert!(html.contains("name=\"launch\" value=\"L-1\""));
+    }
+
+    #[test]
+    fn extra_parameters() {
+        let request = start(
+            AuthorizeFlow::new(
+                config(),
+                AuthorizeParams::default().param("prompt", "consent"),
+            ),
+            3,
+        );
+        assert_eq!(query(&request.url)["prompt"], "consent");
+        let mut flow = AuthorizeFlow::new(config(), AuthorizeParams::default().param("state", "x"));
+        let mut random = SeededRandom::new(1);
+        assert!(
+            flow.start(&mut Env::new(SystemTime::UNIX_EPOCH, &mut random))
+                .is_err()
+        );
     }
 
     #[test]

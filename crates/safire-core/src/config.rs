@@ -109,6 +109,7 @@ pub struct CallOptions {
     pub(crate) signer: Option<Arc<dyn Signer>>,
     pub(crate) kid: Option<String>,
     pub(crate) scopes: Option<Vec<String>>,
+    pub(crate) extra_params: Vec<(String, String)>,
 }
 
 impl CallOptions {
@@ -144,6 +145,16 @@ impl CallOptions {
     }
 }
 
+impl CallOptions {
+    /// Adds a form parameter the server needs beyond the standard ones, such as an RFC 8707
+    /// `resource`. Parameters Safire sets itself (`grant_type`, `client_id`, …) are refused
+    /// when the request is built.
+    pub fn extra_param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.extra_params.push((name.into(), value.into()));
+        self
+    }
+}
+
 impl fmt::Debug for CallOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CallOptions")
@@ -151,6 +162,10 @@ impl fmt::Debug for CallOptions {
             .field("signer", &self.signer.as_ref().map(|s| s.algorithm()))
             .field("kid", &self.kid)
             .field("scopes", &self.scopes)
+            .field(
+                "extra_params",
+                &self.extra_params.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            )
             .finish()
     }
 }

@@ -22,6 +22,20 @@ use crate::token_response::{TokenFlowKind, TokenResponse};
 pub const JWT_BEARER_ASSERTION_TYPE: &str =
     "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
+/// Token request parameters that Safire sets and [`CallOptions::extra_param`] may not.
+const RESERVED_PARAMS: &[&str] = &[
+    "grant_type",
+    "code",
+    "redirect_uri",
+    "code_verifier",
+    "refresh_token",
+    "scope",
+    "client_id",
+    "client_secret",
+    "client_assertion",
+    "client_assertion_type",
+];
+
 /// Scopes a backend services request asks for when none are configured or given.
 pub const DEFAULT_BACKEND_SCOPES: &[&str] = &["system/*.rs"];
 
@@ -228,6 +242,16 @@ impl TokenFlow {
         }
         if let Some(scope) = &scope {
             form.push(("scope", scope));
+        }
+        for (name, value) in &self.options.extra_params {
+            if RESERVED_PARAMS.contains(&name.as_str()) {
+                return Err(ConfigurationError::invalid(
+                    "extra_param",
+                    format!("'{name}' is set by Safire itself and cannot be overridden"),
+                )
+                .into());
+            }
+            form.push((name, value));
         }
         let assertion;
         let mut authorization = None;
@@ -586,6 +610,25 @@ mod tests {
         assert!(
             err.to_string()
                 .ends_with("response missing required field 'token_endpoint'"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn extra_params_are_sent_but_cannot_override() {
+        let config = Arc::new(builder().build().unwrap());
+        let request = first_request(&mut TokenFlow::refresh(config.clone(), "rt").with_options(
+            CallOptions::new().extra_param("resource", "https://other.example/fhir"),
+        ))
+        .unwrap();
+        assert_eq!(form(&request)["resource"], "https://other.example/fhir");
+        let err = first_request(
+            &mut TokenFlow::refresh(config, "rt")
+                .with_options(CallOptions::new().extra_param("client_id", "evil")),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("'client_id' is set by Safire"),
             "{err}"
         );
     }
