@@ -103,6 +103,26 @@
 //! `launch/encounter`). [`Sandbox::ehr_launch`] returns the URL an EHR would
 //! open; its `launch` value binds the given context.
 //!
+//! ## Pre-registered clients
+//!
+//! [`Sandbox::clients`] holds one client of each kind, with fresh
+//! credentials per sandbox (keys from the OS RNG): `public`, `symmetric`
+//! (`client_secret_basic`, [`ClientInfo::client_secret`]), `asymmetric`
+//! (ES384 `private_key_jwt`, [`ClientInfo::private_key_pem`] PKCS#8 and
+//! [`ClientInfo::kid`]), optionally `asymmetric_rs384`
+//! ([`SandboxBuilder::rs384_client`]) and `backend` (ES384,
+//! `client_credentials`, registered for `system/*.rs system/*.read`). App
+//! clients accept the redirect URI [`DEFAULT_REDIRECT_URI`] unless
+//! [`SandboxBuilder::redirect_uris`] says otherwise. Add your own with
+//! [`SandboxBuilder::register_client`] / [`Sandbox::register_client`].
+//!
+//! ## Binary
+//!
+//! `cargo run -p safire-sandbox -- --port 0 [--rs384] [--redirect-uri URI]...
+//! [--initial-access-token T]` prints the base URL and the clients, writes
+//! their private keys as PEM files to `$TMPDIR/safire-sandbox-PORT/`, and runs
+//! until Ctrl-C.
+//!
 //! ## Fault injection and observation
 //!
 //! ```
@@ -506,12 +526,22 @@ impl Sandbox {
             .append_pair("iss", &self.shared.cfg.base)
             .append_pair("launch", &launch)
             .finish();
-        let sep = if app_launch_url.contains('?') {
-            '&'
-        } else {
-            '?'
-        };
-        format!("{app_launch_url}{sep}{query}")
+        match url::Url::parse(app_launch_url) {
+            Ok(mut u) => {
+                u.query_pairs_mut()
+                    .append_pair("iss", &self.shared.cfg.base)
+                    .append_pair("launch", &launch);
+                u.to_string()
+            }
+            Err(_) => {
+                let sep = if app_launch_url.contains('?') {
+                    '&'
+                } else {
+                    '?'
+                };
+                format!("{app_launch_url}{sep}{query}")
+            }
+        }
     }
 
     /// Fault-injection handle.
@@ -575,5 +605,16 @@ impl Sandbox {
 impl Drop for Sandbox {
     fn drop(&mut self) {
         self.stop_now();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn handles_are_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<super::Sandbox>();
+        assert_send_sync::<super::Faults>();
+        assert_send_sync::<super::SandboxBuilder>();
     }
 }

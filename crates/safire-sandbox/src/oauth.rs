@@ -794,6 +794,8 @@ impl Shared {
         let code = random_token(32)?;
         let now = self.now();
         let mut st = self.state();
+        // Forget long-expired codes (a replay of one is then just unknown).
+        st.codes.retain(|_, c| c.expires_at + 600 > now);
         let grant_id = st.new_grant(&client.client_id, granted.clone(), bound.clone());
         st.codes.insert(
             code.clone(),

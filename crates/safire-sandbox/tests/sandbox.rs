@@ -1313,3 +1313,64 @@ async fn starts_inside_a_tokio_test() {
     assert_eq!(status, 200);
     drop(sb);
 }
+
+#[test]
+fn rs384_pre_registered_client() {
+    use rsa::pkcs8::DecodePrivateKey;
+    use signature::{SignatureEncoding, Signer};
+    let sb = Sandbox::builder().rs384_client(true).start().unwrap();
+    let c = sb.clients().asymmetric_rs384.clone().expect("RS384 client");
+    assert_eq!(c.alg, Some("RS384"));
+    assert_eq!(c.jwks.as_ref().unwrap()["keys"][0]["kty"], "RSA");
+    let sk = rsa::RsaPrivateKey::from_pkcs8_pem(c.private_key_pem.as_deref().unwrap()).unwrap();
+    let signer = rsa::pkcs1v15::SigningKey::<sha2::Sha384>::new(sk);
+    let now = sb.now();
+    let input = format!(
+        "{}.{}",
+        b64url_json(&json!({"alg": "RS384", "kid": c.kid, "typ": "JWT"})),
+        b64url_json(
+            &json!({"iss": c.client_id, "sub": c.client_id, "aud": sb.token_url(),
+                            "exp": now + 60, "jti": "rs-1"})
+        )
+    );
+    let sig = signer.sign(input.as_bytes()).to_vec();
+    let jws = format!("{input}.{}", {
+        use base64ct::{Base64UrlUnpadded, Encoding};
+        Base64UrlUnpadded::encode_string(&sig)
+    });
+    let (code, verifier) = get_code(&sb, &c.client_id, "patient/*.rs");
+    let t = post_form(
+        sb.local_addr(),
+        &sb.token_url(),
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", CB),
+            ("code_verifier", &verifier),
+            ("client_assertion_type", JWT_BEARER),
+            ("client_assertion", &jws),
+        ],
+        None,
+    );
+    assert_eq!(t.status, 200, "{}", t.body);
+}
+
+#[test]
+fn redirect_fault_target_sees_zero_requests() {
+    let target = start();
+    let sb = start();
+    sb.faults().fail_next(
+        Endpoint::Token,
+        1,
+        Fault::Redirect {
+            status: 307,
+            location: target.token_url(),
+        },
+    );
+    let backend = sb.clients().backend.clone();
+    let r = backend_token(&sb, &backend, "system/*.rs", "redir-1");
+    assert_eq!(r.status, 307);
+    assert_eq!(r.header("location"), Some(target.token_url().as_str()));
+    // A strict client must not follow a redirect from the token endpoint.
+    assert_eq!(target.requests(Endpoint::Token), 0);
+}
