@@ -109,7 +109,9 @@ pub mod secret;
 pub mod token;
 pub mod token_response;
 
-pub use assertion::{ClientAssertion, JwsAlgorithm, Signer};
+pub use assertion::{
+    ClientAssertion, Jwk, Jwks, JwsAlgorithm, MAX_ASSERTION_LIFETIME, PrivateKey, Signer,
+};
 pub use authorize::{
     AuthorizationCode, AuthorizationMethod, AuthorizationRequest, AuthorizeFlow, AuthorizeParams,
     EhrLaunch, PendingAuthorization,
