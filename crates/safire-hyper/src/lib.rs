@@ -1,1 +1,330 @@
+//! # safire-hyper
+//!
+//! The async SMART on FHIR client: [`safire_core`]'s flows sent over hyper 1 on tokio.
+//!
+//! A [`SmartClient`] is cheap to clone, `Send + Sync`, and every future it returns is `Send`,
+//! so it lives happily in an axum (or any tokio) application's state. All SMART logic —
+//! discovery, PKCE, the callback checks, token parsing, the redirect policy — is in
+//! `safire-core`; this crate only moves bytes: one pooled connection set per client, rustls
+//! with the Mozilla roots (plus any private CA you add), a connect timeout, a whole-request
+//! deadline, and a response-size cap enforced while the body streams in.
+//!
+//! ## Standalone launch
+//!
+//! Build the authorization URL, keep its [`PendingAuthorization`] in the user's session,
+//! redirect the browser; at the callback, hand both back:
+//!
+//! ```
+//! use safire_hyper::{AuthorizeParams, ClientConfig, SmartClient};
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), safire_hyper::Error> {
+//! let config = ClientConfig::builder("https://ehr.example/fhir")
+//!     .client_id("my-app")
+//!     .redirect_uri("https://app.example/callback")
+//!     .scopes(["openid", "fhirUser", "launch/patient", "patient/*.rs"])
+//!     // Configured endpoints skip discovery; leave them out to discover them.
+//!     .authorization_endpoint("https://ehr.example/authorize")
+//!     .token_endpoint("https://ehr.example/token")
+//!     .build()?;
+//! let client = SmartClient::new(config)?;
+//!
+//! let request = client.authorization_url(AuthorizeParams::default()).await?;
+//! assert!(request.url.as_str().starts_with("https://ehr.example/authorize?"));
+//! // Store `request.pending` in the session, then redirect the browser to `request.url`.
+//! # Ok(()) }
+//! ```
+//!
+//! The callback handler, e.g. an axum handler body (the client sits in the router state):
+//!
+//! ```no_run
+//! use safire_hyper::{CallOptions, Error, PendingAuthorization, SmartClient};
+//!
+//! /// `callback_url` is the full URL the browser came back on (with `code`, `state`, `iss`).
+//! async fn callback(
+//!     client: &SmartClient,
+//!     pending: &PendingAuthorization,
+//!     callback_url: &str,
+//! ) -> Result<String, Error> {
+//!     // Verifies state and issuer, then exchanges the code with the PKCE verifier.
+//!     let token = client
+//!         .request_access_token(pending, callback_url, CallOptions::new())
+//!         .await?;
+//!     Ok(token.access_token.expose().to_owned())
+//! }
+//! # fn main() {}
+//! ```
+//!
+//! ## Backend services
+//!
+//! ```no_run
+//! use safire_hyper::{CallOptions, ClientAuth, ClientConfig, Error, Signer, SmartClient};
+//!
+//! async fn system_token(signer: impl Signer + 'static) -> Result<(), Error> {
+//!     let config = ClientConfig::builder("https://ehr.example/fhir")
+//!         .client_id("bulk-exporter")
+//!         .scopes(["system/Patient.rs", "system/Observation.rs"])
+//!         .client_auth(ClientAuth::private_key_jwt(signer, "key-2024"))
+//!         .build()?;
+//!     let client = SmartClient::builder(config)
+//!         .request_timeout(std::time::Duration::from_secs(15))
+//!         .build()?;
+//!     // Discovers the token endpoint once, signs an assertion, asks for the token.
+//!     let token = client.request_backend_token(CallOptions::new()).await?;
+//!     let _bearer = token.access_token.expose();
+//!     Ok(())
+//! }
+//! # fn main() {}
+//! ```
+//!
+//! ## Logging
+//!
+//! Each HTTP exchange emits a `tracing` debug event with the method, the URL without its
+//! query, the operation, the status (or error kind) and the elapsed milliseconds. Header
+//! values and bodies are never logged.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
+// `Error` is safire-core's: structured, cold-path, and boxing it would only hurt ergonomics.
+#![allow(clippy::result_large_err)]
+
+mod transport;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use rustls::RootCertStore;
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
+use tokio::sync::OnceCell;
+
+pub use safire_core;
+pub use safire_core::{
+    AuthorizationRequest, AuthorizeParams, CallOptions, ClientAuth, ClientConfig, ClientMetadata,
+    ConfigurationError, Error, ErrorSource, Flow, Limits, NetworkError, NetworkErrorKind,
+    PendingAuthorization, RegisteredClient, SecretString, Signer, SmartMetadata, TokenResponse,
+};
+use safire_core::{Driver, Env, FlowFactory, OsRandom, Step};
+
+use crate::transport::Transport;
+
+/// An async SMART on FHIR client for one server and one client registration.
+///
+/// Cloning is cheap (an `Arc`); clones share the connection pool and the discovered metadata.
+#[derive(Clone)]
+pub struct SmartClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    flows: FlowFactory,
+    transport: Transport,
+    metadata: OnceCell<Arc<SmartMetadata>>,
+}
+
+impl fmt::Debug for SmartClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SmartClient")
+            .field("config", self.config())
+            .field("limits", self.inner.transport.limits())
+            .field("metadata_cached", &self.inner.metadata.initialized())
+            .finish()
+    }
+}
+
+impl SmartClient {
+    /// A client with the default [`Limits`] and the Mozilla root certificates.
+    pub fn new(config: ClientConfig) -> Result<Self, Error> {
+        Self::builder(config).build()
+    }
+
+    /// A builder for timeouts, size limits and private root certificates.
+    pub fn builder(config: ClientConfig) -> SmartClientBuilder {
+        SmartClientBuilder {
+            config,
+            limits: Limits::default(),
+            roots: RootCertStore {
+                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+            },
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ClientConfig {
+        self.inner.flows.config()
+    }
+
+    /// The server's SMART configuration, discovered on first use and cached for the client's
+    /// lifetime. Concurrent first calls share one request; a failure is not cached.
+    pub async fn server_metadata(&self) -> Result<Arc<SmartMetadata>, Error> {
+        let discover = || async { self.drive(self.inner.flows.discovery()).await.map(Arc::new) };
+        self.inner.metadata.get_or_try_init(discover).await.cloned()
+    }
+
+    /// The authorization request to redirect the user's browser to (standalone or EHR launch).
+    pub async fn authorization_url(
+        &self,
+        params: AuthorizeParams,
+    ) -> Result<AuthorizationRequest, Error> {
+        self.run(self.inner.flows.authorize(params)).await
+    }
+
+    /// Verifies the authorization callback against `pending` and exchanges the code.
+    pub async fn request_access_token(
+        &self,
+        pending: &PendingAuthorization,
+        callback_url: &str,
+        options: CallOptions,
+    ) -> Result<TokenResponse, Error> {
+        let flow = self
+            .inner
+            .flows
+            .exchange_code(pending, callback_url, options)?;
+        self.run(flow).await
+    }
+
+    /// Exchanges a refresh token for a new access token.
+    pub async fn refresh_token(
+        &self,
+        refresh_token: impl Into<SecretString>,
+        options: CallOptions,
+    ) -> Result<TokenResponse, Error> {
+        self.run(self.inner.flows.refresh(refresh_token.into(), options))
+            .await
+    }
+
+    /// A backend services (client credentials with a signed assertion) token.
+    pub async fn request_backend_token(
+        &self,
+        options: CallOptions,
+    ) -> Result<TokenResponse, Error> {
+        self.run(self.inner.flows.backend_token(options)).await
+    }
+
+    /// Registers a client dynamically (RFC 7591) at `endpoint` or the discovered one.
+    pub async fn register_client(
+        &self,
+        metadata: &ClientMetadata,
+        endpoint: Option<&str>,
+        initial_access_token: Option<SecretString>,
+    ) -> Result<RegisteredClient, Error> {
+        let flow = self
+            .inner
+            .flows
+            .register(metadata, endpoint, initial_access_token);
+        self.run(flow).await
+    }
+
+    /// Runs any core [`Flow`], supplying the cached metadata when it wants it.
+    pub async fn run<F: Flow>(&self, mut flow: F) -> Result<F::Output, Error> {
+        if flow.wants_metadata() {
+            flow.provide_metadata(self.server_metadata().await?);
+        }
+        self.drive(flow).await
+    }
+
+    /// The transport loop: send what the driver asks for, feed back what comes back.
+    async fn drive<F: Flow>(&self, flow: F) -> Result<F::Output, Error> {
+        let transport = &self.inner.transport;
+        let mut driver = Driver::new(flow, transport.limits().clone());
+        let mut step = driver.start(&mut Env::new(SystemTime::now(), &mut OsRandom))?;
+        loop {
+            match step {
+                Step::Done(output) => return Ok(output),
+                Step::Send(request) => {
+                    let response = transport.send(request).await?;
+                    step = driver
+                        .on_response(response, &mut Env::new(SystemTime::now(), &mut OsRandom))?;
+                }
+            }
+        }
+    }
+}
+
+/// Configures a [`SmartClient`]: limits, timeouts and extra trusted root certificates.
+///
+/// ```
+/// use std::time::Duration;
+/// use safire_hyper::{ClientConfig, SmartClient};
+/// let config = ClientConfig::builder("https://ehr.example/fhir").client_id("app").build()?;
+/// let client = SmartClient::builder(config)
+///     .connect_timeout(Duration::from_secs(3))
+///     .request_timeout(Duration::from_secs(10))
+///     .max_response_bytes(256 * 1024)
+///     .build()?;
+/// assert_eq!(client.config().client_id(), Some("app"));
+/// # Ok::<(), safire_hyper::Error>(())
+/// ```
+pub struct SmartClientBuilder {
+    config: ClientConfig,
+    limits: Limits,
+    roots: RootCertStore,
+}
+
+impl fmt::Debug for SmartClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SmartClientBuilder")
+            .field("config", &self.config)
+            .field("limits", &self.limits)
+            .field("root_certificates", &self.roots.len())
+            .finish()
+    }
+}
+
+impl SmartClientBuilder {
+    /// Replaces all limits (timeouts, body cap, redirect policy). Whether http loopback is
+    /// allowed always follows [`ClientConfig::allow_insecure_localhost`].
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Time allowed to open a connection (TCP; default 10 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.connect_timeout = timeout;
+        self
+    }
+
+    /// Time allowed for a whole request, from sending it to the last body byte (default 30 s).
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.request_timeout = timeout;
+        self
+    }
+
+    /// Largest response body accepted (default 1 MiB).
+    pub fn max_response_bytes(mut self, limit: usize) -> Self {
+        self.limits.max_response_bytes = limit;
+        self
+    }
+
+    /// Trusts the root certificate(s) in `pem` in addition to the Mozilla roots, e.g. a
+    /// private CA in front of a test or intranet EHR.
+    pub fn add_root_certificate_pem(mut self, pem: &[u8]) -> Result<Self, Error> {
+        let invalid = |reason: String| ConfigurationError::invalid("root_certificate", reason);
+        let mut added = 0;
+        for cert in CertificateDer::pem_slice_iter(pem) {
+            let cert = cert.map_err(|e| invalid(format!("not a PEM certificate: {e}")))?;
+            self.roots
+                .add(cert)
+                .map_err(|e| invalid(format!("unusable as a trust anchor: {e}")))?;
+            added += 1;
+        }
+        if added == 0 {
+            return Err(invalid("no CERTIFICATE block in the PEM data".into()).into());
+        }
+        Ok(self)
+    }
+
+    /// Builds the client. Needs no runtime; requests must run inside tokio.
+    pub fn build(self) -> Result<SmartClient, Error> {
+        let limits = self
+            .limits
+            .allow_insecure_localhost(self.config.allow_insecure_localhost());
+        Ok(SmartClient {
+            inner: Arc::new(Inner {
+                flows: FlowFactory::new(self.config),
+                transport: Transport::new(self.roots, limits)?,
+                metadata: OnceCell::new(),
+            }),
+        })
+    }
+}

@@ -1,0 +1,194 @@
+//! The HTTP side: one pooled hyper client, the request deadline, the body cap, and the mapping
+//! of hyper/rustls failures to [`NetworkError`]s. Nothing here knows SMART.
+
+use std::error::Error as StdError;
+use std::io;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::header::{CONTENT_LENGTH, HeaderValue, USER_AGENT};
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use rustls::RootCertStore;
+use safire_core::error::url_for_message;
+use safire_core::flow::body_too_large;
+use safire_core::{
+    ConfigurationError, Error, HttpRequest, HttpResponse, Limits, NetworkError, NetworkErrorKind,
+    Operation,
+};
+
+type HyperClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// Sends requests for one `SmartClient`: a connection pool, TLS roots and limits.
+pub(crate) struct Transport {
+    client: HyperClient,
+    limits: Limits,
+}
+
+impl Transport {
+    /// A pooled client trusting `roots`, with the connect timeout from `limits`.
+    pub(crate) fn new(roots: RootCertStore, limits: Limits) -> Result<Self, Error> {
+        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ConfigurationError::invalid("tls", e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+
+        let mut http = HttpConnector::new();
+        // The https connector hands it https URIs too; the core already refused remote http.
+        http.enforce_http(false);
+        http.set_connect_timeout(Some(limits.connect_timeout));
+        let https = HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_timer(TokioTimer::new())
+            .build(https);
+        Ok(Self { client, limits })
+    }
+
+    pub(crate) fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Sends `request` and reads the whole body, within the request deadline and the body cap.
+    pub(crate) async fn send(&self, request: HttpRequest) -> Result<HttpResponse, Error> {
+        let started = Instant::now();
+        let method = request.method().clone();
+        let url = url_for_message(&request.uri().to_string());
+        let operation = request.extensions().get::<Operation>().map(|op| op.label());
+
+        let (mut parts, body) = request.into_parts();
+        parts.headers.insert(
+            USER_AGENT,
+            HeaderValue::from_static(safire_core::USER_AGENT),
+        );
+        let request = hyper::Request::from_parts(parts, Full::new(Bytes::from(body)));
+
+        let deadline = self.limits.request_timeout;
+        let result = tokio::time::timeout(deadline, self.exchange(request))
+            .await
+            .unwrap_or_else(|_| {
+                Err(NetworkError::new(
+                    NetworkErrorKind::Timeout,
+                    format!("Request to {url} timed out after {}", seconds(deadline)),
+                ))
+            });
+
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        match &result {
+            Ok(response) => tracing::debug!(
+                %method, %url, operation, status = response.status().as_u16(), elapsed_ms,
+                "safire HTTP request"
+            ),
+            Err(error) => tracing::debug!(
+                %method, %url, operation, error = ?error.kind, elapsed_ms,
+                "safire HTTP request failed"
+            ),
+        }
+        result.map_err(Error::from)
+    }
+
+    async fn exchange(
+        &self,
+        request: hyper::Request<Full<Bytes>>,
+    ) -> Result<HttpResponse, NetworkError> {
+        let response = self
+            .client
+            .request(request)
+            .await
+            .map_err(|e| classify(e, self.limits.connect_timeout))?;
+        let (parts, body) = response.into_parts();
+        let limit = self.limits.max_response_bytes;
+        let announced = parts
+            .headers
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if announced.is_some_and(|len| len > limit as u64) {
+            return Err(body_too_large(limit));
+        }
+        let body = read_capped(body, limit).await?;
+        Ok(hyper::Response::from_parts(parts, body))
+    }
+}
+
+/// Reads `body` frame by frame, failing as soon as it passes `limit` bytes.
+async fn read_capped(mut body: Incoming, limit: usize) -> Result<Vec<u8>, NetworkError> {
+    let mut out = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| classify_source(&e))?;
+        if let Ok(data) = frame.into_data() {
+            if out.len() + data.len() > limit {
+                return Err(body_too_large(limit));
+            }
+            out.extend_from_slice(&data);
+        }
+    }
+    Ok(out)
+}
+
+fn seconds(duration: Duration) -> String {
+    format!("{}s", duration.as_secs_f64())
+}
+
+/// Maps a hyper client error to a [`NetworkError`] by what its source chain holds.
+fn classify(error: hyper_util::client::legacy::Error, connect_timeout: Duration) -> NetworkError {
+    let mut found = classify_source(&error);
+    if error.is_connect() {
+        match found.kind {
+            NetworkErrorKind::Io => found.kind = NetworkErrorKind::Connect,
+            NetworkErrorKind::Timeout => {
+                found.description =
+                    format!("Connection timed out after {}", seconds(connect_timeout));
+            }
+            _ => {}
+        }
+    }
+    found
+}
+
+/// Walks the source chain (looking inside `io::Error`s, whose `source()` skips the error they
+/// wrap) for a rustls error or a telling `io::ErrorKind`.
+fn classify_source(error: &(dyn StdError + 'static)) -> NetworkError {
+    let mut current = Some(error);
+    let mut innermost = error;
+    while let Some(e) = current {
+        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+            return NetworkError::new(NetworkErrorKind::Tls, format!("TLS failure: {tls}"));
+        }
+        if let Some(io) = e.downcast_ref::<io::Error>() {
+            match io.kind() {
+                io::ErrorKind::ConnectionRefused => {
+                    return NetworkError::new(NetworkErrorKind::Connect, "Connection refused");
+                }
+                io::ErrorKind::TimedOut => {
+                    return NetworkError::new(NetworkErrorKind::Timeout, "Connection timed out");
+                }
+                _ => {}
+            }
+        }
+        innermost = e;
+        current = next_source(e);
+    }
+    NetworkError::new(NetworkErrorKind::Io, innermost.to_string())
+}
+
+fn next_source<'a>(error: &'a (dyn StdError + 'static)) -> Option<&'a (dyn StdError + 'static)> {
+    if let Some(inner) = error
+        .downcast_ref::<io::Error>()
+        .and_then(io::Error::get_ref)
+    {
+        return Some(inner);
+    }
+    error.source()
+}
