@@ -1,1 +1,276 @@
+//! # safire-ureq
+//!
+//! The blocking SMART on FHIR client: [`safire_core`]'s flows sent over [`ureq`] 3 with rustls.
+//!
+//! All protocol logic (discovery, PKCE, client authentication, redirect policy, response
+//! parsing) lives in `safire-core`; this crate only moves the bytes the core's
+//! [`Driver`](safire_core::Driver) asks for, enforcing [`Limits`] (connect and whole-request
+//! timeouts, a response body cap) on the way.
+//!
+//! ## Backend services
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use safire_ureq::SmartClient;
+//! use safire_ureq::safire_core::{CallOptions, ClientAuth, ClientConfig, Signer};
+//!
+//! # fn run(signer: impl Signer + 'static) -> Result<(), safire_ureq::Error> {
+//! // `signer` is the client's ES384 or RS384 key (any `safire_core::Signer`).
+//! let config = ClientConfig::builder("https://ehr.example/fhir")
+//!     .client_id("bulk-export-service")
+//!     .scopes(["system/Patient.rs", "system/Observation.rs"])
+//!     .client_auth(ClientAuth::private_key_jwt(signer, "key-2024-01"))
+//!     .build()?;
+//! let client = SmartClient::new(config)?;
+//! // Discovers the token endpoint once, signs a fresh assertion, posts client_credentials.
+//! let token = client.request_backend_token(CallOptions::new())?;
+//! println!("token expires in {:?} s", token.expires_in);
+//! let _bearer = token.access_token.expose(); // send as `Authorization: Bearer …`
+//! # Ok(()) }
+//! ```
+//!
+//! ## Standalone launch: redirect, then handle the callback
+//!
+//! ```no_run
+//! use safire_ureq::SmartClient;
+//! use safire_ureq::safire_core::{
+//!     AuthorizeParams, CallOptions, ClientConfig, PendingAuthorization, TokenResponse,
+//! };
+//!
+//! fn client() -> Result<SmartClient, safire_ureq::Error> {
+//!     let config = ClientConfig::builder("https://ehr.example/fhir")
+//!         .client_id("my-app")
+//!         .redirect_uri("https://app.example/callback")
+//!         .scopes(["openid", "fhirUser", "launch/patient", "patient/*.rs"])
+//!         .build()?;
+//!     SmartClient::new(config)
+//! }
+//!
+//! /// Step 1: send the browser to `request.url` and keep `request.pending` in the session
+//! /// (it serializes; its secrets are redacted from `Debug`).
+//! fn login(client: &SmartClient) -> Result<(String, PendingAuthorization), safire_ureq::Error> {
+//!     let request = client.authorization_url(AuthorizeParams::default())?;
+//!     Ok((request.url.to_string(), request.pending))
+//! }
+//!
+//! /// Step 2: the EHR redirects back to the `redirect_uri`. State, `iss` and errors are checked
+//! /// against what was stored before the code is exchanged (with its PKCE verifier).
+//! fn callback(
+//!     client: &SmartClient,
+//!     callback_url: &str,
+//!     pending: &PendingAuthorization,
+//! ) -> Result<TokenResponse, safire_ureq::Error> {
+//!     let token = client.request_access_token(pending, callback_url, CallOptions::new())?;
+//!     if let Some(patient) = &token.patient {
+//!         println!("launched for patient {patient}");
+//!     }
+//!     Ok(token)
+//! }
+//! # let c = client().unwrap();
+//! # let (_url, pending) = login(&c).unwrap();
+//! # callback(&c, "https://app.example/callback?code=x&state=y", &pending).unwrap();
+//! ```
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
+// `safire_core::Error` carries structured OAuth fields; see the note in safire-core.
+#![allow(clippy::result_large_err)]
+
+mod transport;
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime};
+
+use safire_core::{
+    AuthorizationRequest, AuthorizeParams, CallOptions, ClientConfig, ClientMetadata, Flow,
+    FlowFactory, OsRandom, PendingAuthorization, RegisteredClient, SecretString, SmartMetadata,
+    TokenResponse, run_blocking,
+};
+
+pub use safire_core;
+pub use safire_core::{Error, Limits};
+
+/// A blocking SMART on FHIR client for one server and one client registration.
+///
+/// Cheap to clone (all clones share one connection pool and one metadata cache), `Send` and
+/// `Sync`.
+#[derive(Clone)]
+pub struct SmartClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    flows: FlowFactory,
+    limits: Limits,
+    http: transport::Transport,
+    metadata: Mutex<Option<Arc<SmartMetadata>>>,
+}
+
+impl std::fmt::Debug for SmartClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmartClient")
+            .field("config", self.config())
+            .field("limits", &self.inner.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SmartClient {
+    /// A client with the default [`Limits`] and the webpki root certificates.
+    pub fn new(config: ClientConfig) -> Result<Self, Error> {
+        Self::builder(config).build()
+    }
+
+    /// A builder, to change limits or trust an extra root CA.
+    pub fn builder(config: ClientConfig) -> SmartClientBuilder {
+        SmartClientBuilder {
+            config,
+            limits: Limits::default(),
+            extra_roots: Vec::new(),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ClientConfig {
+        self.inner.flows.config()
+    }
+
+    /// The server's SMART configuration, discovered on first use and cached for the client's
+    /// lifetime. Concurrent first calls send one request; a failure is not cached.
+    pub fn server_metadata(&self) -> Result<Arc<SmartMetadata>, Error> {
+        let mut cached = self
+            .inner
+            .metadata
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(metadata) = cached.as_ref() {
+            return Ok(metadata.clone());
+        }
+        let metadata = Arc::new(self.run(self.inner.flows.discovery())?);
+        *cached = Some(metadata.clone());
+        Ok(metadata)
+    }
+
+    /// Builds the authorization request (URL, or form for POST) and the state to keep until
+    /// the callback. Discovers the authorization endpoint unless it is configured.
+    pub fn authorization_url(
+        &self,
+        params: AuthorizeParams,
+    ) -> Result<AuthorizationRequest, Error> {
+        self.run(self.inner.flows.authorize(params))
+    }
+
+    /// Verifies the callback URL against `pending` and exchanges the code for tokens.
+    pub fn request_access_token(
+        &self,
+        pending: &PendingAuthorization,
+        callback_url: &str,
+        options: CallOptions,
+    ) -> Result<TokenResponse, Error> {
+        self.run(
+            self.inner
+                .flows
+                .exchange_code(pending, callback_url, options)?,
+        )
+    }
+
+    /// Exchanges a refresh token for new tokens.
+    pub fn refresh_token(
+        &self,
+        refresh_token: impl Into<SecretString>,
+        options: CallOptions,
+    ) -> Result<TokenResponse, Error> {
+        self.run(self.inner.flows.refresh(refresh_token.into(), options))
+    }
+
+    /// A SMART Backend Services token (`client_credentials` with a signed assertion).
+    pub fn request_backend_token(&self, options: CallOptions) -> Result<TokenResponse, Error> {
+        self.run(self.inner.flows.backend_token(options))
+    }
+
+    /// Dynamic client registration (RFC 7591) at `endpoint`, or at the discovered one.
+    pub fn register_client(
+        &self,
+        metadata: &ClientMetadata,
+        endpoint: Option<&str>,
+        initial_access_token: Option<SecretString>,
+    ) -> Result<RegisteredClient, Error> {
+        self.run(
+            self.inner
+                .flows
+                .register(metadata, endpoint, initial_access_token),
+        )
+    }
+
+    /// Runs any core [`Flow`] over this client's connection pool: supplies the cached
+    /// metadata when the flow wants it, then sends what the core's driver asks for.
+    pub fn run<F: Flow>(&self, mut flow: F) -> Result<F::Output, Error> {
+        if flow.wants_metadata() {
+            flow.provide_metadata(self.server_metadata()?);
+        }
+        run_blocking(
+            flow,
+            &self.inner.limits,
+            &mut OsRandom,
+            SystemTime::now,
+            |request| Ok(self.inner.http.send(request)?),
+        )
+    }
+}
+
+/// Builds a [`SmartClient`] with non-default limits or extra trusted roots.
+#[derive(Debug)]
+pub struct SmartClientBuilder {
+    config: ClientConfig,
+    limits: Limits,
+    extra_roots: Vec<Vec<u8>>,
+}
+
+impl SmartClientBuilder {
+    /// All limits at once (body cap, timeouts, redirect hops).
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Time allowed to open a connection (default 10 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.connect_timeout = timeout;
+        self
+    }
+
+    /// Time allowed for a whole request, from sending to the last body byte (default 30 s).
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.request_timeout = timeout;
+        self
+    }
+
+    /// Largest response body accepted (default 1 MiB); reading stops at the cap.
+    pub fn max_response_bytes(mut self, bytes: usize) -> Self {
+        self.limits.max_response_bytes = bytes;
+        self
+    }
+
+    /// Trusts the root CA certificate(s) in `pem` in addition to the webpki roots (an
+    /// enterprise EHR's private CA, a test CA).
+    pub fn add_root_certificate_pem(mut self, pem: &[u8]) -> Result<Self, Error> {
+        self.extra_roots
+            .extend(transport::parse_pem_certificates(pem)?);
+        Ok(self)
+    }
+
+    /// The client. The redirect policy follows the configuration's `allow_insecure_localhost`.
+    pub fn build(self) -> Result<SmartClient, Error> {
+        let limits = self
+            .limits
+            .allow_insecure_localhost(self.config.allow_insecure_localhost());
+        let http = transport::Transport::new(&limits, self.extra_roots);
+        Ok(SmartClient {
+            inner: Arc::new(Inner {
+                flows: FlowFactory::new(self.config),
+                limits,
+                http,
+                metadata: Mutex::new(None),
+            }),
+        })
+    }
+}

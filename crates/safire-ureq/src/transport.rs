@@ -1,0 +1,158 @@
+//! Moving bytes: one pooled ureq `Agent`, configured so that every decision stays in the core
+//! (no redirects followed, no status turned into an error), with the body read under a cap.
+
+use std::io::ErrorKind;
+use std::time::{Duration, Instant};
+
+use safire_core::error::url_for_message;
+use safire_core::flow::body_too_large;
+use safire_core::{HttpRequest, HttpResponse, Limits, NetworkError, NetworkErrorKind, USER_AGENT};
+use ureq::Agent;
+use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
+
+pub(crate) struct Transport {
+    agent: Agent,
+    max_body: usize,
+    connect_timeout: Duration,
+    request_timeout: Duration,
+}
+
+impl Transport {
+    pub(crate) fn new(limits: &Limits, extra_roots: Vec<Vec<u8>>) -> Self {
+        let roots = if extra_roots.is_empty() {
+            RootCerts::WebPki
+        } else {
+            // ureq takes either its webpki trust anchors or a certificate list: build the list
+            // from Mozilla's roots plus the extra ones, so public servers stay trusted.
+            webpki_root_certs::TLS_SERVER_ROOT_CERTS
+                .iter()
+                .map(|der| Certificate::from_der(der.as_ref()).to_owned())
+                .chain(
+                    extra_roots
+                        .iter()
+                        .map(|der| Certificate::from_der(der).to_owned()),
+                )
+                .collect::<Vec<_>>()
+                .into()
+        };
+        let agent = Agent::config_builder()
+            .max_redirects(0)
+            .http_status_as_error(false)
+            .user_agent(USER_AGENT)
+            .timeout_connect(Some(limits.connect_timeout))
+            .timeout_global(Some(limits.request_timeout))
+            .tls_config(TlsConfig::builder().root_certs(roots).build())
+            .build()
+            .new_agent();
+        Self {
+            agent,
+            max_body: limits.max_response_bytes,
+            connect_timeout: limits.connect_timeout,
+            request_timeout: limits.request_timeout,
+        }
+    }
+
+    /// Sends one request exactly as the core built it and reads the response under the cap.
+    pub(crate) fn send(&self, request: HttpRequest) -> Result<HttpResponse, NetworkError> {
+        let started = Instant::now();
+        let method = request.method().clone();
+        let url = url_for_message(&request.uri().to_string());
+        let result = self.exchange(request);
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        match &result {
+            Ok(response) => tracing::debug!(
+                %method, %url, status = response.status().as_u16(), elapsed_ms,
+                "safire HTTP request"
+            ),
+            Err(error) => tracing::debug!(
+                %method, %url, error = %error.description, elapsed_ms,
+                "safire HTTP request failed"
+            ),
+        }
+        result
+    }
+
+    fn exchange(&self, request: HttpRequest) -> Result<HttpResponse, NetworkError> {
+        let (parts, body) = request.into_parts();
+        let response = if body.is_empty() {
+            self.agent.run(http::Request::from_parts(parts, ()))
+        } else {
+            self.agent.run(http::Request::from_parts(parts, body))
+        }
+        .map_err(|e| self.network_error(e))?;
+        let (parts, body) = response.into_parts();
+        let body = body
+            .into_with_config()
+            .limit(self.max_body as u64)
+            .read_to_vec()
+            .map_err(|e| self.network_error(e))?;
+        Ok(http::Response::from_parts(parts, body))
+    }
+
+    fn network_error(&self, error: ureq::Error) -> NetworkError {
+        use NetworkErrorKind as Kind;
+        let timeout = |connect: bool| {
+            let (what, limit) = if connect {
+                ("Connecting", self.connect_timeout)
+            } else {
+                ("The request", self.request_timeout)
+            };
+            NetworkError::new(Kind::Timeout, format!("{what} timed out after {limit:?}"))
+        };
+        match error {
+            ureq::Error::BodyExceedsLimit(_) => body_too_large(self.max_body),
+            ureq::Error::Timeout(ureq::Timeout::Connect | ureq::Timeout::Resolve) => timeout(true),
+            ureq::Error::Timeout(_) => timeout(false),
+            ureq::Error::HostNotFound => NetworkError::new(Kind::Connect, "Host not found"),
+            ureq::Error::ConnectionFailed => NetworkError::new(Kind::Connect, "Connection failed"),
+            ureq::Error::Tls(reason) => NetworkError::new(Kind::Tls, format!("TLS: {reason}")),
+            ureq::Error::Rustls(e) => NetworkError::new(Kind::Tls, format!("TLS: {e}")),
+            ureq::Error::Pem(e) => NetworkError::new(Kind::Tls, format!("TLS: {e}")),
+            ureq::Error::Io(e) => {
+                if let Some(tls) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+                    return NetworkError::new(Kind::Tls, format!("TLS: {tls}"));
+                }
+                match e.kind() {
+                    ErrorKind::ConnectionRefused => {
+                        NetworkError::new(Kind::Connect, "Connection refused")
+                    }
+                    ErrorKind::TimedOut | ErrorKind::WouldBlock => timeout(false),
+                    ErrorKind::ConnectionReset => NetworkError::new(Kind::Io, "Connection reset"),
+                    ErrorKind::UnexpectedEof => {
+                        NetworkError::new(Kind::Io, "Connection closed before the response ended")
+                    }
+                    _ => NetworkError::new(Kind::Io, e.to_string()),
+                }
+            }
+            // Remaining variants (protocol errors, oversized headers, bad URIs) carry no secrets
+            // but may quote a URI: say what kind of failure it was, not the URI.
+            ureq::Error::Protocol(e) => NetworkError::new(Kind::Io, format!("HTTP protocol: {e}")),
+            ureq::Error::LargeResponseHeader(..) => {
+                NetworkError::new(Kind::Io, "Response headers are too large")
+            }
+            ureq::Error::BadUri(_) | ureq::Error::Http(_) => {
+                NetworkError::new(Kind::Io, "The request URI or headers are not valid")
+            }
+            _ => NetworkError::new(Kind::Io, "HTTP transport failure"),
+        }
+    }
+}
+
+/// The DER of every certificate in `pem`; at least one is required.
+pub(crate) fn parse_pem_certificates(pem: &[u8]) -> Result<Vec<Vec<u8>>, safire_core::Error> {
+    let invalid = |reason: &str| {
+        safire_core::ConfigurationError::invalid("root_certificate_pem", reason.to_owned())
+    };
+    let mut certificates = Vec::new();
+    for item in ureq::tls::parse_pem(pem) {
+        match item {
+            Ok(PemItem::Certificate(certificate)) => certificates.push(certificate.der().to_vec()),
+            Ok(_) => {}
+            Err(_) => return Err(invalid("not valid PEM").into()),
+        }
+    }
+    if certificates.is_empty() {
+        return Err(invalid("no CERTIFICATE block found").into());
+    }
+    Ok(certificates)
+}

@@ -1,0 +1,1060 @@
+//! The scenarios, each generic over the transport's [`TestClient`]. Every one asserts what the
+//! server received as well as what the client returned.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use base64ct::{Base64, Base64UrlUnpadded, Encoding};
+use p384::pkcs8::{DecodePrivateKey, EncodePrivateKey, LineEnding};
+use safire_core::http::{self, HeaderValue, header};
+use safire_core::{
+    AuthorizeParams, CallOptions, ClientAuth, ClientConfig, ClientConfigBuilder, ClientMetadata,
+    Env, Error, Flow, HttpRequest, HttpResponse, Jwk, JwsAlgorithm, Limits, NetworkError,
+    NetworkErrorKind, Operation, PrivateKey, SecretString, Signer, Step, USER_AGENT,
+};
+use serde_json::{Value, json};
+
+use super::servers::{Recorded, Reply, TestCa, TestServer, refused_url};
+use super::{TestClient, tracing_text};
+
+// ----------------------------------------------------------------------------------------------
+// Helpers
+// ----------------------------------------------------------------------------------------------
+
+const REDIRECT_URI: &str = "https://app.example/callback";
+const DISCOVERY: &str = "/fhir/.well-known/smart-configuration";
+const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// Short timeouts so failure scenarios finish fast.
+fn fast_limits() -> Limits {
+    Limits {
+        connect_timeout: Duration::from_secs(2),
+        request_timeout: Duration::from_secs(2),
+        ..Limits::default()
+    }
+}
+
+/// A configuration for the FHIR server under `server`'s `/fhir` (http needs the loopback opt-in).
+fn config_for(server: &TestServer) -> ClientConfigBuilder {
+    let base = server.url("/fhir");
+    let insecure = base.starts_with("http:");
+    ClientConfig::builder(base)
+        .client_id("app")
+        .redirect_uri(REDIRECT_URI)
+        .scopes(["openid", "fhirUser", "launch/patient", "patient/*.rs"])
+        .allow_insecure_localhost(insecure)
+}
+
+fn client<C: TestClient>(config: ClientConfigBuilder) -> C {
+    build::<C>(config, fast_limits(), None)
+}
+
+fn build<C: TestClient>(config: ClientConfigBuilder, limits: Limits, ca: Option<&TestCa>) -> C {
+    C::build(config.build().unwrap(), limits, ca.map(TestCa::ca_pem)).unwrap()
+}
+
+/// A realistic `.well-known/smart-configuration` for a server at `base`.
+fn smart_configuration(base: &str) -> Value {
+    json!({
+        "issuer": format!("{base}/fhir"),
+        "jwks_uri": format!("{base}/jwks"),
+        "authorization_endpoint": format!("{base}/authorize"),
+        "token_endpoint": format!("{base}/token"),
+        "registration_endpoint": format!("{base}/register"),
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "private_key_jwt"],
+        "token_endpoint_auth_signing_alg_values_supported": ["RS384", "ES384"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "scopes_supported": ["openid", "fhirUser", "launch/patient", "patient/*.rs", "system/*.rs", "offline_access"],
+        "response_types_supported": ["code"],
+        "code_challenge_methods_supported": ["S256"],
+        "capabilities": [
+            "launch-standalone", "launch-ehr", "client-public", "client-confidential-symmetric",
+            "client-confidential-asymmetric", "context-standalone-patient", "permission-v2",
+            "authorize-post"
+        ]
+    })
+}
+
+fn token_json(access: &str, refresh: Option<&str>) -> Value {
+    let mut token = json!({
+        "access_token": access,
+        "token_type": "Bearer",
+        "expires_in": 3600,
+        "scope": "openid fhirUser launch/patient patient/*.rs",
+        "patient": "pat-123",
+        "need_patient_banner": true
+    });
+    if let Some(refresh) = refresh {
+        token["refresh_token"] = json!(refresh);
+    }
+    token
+}
+
+/// The server every flow talks to: discovery, token and registration, with scripted replies.
+fn smart_server(
+    token: impl Fn(&Recorded) -> Reply + Send + Sync + 'static,
+    register: impl Fn(&Recorded) -> Reply + Send + Sync + 'static,
+) -> TestServer {
+    TestServer::http(move |request, base| match request.path() {
+        DISCOVERY => Reply::json(200, smart_configuration(base)),
+        "/token" => token(request),
+        "/register" => register(request),
+        _ => Reply::text(404, "text/plain", "not found"),
+    })
+}
+
+fn network(err: &Error) -> &NetworkError {
+    match err {
+        Error::Network(network) => network,
+        other => panic!("expected a network error, got {other:?} ({other})"),
+    }
+}
+
+/// Asserts that the transport sent the headers every request must carry.
+fn assert_common_headers(request: &Recorded) {
+    assert_eq!(
+        request.header("user-agent"),
+        Some(USER_AGENT),
+        "{request:?}"
+    );
+    assert_eq!(
+        request.header("accept"),
+        Some("application/json"),
+        "{request:?}"
+    );
+}
+
+/// An ES384 key for `private_key_jwt`, built directly on p384 (independent of the core's
+/// key loading): signs JWS ES384 (`r || s`, 96 bytes).
+#[derive(Debug)]
+pub struct TestEs384(p384::ecdsa::SigningKey);
+
+impl TestEs384 {
+    /// A fixed test key, and its PKCS#8 PEM (which must never leak).
+    pub fn fixed() -> (Self, String) {
+        let key = p384::ecdsa::SigningKey::from_slice(&[0x5a; 48]).unwrap();
+        let pem = key.to_pkcs8_pem(LineEnding::LF).unwrap().to_string();
+        let parsed = p384::ecdsa::SigningKey::from_pkcs8_pem(&pem).unwrap();
+        (Self(parsed), pem)
+    }
+
+    fn verifying_key(&self) -> p384::ecdsa::VerifyingKey {
+        *self.0.verifying_key()
+    }
+}
+
+impl Signer for TestEs384 {
+    fn algorithm(&self) -> JwsAlgorithm {
+        JwsAlgorithm::ES384
+    }
+
+    fn sign(&self, signing_input: &[u8]) -> Result<Vec<u8>, Error> {
+        let signature: p384::ecdsa::Signature = signature::Signer::sign(&self.0, signing_input);
+        Ok(signature.to_bytes().to_vec())
+    }
+
+    fn public_jwk(&self) -> Option<Jwk> {
+        None
+    }
+}
+
+/// A GET with an `Authorization` header, run through `TestClient::run`: the redirect policy's
+/// cross-origin rule can only be seen on a request that carries credentials.
+pub struct GetWithAuthorization {
+    url: String,
+    authorization: String,
+}
+
+impl Flow for GetWithAuthorization {
+    type Output = (u16, Vec<u8>);
+
+    fn start(&mut self, _env: &mut Env<'_>) -> Result<Step<Self::Output>, Error> {
+        let mut request: HttpRequest = http::Request::get(self.url.as_str())
+            .header(header::ACCEPT, "application/json")
+            .body(Vec::new())
+            .unwrap();
+        let mut value = HeaderValue::from_str(&self.authorization).unwrap();
+        value.set_sensitive(true);
+        request.headers_mut().insert(header::AUTHORIZATION, value);
+        request.extensions_mut().insert(Operation::Discovery);
+        Ok(Step::Send(request))
+    }
+
+    fn on_response(
+        &mut self,
+        response: HttpResponse,
+        _env: &mut Env<'_>,
+    ) -> Result<Step<Self::Output>, Error> {
+        Ok(Step::Done((
+            response.status().as_u16(),
+            response.into_body(),
+        )))
+    }
+}
+
+fn get_with_authorization(url: String, authorization: &str) -> GetWithAuthorization {
+    GetWithAuthorization {
+        url,
+        authorization: authorization.to_owned(),
+    }
+}
+
+/// A callback URL for `state` with `code`.
+fn callback(state: &str, code: &str) -> String {
+    format!("{REDIRECT_URI}?code={code}&state={state}")
+}
+
+// ----------------------------------------------------------------------------------------------
+// Flows end to end
+// ----------------------------------------------------------------------------------------------
+
+pub fn discovery_end_to_end<C: TestClient>() {
+    let server = smart_server(
+        |_| Reply::json(500, json!({})),
+        |_| Reply::json(500, json!({})),
+    );
+    let client: C = client(config_for(&server));
+
+    let metadata = client.server_metadata().unwrap();
+    assert_eq!(
+        metadata.token_endpoint.as_deref(),
+        Some(server.url("/token").as_str())
+    );
+    assert_eq!(
+        metadata.registration_endpoint.as_deref(),
+        Some(server.url("/register").as_str())
+    );
+    let again = client.server_metadata().unwrap();
+    assert!(Arc::ptr_eq(&metadata, &again), "metadata is cached");
+
+    let requests = server.requests();
+    assert_eq!(requests.len(), 1, "one discovery request: {requests:?}");
+    let request = &requests[0];
+    assert_eq!(request.method, "GET");
+    assert_eq!(request.target, DISCOVERY);
+    assert_common_headers(request);
+    assert_eq!(request.header("authorization"), None);
+    assert!(request.body.is_empty());
+}
+
+pub fn discovery_failure_is_not_cached<C: TestClient>() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    let server = TestServer::http(move |_, base| {
+        if counter.fetch_add(1, Ordering::SeqCst) == 0 {
+            Reply::text(503, "text/html", "<html>maintenance</html>")
+        } else {
+            Reply::json(200, smart_configuration(base))
+        }
+    });
+    let client: C = client(config_for(&server));
+    let err = client.server_metadata().unwrap_err();
+    assert!(matches!(err, Error::Discovery(_)), "{err:?}");
+    assert_eq!(err.status(), Some(503));
+    client.server_metadata().unwrap();
+    client.server_metadata().unwrap();
+    assert_eq!(
+        server.requests().len(),
+        2,
+        "failure not cached, success cached"
+    );
+}
+
+pub fn concurrent_first_discovery_sends_one_request<C: TestClient>() {
+    let server = TestServer::http(|_, base| {
+        std::thread::sleep(Duration::from_millis(300));
+        Reply::json(200, smart_configuration(base))
+    });
+    let client: C = client(config_for(&server));
+    let results: Vec<_> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..8)
+            .map(|_| scope.spawn(|| client.server_metadata()))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let first = results[0].as_ref().unwrap().clone();
+    for result in &results {
+        assert!(Arc::ptr_eq(&first, result.as_ref().unwrap()));
+    }
+    assert_eq!(
+        server.requests_to(DISCOVERY).len(),
+        1,
+        "eight concurrent first calls, one request"
+    );
+}
+
+pub fn standalone_launch_end_to_end<C: TestClient>() {
+    let server = smart_server(
+        |_| Reply::json(200, token_json("at-launch-1", Some("rt-launch-1"))),
+        |_| Reply::json(500, json!({})),
+    );
+    let client: C = client(config_for(&server));
+
+    let request = client
+        .authorization_url(AuthorizeParams::default())
+        .unwrap();
+    assert!(
+        request
+            .url
+            .as_str()
+            .starts_with(&format!("{}?", server.url("/authorize"))),
+        "{}",
+        request.url
+    );
+    let query: std::collections::BTreeMap<String, String> = request
+        .url
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    assert_eq!(query["response_type"], "code");
+    assert_eq!(query["client_id"], "app");
+    assert_eq!(query["redirect_uri"], REDIRECT_URI);
+    assert_eq!(query["aud"], server.url("/fhir"));
+    assert_eq!(query["code_challenge_method"], "S256");
+    assert_eq!(query["state"], request.pending.state());
+    assert!(!query.contains_key("code_verifier"));
+
+    let pending = request.pending;
+    let token = client
+        .request_access_token(
+            &pending,
+            &callback(pending.state(), "code-abc"),
+            CallOptions::new(),
+        )
+        .unwrap();
+    assert_eq!(token.access_token.expose(), "at-launch-1");
+    assert_eq!(
+        token.refresh_token.as_ref().map(SecretString::expose),
+        Some("rt-launch-1")
+    );
+    assert_eq!(token.patient.as_deref(), Some("pat-123"));
+    assert_eq!(token.expires_in, Some(3600));
+
+    assert_eq!(server.requests_to(DISCOVERY).len(), 1, "discovered once");
+    let posts = server.requests_to("/token");
+    assert_eq!(posts.len(), 1);
+    let post = &posts[0];
+    assert_eq!(post.method, "POST");
+    assert_common_headers(post);
+    assert_eq!(
+        post.header("content-type"),
+        Some("application/x-www-form-urlencoded")
+    );
+    assert_eq!(post.header("authorization"), None, "public client");
+    let form = post.form();
+    assert_eq!(form["grant_type"], "authorization_code");
+    assert_eq!(form["code"], "code-abc");
+    assert_eq!(form["redirect_uri"], REDIRECT_URI);
+    assert_eq!(form["code_verifier"], pending.code_verifier().expose());
+    assert_eq!(form["client_id"], "app");
+}
+
+pub fn refresh_with_client_secret_basic<C: TestClient>() {
+    let server = smart_server(
+        |request| {
+            let refresh = request.form()["refresh_token"].clone();
+            Reply::json(200, token_json(&format!("at-for-{refresh}"), Some("rt-2")))
+        },
+        |_| Reply::json(500, json!({})),
+    );
+    let client: C = client(
+        config_for(&server)
+            .token_endpoint(server.url("/token"))
+            .client_auth(ClientAuth::client_secret_basic("s3cr3t")),
+    );
+
+    let token = client
+        .refresh_token(
+            SecretString::new("rt-1"),
+            CallOptions::new().scopes(["patient/Observation.rs"]),
+        )
+        .unwrap();
+    assert_eq!(token.access_token.expose(), "at-for-rt-1");
+    client
+        .refresh_token(SecretString::new("rt-2"), CallOptions::new())
+        .unwrap();
+
+    let requests = server.requests();
+    assert_eq!(requests.len(), 2, "configured endpoint: no discovery");
+    let post = &requests[0];
+    assert_eq!(post.method, "POST");
+    assert_eq!(post.target, "/token");
+    assert_common_headers(post);
+    assert_eq!(
+        post.header("authorization"),
+        Some(format!("Basic {}", Base64::encode_string(b"app:s3cr3t")).as_str())
+    );
+    let form = post.form();
+    assert_eq!(form["grant_type"], "refresh_token");
+    assert_eq!(form["refresh_token"], "rt-1");
+    assert_eq!(form["scope"], "patient/Observation.rs");
+    assert!(!form.contains_key("client_id"), "the id travels in Basic");
+    assert!(!form.contains_key("client_secret"));
+    assert_eq!(
+        requests[0].connection, requests[1].connection,
+        "the second request reuses the pooled connection"
+    );
+}
+
+pub fn backend_services_with_es384<C: TestClient>() {
+    let server = smart_server(
+        |_| {
+            Reply::json(
+                200,
+                json!({"access_token": "at-backend", "token_type": "bearer", "expires_in": 300,
+                       "scope": "system/Patient.rs system/Observation.rs"}),
+            )
+        },
+        |_| Reply::json(500, json!({})),
+    );
+    let (key, _pem) = TestEs384::fixed();
+    let verifying_key = key.verifying_key();
+    let client: C = client(
+        ClientConfig::builder(server.url("/fhir"))
+            .allow_insecure_localhost(true)
+            .client_id("bulk-client")
+            .scopes(["system/Patient.rs", "system/Observation.rs"])
+            .client_auth(ClientAuth::private_key_jwt(key, "es384-kid")),
+    );
+
+    let token = client.request_backend_token(CallOptions::new()).unwrap();
+    assert_eq!(token.access_token.expose(), "at-backend");
+    assert_eq!(token.expires_in, Some(300));
+
+    assert_eq!(server.requests_to(DISCOVERY).len(), 1);
+    let posts = server.requests_to("/token");
+    assert_eq!(posts.len(), 1);
+    let post = &posts[0];
+    assert_common_headers(post);
+    assert_eq!(post.header("authorization"), None);
+    let form = post.form();
+    assert_eq!(form["grant_type"], "client_credentials");
+    assert_eq!(form["scope"], "system/Patient.rs system/Observation.rs");
+    assert_eq!(form["client_assertion_type"], JWT_BEARER);
+    let assertion = &form["client_assertion"];
+    let parts: Vec<&str> = assertion.split('.').collect();
+    assert_eq!(parts.len(), 3, "a compact JWS");
+    {
+        let decode = |part: &str| -> Value {
+            serde_json::from_slice(&Base64UrlUnpadded::decode_vec(part).unwrap()).unwrap()
+        };
+        let header = decode(parts[0]);
+        assert_eq!(header["alg"], "ES384");
+        assert_eq!(header["kid"], "es384-kid");
+        let claims = decode(parts[1]);
+        assert_eq!(claims["iss"], "bulk-client");
+        assert_eq!(claims["sub"], "bulk-client");
+        assert_eq!(claims["aud"], server.url("/token"));
+        assert!(claims["jti"].as_str().is_some_and(|j| !j.is_empty()));
+        let lifetime = claims["exp"].as_u64().unwrap() as i64
+            - std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs() as i64;
+        assert!((0..=300).contains(&lifetime), "exp within five minutes");
+        let signature =
+            p384::ecdsa::Signature::from_slice(&Base64UrlUnpadded::decode_vec(parts[2]).unwrap())
+                .unwrap();
+        signature::Verifier::verify(
+            &verifying_key,
+            format!("{}.{}", parts[0], parts[1]).as_bytes(),
+            &signature,
+        )
+        .expect("the assertion verifies with the client's public key");
+    }
+}
+
+pub fn registration_with_initial_access_token<C: TestClient>() {
+    let server = smart_server(
+        |_| Reply::json(500, json!({})),
+        |request| {
+            let sent = request.json();
+            Reply::json(
+                201,
+                json!({
+                    "client_id": "registered-42",
+                    "client_secret": "issued-secret",
+                    "client_id_issued_at": 1_700_000_000u64,
+                    "client_secret_expires_at": 0,
+                    "client_name": sent["client_name"],
+                    "redirect_uris": sent["redirect_uris"],
+                    "grant_types": ["authorization_code", "refresh_token"],
+                    "token_endpoint_auth_method": "client_secret_basic"
+                }),
+            )
+        },
+    );
+    let client: C =
+        client(ClientConfig::builder(server.url("/fhir")).allow_insecure_localhost(true));
+    let metadata = ClientMetadata::new("Suite App")
+        .redirect_uris([REDIRECT_URI])
+        .grant_types(["authorization_code", "refresh_token"])
+        .response_types(["code"])
+        .token_endpoint_auth_method("client_secret_basic")
+        .scope("openid launch/patient patient/*.rs");
+
+    let registered = client
+        .register_client(&metadata, None, Some(SecretString::new("iat-123")))
+        .unwrap();
+    assert_eq!(registered.client_id, "registered-42");
+    assert_eq!(
+        registered.client_secret.as_ref().map(SecretString::expose),
+        Some("issued-secret")
+    );
+
+    assert_eq!(
+        server.requests_to(DISCOVERY).len(),
+        1,
+        "endpoint discovered"
+    );
+    let posts = server.requests_to("/register");
+    assert_eq!(posts.len(), 1);
+    let post = &posts[0];
+    assert_eq!(post.method, "POST");
+    assert_common_headers(post);
+    assert_eq!(post.header("content-type"), Some("application/json"));
+    assert_eq!(post.header("authorization"), Some("Bearer iat-123"));
+    let body = post.json();
+    assert_eq!(body["client_name"], "Suite App");
+    assert_eq!(body["redirect_uris"], json!([REDIRECT_URI]));
+    assert_eq!(body["token_endpoint_auth_method"], "client_secret_basic");
+}
+
+pub fn run_custom_flow<C: TestClient>() {
+    let server = TestServer::http(|request, _| {
+        Reply::text(
+            200,
+            "text/plain",
+            format!("hello {}", request.header("authorization").unwrap_or("-")),
+        )
+    });
+    let client: C = client(config_for(&server));
+    let (status, body) = client
+        .run(get_with_authorization(server.url("/echo"), "Bearer abc"))
+        .unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(body, b"hello Bearer abc");
+    let requests = server.requests();
+    assert_eq!(
+        requests.len(),
+        1,
+        "run() does not discover for a flow that does not want it"
+    );
+    assert_common_headers(&requests[0]);
+}
+
+// ----------------------------------------------------------------------------------------------
+// Redirects
+// ----------------------------------------------------------------------------------------------
+
+pub fn redirect_https_to_http_is_blocked<C: TestClient>() {
+    let ca = TestCa::new();
+    let plain = TestServer::http(|_, base| Reply::json(200, smart_configuration(base)));
+    let target = plain.url(DISCOVERY);
+    let server = TestServer::https(&ca, move |_, _| {
+        Reply::redirect(302, &format!("{target}?sig=secret-in-query"))
+    });
+    let client: C = build(config_for(&server), fast_limits(), Some(&ca));
+
+    let err = client.server_metadata().unwrap_err();
+    let network = network(&err);
+    assert_eq!(network.kind, NetworkErrorKind::RedirectRefused);
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "HTTP request failed: Blocked redirect to non-HTTPS URL: {}",
+            plain.url(DISCOVERY)
+        )
+    );
+    assert_eq!(server.requests().len(), 1);
+    assert!(
+        plain.requests().is_empty(),
+        "the http target is never contacted"
+    );
+}
+
+pub fn redirect_https_to_https_is_followed<C: TestClient>() {
+    let ca = TestCa::new();
+    let real = TestServer::https(&ca, |_, base| Reply::json(200, smart_configuration(base)));
+    let target = real.url("/fhir/.well-known/smart-configuration");
+    let moved = TestServer::https(&ca, move |_, _| Reply::redirect(301, &target));
+    let client: C = build(config_for(&moved), fast_limits(), Some(&ca));
+
+    let metadata = client.server_metadata().unwrap();
+    assert_eq!(
+        metadata.token_endpoint.as_deref(),
+        Some(real.url("/token").as_str())
+    );
+    assert_eq!(moved.requests().len(), 1);
+    let followed = real.requests();
+    assert_eq!(followed.len(), 1);
+    assert_eq!(followed[0].method, "GET");
+    assert_common_headers(&followed[0]);
+}
+
+pub fn redirect_loop_stops_at_the_limit<C: TestClient>() {
+    let server = TestServer::http(|request, _| {
+        let hop: u32 = request
+            .target
+            .split("hop=")
+            .nth(1)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        Reply::redirect(302, &format!("{DISCOVERY}?hop={}", hop + 1))
+    });
+    let client: C = client(config_for(&server));
+    let err = client.server_metadata().unwrap_err();
+    assert_eq!(network(&err).kind, NetworkErrorKind::TooManyRedirects);
+    assert!(err.to_string().contains("Too many redirects"), "{err}");
+    let max_hops = Limits::default().redirects.max_hops;
+    assert_eq!(
+        server.requests().len(),
+        max_hops + 1,
+        "the first request and {max_hops} hops"
+    );
+}
+
+pub fn cross_origin_redirect_drops_authorization<C: TestClient>() {
+    let other = TestServer::http(|_, _| Reply::text(200, "text/plain", "landed"));
+    let landing = other.url("/landing");
+    let server = TestServer::http(move |request, _| match request.path() {
+        "/start" => Reply::redirect(302, "/same-origin"),
+        _ => Reply::redirect(307, &landing),
+    });
+    let client: C = client(config_for(&server));
+    let (status, body) = client
+        .run(get_with_authorization(
+            server.url("/start"),
+            "Bearer xorigin-token",
+        ))
+        .unwrap();
+    assert_eq!((status, body.as_slice()), (200, &b"landed"[..]));
+
+    let first = server.requests();
+    assert_eq!(first.len(), 2);
+    assert_eq!(
+        first[0].header("authorization"),
+        Some("Bearer xorigin-token")
+    );
+    assert_eq!(
+        first[1].header("authorization"),
+        Some("Bearer xorigin-token"),
+        "a same-origin hop keeps Authorization"
+    );
+    let landed = other.requests();
+    assert_eq!(landed.len(), 1);
+    assert_eq!(landed[0].method, "GET");
+    assert_eq!(
+        landed[0].header("authorization"),
+        None,
+        "a cross-origin hop drops Authorization"
+    );
+}
+
+pub fn token_endpoint_redirects_are_refused<C: TestClient>() {
+    for status in [307, 308] {
+        let target = TestServer::http(|_, _| Reply::json(200, token_json("stolen", None)));
+        let location = target.url("/token");
+        let server = smart_server(
+            move |_| Reply::redirect(status, &location),
+            |_| Reply::json(500, json!({})),
+        );
+        let client: C = client(
+            config_for(&server)
+                .token_endpoint(server.url("/token"))
+                .client_auth(ClientAuth::client_secret_basic("never-replayed")),
+        );
+        let err = client
+            .refresh_token(SecretString::new("rt-1"), CallOptions::new())
+            .unwrap_err();
+        assert_eq!(
+            network(&err).kind,
+            NetworkErrorKind::RedirectRefused,
+            "{status}"
+        );
+        assert!(
+            err.to_string().contains(&format!(
+                "Refused to follow HTTP {status} redirect from the token endpoint"
+            )),
+            "{err}"
+        );
+        assert_eq!(server.requests_to("/token").len(), 1);
+        assert!(
+            target.requests().is_empty(),
+            "HTTP {status}: target got a request"
+        );
+    }
+}
+
+pub fn registration_endpoint_redirects_are_refused<C: TestClient>() {
+    for status in [307, 308] {
+        let target = TestServer::http(|_, _| Reply::json(201, json!({"client_id": "x"})));
+        let location = target.url("/register");
+        let server = smart_server(
+            |_| Reply::json(500, json!({})),
+            move |_| Reply::redirect(status, &location),
+        );
+        let client: C = client(config_for(&server));
+        let err = client
+            .register_client(
+                &ClientMetadata::new("App").redirect_uris([REDIRECT_URI]),
+                Some(&server.url("/register")),
+                Some(SecretString::new("iat-never-replayed")),
+            )
+            .unwrap_err();
+        assert_eq!(
+            network(&err).kind,
+            NetworkErrorKind::RedirectRefused,
+            "{status}"
+        );
+        assert!(err.to_string().contains("registration endpoint"), "{err}");
+        assert_eq!(server.requests_to("/register").len(), 1);
+        assert!(
+            target.requests().is_empty(),
+            "HTTP {status}: target got a request"
+        );
+    }
+}
+
+// ----------------------------------------------------------------------------------------------
+// Timeouts, size cap, connection and TLS failures
+// ----------------------------------------------------------------------------------------------
+
+fn one_second_limits() -> Limits {
+    Limits {
+        connect_timeout: Duration::from_secs(1),
+        request_timeout: Duration::from_secs(1),
+        ..Limits::default()
+    }
+}
+
+fn assert_times_out<C: TestClient>(server: &TestServer) {
+    let limits = one_second_limits();
+    let budget = limits.request_timeout + Duration::from_secs(1);
+    let client: C = build(config_for(server), limits, None);
+    let started = Instant::now();
+    let err = client.server_metadata().unwrap_err();
+    let elapsed = started.elapsed();
+    assert_eq!(network(&err).kind, NetworkErrorKind::Timeout, "{err}");
+    assert!(elapsed < budget, "took {elapsed:?}, budget {budget:?}");
+    assert!(
+        elapsed >= Duration::from_millis(900),
+        "gave up after {elapsed:?}, before the timeout"
+    );
+}
+
+pub fn silent_server_times_out<C: TestClient>() {
+    let server = TestServer::http(|_, _| Reply::Hang);
+    assert_times_out::<C>(&server);
+    assert_eq!(server.requests().len(), 1);
+}
+
+pub fn trickling_server_times_out<C: TestClient>() {
+    let body = smart_configuration("https://ehr.example").to_string();
+    let raw = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let server = TestServer::http(move |_, _| Reply::Trickle {
+        raw: raw.clone().into_bytes(),
+        interval: Duration::from_secs(1),
+    });
+    assert_times_out::<C>(&server);
+}
+
+pub fn huge_body_is_cut_off_at_the_cap<C: TestClient>() {
+    const FIFTY_MIB: u64 = 50 * 1024 * 1024;
+    let server = TestServer::http(|_, _| Reply::Stream { len: FIFTY_MIB });
+    let limits = Limits {
+        request_timeout: Duration::from_secs(10),
+        ..Limits::default()
+    };
+    let cap = limits.max_response_bytes;
+    let client: C = build(config_for(&server), limits, None);
+    let err = client.server_metadata().unwrap_err();
+    let network = network(&err);
+    assert_eq!(network.kind, NetworkErrorKind::BodyTooLarge, "{err}");
+    assert_eq!(*network, safire_core::flow::body_too_large(cap));
+    // The client stopped reading near the cap: the server could only push what socket buffers
+    // hold beyond it, nowhere near 50 MiB.
+    std::thread::sleep(Duration::from_millis(200));
+    let streamed = server.streamed();
+    assert!(
+        streamed < 16 * 1024 * 1024,
+        "the server wrote {streamed} bytes: the body was read far past the {cap}-byte cap"
+    );
+}
+
+pub fn body_at_the_cap_is_accepted<C: TestClient>() {
+    const CAP: usize = 64 * 1024;
+    let padded = |extra: usize| {
+        move |_: &Recorded, base: &str| {
+            let mut body = smart_configuration(base).to_string().into_bytes();
+            body.resize(CAP + extra, b' ');
+            Reply::text(200, "application/json", body)
+        }
+    };
+    let limits = Limits {
+        max_response_bytes: CAP,
+        ..fast_limits()
+    };
+    let exact = TestServer::http(padded(0));
+    let client: C = build(config_for(&exact), limits.clone(), None);
+    client
+        .server_metadata()
+        .expect("a body of exactly the cap is accepted");
+
+    let over = TestServer::http(padded(1));
+    let client: C = build(config_for(&over), limits, None);
+    let err = client.server_metadata().unwrap_err();
+    assert_eq!(network(&err).kind, NetworkErrorKind::BodyTooLarge, "{err}");
+}
+
+pub fn connection_refused<C: TestClient>() {
+    let base = refused_url();
+    let client: C = client(
+        ClientConfig::builder(format!("{base}/fhir"))
+            .allow_insecure_localhost(true)
+            .client_id("app"),
+    );
+    let err = client.server_metadata().unwrap_err();
+    let network = network(&err);
+    assert_eq!(network.kind, NetworkErrorKind::Connect, "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("HTTP request failed: Connection refused"),
+        "{err}"
+    );
+}
+
+pub fn untrusted_certificate_is_a_tls_error<C: TestClient>() {
+    let ca = TestCa::new();
+    let server = TestServer::https(&ca, |_, base| Reply::json(200, smart_configuration(base)));
+    let client: C = client(config_for(&server)); // the test CA is not trusted
+    let err = client.server_metadata().unwrap_err();
+    assert_eq!(network(&err).kind, NetworkErrorKind::Tls, "{err}");
+    assert!(server.requests().is_empty(), "no request got through");
+
+    let other_ca = TestCa::new();
+    let client: C = build(config_for(&server), fast_limits(), Some(&other_ca));
+    let err = client.server_metadata().unwrap_err();
+    assert_eq!(
+        network(&err).kind,
+        NetworkErrorKind::Tls,
+        "another CA: {err}"
+    );
+}
+
+// ----------------------------------------------------------------------------------------------
+// Error bodies
+// ----------------------------------------------------------------------------------------------
+
+pub fn html_500_from_discovery<C: TestClient>() {
+    let server = TestServer::http(|_, _| {
+        Reply::text(500, "text/html", "<html><body>Internal error</body></html>")
+    });
+    let client: C = client(config_for(&server));
+    let err = client.server_metadata().unwrap_err();
+    let Error::Discovery(discovery) = &err else {
+        panic!("expected a discovery error, got {err:?}");
+    };
+    assert_eq!(discovery.status, Some(500));
+    assert_eq!(err.status(), Some(500));
+    assert!(
+        err.to_string().starts_with(&format!(
+            "Failed to discover SMART configuration from {}",
+            server.url(DISCOVERY)
+        )),
+        "{err}"
+    );
+}
+
+pub fn oauth_errors_from_the_token_endpoint<C: TestClient>() {
+    let server = smart_server(
+        |request| match request.form()["refresh_token"].as_str() {
+            "expired" => Reply::json(
+                400,
+                json!({"error": "invalid_grant", "error_description": "Refresh token expired"}),
+            ),
+            _ => Reply::Full {
+                status: 401,
+                headers: vec![
+                    ("content-type".into(), "application/json".into()),
+                    ("www-authenticate".into(), "Basic realm=\"ehr\"".into()),
+                ],
+                body: br#"{"error":"invalid_client"}"#.to_vec(),
+            },
+        },
+        |_| Reply::json(500, json!({})),
+    );
+    let client: C =
+        client(config_for(&server).client_auth(ClientAuth::client_secret_basic("wrong-secret")));
+
+    let err = client
+        .refresh_token(SecretString::new("expired"), CallOptions::new())
+        .unwrap_err();
+    assert!(matches!(err, Error::Token(_)), "{err:?}");
+    assert_eq!(err.status(), Some(400));
+    assert_eq!(err.error_code(), Some("invalid_grant"));
+    assert!(err.to_string().contains("Refresh token expired"), "{err}");
+
+    let err = client
+        .refresh_token(SecretString::new("other"), CallOptions::new())
+        .unwrap_err();
+    assert!(matches!(err, Error::Token(_)), "{err:?}");
+    assert_eq!(err.status(), Some(401));
+    assert_eq!(err.error_code(), Some("invalid_client"));
+}
+
+pub fn registration_error_with_status_200<C: TestClient>() {
+    let server = smart_server(
+        |_| Reply::json(500, json!({})),
+        |_| {
+            Reply::json(
+                200,
+                json!({"error": "invalid_client_metadata", "error_description": "redirect_uris required"}),
+            )
+        },
+    );
+    let client: C = client(config_for(&server));
+    let err = client
+        .register_client(&ClientMetadata::new("App"), None, None)
+        .unwrap_err();
+    assert!(matches!(err, Error::Registration(_)), "{err:?}");
+    assert_eq!(err.error_code(), Some("invalid_client_metadata"));
+    assert!(
+        server.requests_to("/register")[0]
+            .header("authorization")
+            .is_none()
+    );
+}
+
+// ----------------------------------------------------------------------------------------------
+// Secrets
+// ----------------------------------------------------------------------------------------------
+
+pub fn canaries_never_leak<C: TestClient>() {
+    super::captured_tracing();
+    const SECRET: &str = "canary-client-secret-9f1c";
+    const CODE: &str = "canary-code-41d2";
+    const ACCESS: &str = "canary-access-token-77ab";
+    const REFRESH: &str = "canary-refresh-token-0c3e";
+    const IAT: &str = "canary-initial-access-5b5b";
+    const QUERY: &str = "canary-query-e0e0";
+
+    let server = TestServer::http(|request, base| match request.path() {
+        DISCOVERY => Reply::redirect(302, &format!("/moved/config?sig={QUERY}")),
+        "/moved/config" => Reply::json(200, smart_configuration(base)),
+        "/token" => match request.form()["grant_type"].as_str() {
+            "authorization_code" => Reply::json(200, token_json(ACCESS, Some(REFRESH))),
+            "refresh_token" => Reply::json(
+                400,
+                json!({"error": "invalid_grant", "error_description": "refresh token revoked"}),
+            ),
+            _ => Reply::json(401, json!({"error": "invalid_client"})),
+        },
+        "/register" => Reply::json(400, json!({"error": "invalid_client_metadata"})),
+        _ => Reply::Hang,
+    });
+    let (_, pem) = TestEs384::fixed();
+    let key: Arc<dyn Signer> = Arc::new(PrivateKey::from_pem(&pem).unwrap());
+    let client: C = build(
+        config_for(&server).client_auth(ClientAuth::client_secret_basic(SECRET)),
+        one_second_limits(),
+        None,
+    );
+
+    let mut texts = Vec::new();
+    let mut record = |what: &str, text: String| texts.push((what.to_owned(), text));
+
+    let request = client
+        .authorization_url(AuthorizeParams::default())
+        .unwrap();
+    let verifier = request.pending.code_verifier().expose().to_owned();
+    record("pending", format!("{:?}", request.pending));
+    let token = client
+        .request_access_token(
+            &request.pending,
+            &callback(request.pending.state(), CODE),
+            CallOptions::new(),
+        )
+        .unwrap();
+    assert_eq!(token.access_token.expose(), ACCESS);
+    record("token response", format!("{token:?}"));
+
+    let mut errors = vec![
+        client
+            .refresh_token(SecretString::new(REFRESH), CallOptions::new())
+            .unwrap_err(),
+        client
+            .request_backend_token(
+                CallOptions::new()
+                    .client_secret(SECRET)
+                    .private_key(key, "kid-1"),
+            )
+            .unwrap_err(),
+        client
+            .register_client(
+                &ClientMetadata::new("App").redirect_uris([REDIRECT_URI]),
+                None,
+                Some(SecretString::new(IAT)),
+            )
+            .unwrap_err(),
+        // A callback carrying the code but the wrong state.
+        client
+            .request_access_token(
+                &request.pending,
+                &callback("wrong-state", CODE),
+                CallOptions::new(),
+            )
+            .unwrap_err(),
+        // A transport timeout and a refused connection on URLs with secrets in the query.
+        client
+            .run(get_with_authorization(
+                server.url(&format!("/hang?token={QUERY}")),
+                &format!("Bearer {ACCESS}"),
+            ))
+            .unwrap_err(),
+        client
+            .run(get_with_authorization(
+                format!("{}/x?code={CODE}", refused_url()),
+                &format!("Bearer {ACCESS}"),
+            ))
+            .unwrap_err(),
+    ];
+    assert_eq!(network(&errors[4]).kind, NetworkErrorKind::Timeout);
+    assert_eq!(network(&errors[5]).kind, NetworkErrorKind::Connect);
+    for err in errors.drain(..) {
+        record("error Display", err.to_string());
+        record("error Debug", format!("{err:?}"));
+    }
+    record("tracing output", tracing_text());
+
+    let canaries = [
+        SECRET,
+        CODE,
+        ACCESS,
+        REFRESH,
+        IAT,
+        QUERY,
+        verifier.as_str(),
+        pem.as_str(),
+        // The PEM's base64 body, in case only the key material were printed.
+        pem.lines().nth(1).unwrap(),
+    ];
+    for (what, text) in &texts {
+        for canary in canaries {
+            assert!(!text.contains(canary), "{what} leaks {canary:?}: {text}");
+        }
+    }
+
+    // The capture works and the transport logs each request: method, URL without query.
+    let traced = tracing_text();
+    assert!(
+        traced.contains(&server.url("/token")),
+        "no event for /token: {traced}"
+    );
+    assert!(traced.contains(&server.url("/moved/config")), "{traced}");
+    assert!(traced.contains("POST"), "{traced}");
+}
