@@ -116,6 +116,15 @@ impl Transport {
                     ErrorKind::ConnectionRefused => {
                         NetworkError::new(Kind::Connect, "Connection refused")
                     }
+                    ErrorKind::HostUnreachable
+                    | ErrorKind::NetworkUnreachable
+                    | ErrorKind::AddrNotAvailable => {
+                        NetworkError::new(Kind::Connect, e.to_string())
+                    }
+                    // std's getaddrinfo failure has no stable ErrorKind, only this message.
+                    _ if e.to_string().starts_with("failed to lookup address") => {
+                        NetworkError::new(Kind::Connect, format!("Host not found ({e})"))
+                    }
                     ErrorKind::TimedOut | ErrorKind::WouldBlock => timeout(false),
                     ErrorKind::ConnectionReset => NetworkError::new(Kind::Io, "Connection reset"),
                     ErrorKind::UnexpectedEof => {
