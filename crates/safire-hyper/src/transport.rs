@@ -80,7 +80,7 @@ impl Transport {
             .unwrap_or_else(|_| {
                 Err(NetworkError::new(
                     NetworkErrorKind::Timeout,
-                    format!("Request to {url} timed out after {}", seconds(deadline)),
+                    format!("The request timed out after {deadline:?}"),
                 ))
             });
 
@@ -137,10 +137,6 @@ async fn read_capped(mut body: Incoming, limit: usize) -> Result<Vec<u8>, Networ
     Ok(out)
 }
 
-fn seconds(duration: Duration) -> String {
-    format!("{}s", duration.as_secs_f64())
-}
-
 /// Maps a hyper client error to a [`NetworkError`] by what its source chain holds.
 fn classify(error: hyper_util::client::legacy::Error, connect_timeout: Duration) -> NetworkError {
     let mut found = classify_source(&error);
@@ -148,8 +144,7 @@ fn classify(error: hyper_util::client::legacy::Error, connect_timeout: Duration)
         match found.kind {
             NetworkErrorKind::Io => found.kind = NetworkErrorKind::Connect,
             NetworkErrorKind::Timeout => {
-                found.description =
-                    format!("Connection timed out after {}", seconds(connect_timeout));
+                found.description = format!("Connecting timed out after {connect_timeout:?}");
             }
             _ => {}
         }
@@ -164,7 +159,7 @@ fn classify_source(error: &(dyn StdError + 'static)) -> NetworkError {
     let mut innermost = error;
     while let Some(e) = current {
         if let Some(tls) = e.downcast_ref::<rustls::Error>() {
-            return NetworkError::new(NetworkErrorKind::Tls, format!("TLS failure: {tls}"));
+            return NetworkError::new(NetworkErrorKind::Tls, format!("TLS: {tls}"));
         }
         if let Some(io) = e.downcast_ref::<io::Error>() {
             match io.kind() {

@@ -289,11 +289,49 @@ async fn a_server_that_never_answers_times_out() {
     );
     assert!(elapsed < Duration::from_millis(1400), "took {elapsed:?}");
     assert!(
-        error.to_string().contains("timed out after 0.4s"),
+        error.to_string().contains("timed out after 400ms"),
         "{error}"
     );
     assert!(!error.to_string().contains('?'));
     hold.abort();
+}
+
+#[tokio::test]
+async fn the_connect_timeout_applies_to_opening_the_connection() {
+    // A listener whose accept queue is full and never drained: further SYNs go unanswered.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = socket.listen(0).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut fillers = Vec::new();
+    for _ in 0..8 {
+        let connect = tokio::net::TcpStream::connect(addr);
+        match tokio::time::timeout(Duration::from_millis(100), connect).await {
+            Ok(Ok(stream)) => fillers.push(stream),
+            _ => break, // the queue is full
+        }
+    }
+
+    let client = SmartClient::builder(config(&format!("http://{addr}")))
+        .connect_timeout(Duration::from_millis(300))
+        .request_timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let error = client.server_metadata().await.unwrap_err();
+    assert_eq!(
+        network_kind(&error),
+        Some(NetworkErrorKind::Timeout),
+        "{error}"
+    );
+    assert!(
+        error
+            .to_string()
+            .contains("Connecting timed out after 300ms"),
+        "{error}"
+    );
+    assert!(started.elapsed() < Duration::from_millis(1300));
+    drop((listener, fillers));
 }
 
 /// An endless body of zero bytes without a length, in 64 KiB frames, up to `total` bytes.
