@@ -70,6 +70,30 @@
 //! # let (_url, pending) = login(&c).unwrap();
 //! # callback(&c, "https://app.example/callback?code=x&state=y", &pending).unwrap();
 //! ```
+//!
+//! ## Behaviour on the wire
+//!
+//! - Redirects are never followed by ureq: the core's redirect policy decides (token and
+//!   registration POSTs are never redirected; discovery follows at most
+//!   [`Limits::redirects`] hops, https only, dropping `Authorization` across origins).
+//! - Every status reaches the core, which turns error bodies into typed errors.
+//! - [`Limits::connect_timeout`] bounds opening a connection, [`Limits::request_timeout`] the
+//!   whole exchange up to the last body byte; [`Limits::max_response_bytes`] caps the body,
+//!   which is read incrementally and abandoned at the cap.
+//! - TLS is rustls with Mozilla's roots, plus any root added with
+//!   [`SmartClientBuilder::add_root_certificate_pem`].
+//! - All clones of a [`SmartClient`] share one connection pool.
+//!
+//! ## Logging
+//!
+//! Each request emits one `tracing` event at DEBUG (target `safire_ureq::transport`) with the
+//! method, the URL without its query, the status or error, and the duration; never header
+//! values or bodies.
+//!
+//! ureq itself logs through the `log` crate. At DEBUG it redacts header values and paths, but
+//! at **TRACE** `ureq_proto` hex-dumps the raw request, Authorization header and form body
+//! included (client secrets, codes, tokens). Keep the `ureq` and `ureq_proto` log targets at
+//! DEBUG or lower in any environment whose logs are not secret.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 // `safire_core::Error` carries structured OAuth fields; see the note in safire-core.
@@ -272,5 +296,59 @@ impl SmartClientBuilder {
                 metadata: Mutex::new(None),
             }),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_is_cheap_to_clone_and_shareable_across_threads() {
+        fn assert_send_sync_clone<T: Send + Sync + Clone + 'static>() {}
+        assert_send_sync_clone::<SmartClient>();
+        let config = ClientConfig::builder("https://ehr.example/fhir")
+            .build()
+            .unwrap();
+        let client = SmartClient::new(config).unwrap();
+        let clone = client.clone();
+        assert!(Arc::ptr_eq(&client.inner, &clone.inner));
+        assert_eq!(clone.config().base_url(), "https://ehr.example/fhir");
+    }
+
+    #[test]
+    fn builder_sets_limits_and_follows_the_loopback_opt_in() {
+        let config = ClientConfig::builder("http://127.0.0.1:1/fhir")
+            .allow_insecure_localhost(true)
+            .build()
+            .unwrap();
+        let client = SmartClient::builder(config)
+            .connect_timeout(Duration::from_secs(3))
+            .request_timeout(Duration::from_secs(7))
+            .max_response_bytes(4096)
+            .build()
+            .unwrap();
+        let limits = &client.inner.limits;
+        assert_eq!(limits.connect_timeout, Duration::from_secs(3));
+        assert_eq!(limits.request_timeout, Duration::from_secs(7));
+        assert_eq!(limits.max_response_bytes, 4096);
+        assert!(limits.redirects.allow_insecure_localhost);
+    }
+
+    #[test]
+    fn root_certificate_pem_must_hold_a_certificate() {
+        let config = ClientConfig::builder("https://ehr.example")
+            .build()
+            .unwrap();
+        for pem in [
+            &b"garbage"[..],
+            b"",
+            b"-----BEGIN CERTIFICATE-----\n%%%\n-----END CERTIFICATE-----\n",
+        ] {
+            let err = SmartClient::builder(config.clone())
+                .add_root_certificate_pem(pem)
+                .unwrap_err();
+            assert!(matches!(err, Error::Configuration(_)), "{err:?}");
+        }
     }
 }
