@@ -17,11 +17,13 @@ use crate::error::{ConfigurationError, Error, server_text};
 use crate::random::RandomSource;
 use crate::secret::SecretString;
 
+#[cfg(feature = "aws-lc")]
+mod aws_lc;
 mod jwk;
 mod keys;
 
 pub use jwk::{Jwk, Jwks};
-pub use keys::PrivateKey;
+pub use keys::{PrivateKey, SigningBackend};
 
 /// The longest lifetime SMART allows a client assertion: `exp` no more than five minutes
 /// after it is made.

@@ -252,8 +252,9 @@ fn jti_is_fresh_for_every_assertion() {
 
 #[test]
 fn es384_assertions_are_reproducible_with_a_seed() {
-    // RFC 6979 nonces plus a seeded jti make the whole JWT deterministic.
-    let key = es384_key();
+    // RFC 6979 nonces plus a seeded jti make the whole JWT deterministic (RustCrypto backend;
+    // AWS-LC draws its own nonces).
+    let key = es384_key().into_rust_crypto();
     let a = assertion(&key)
         .sign(at(7), &mut SeededRandom::new(9))
         .unwrap();
@@ -477,4 +478,103 @@ fn golden_spec_backend_services_assertion_verifies() {
         &example.signature
     ));
     sign_and_verify_new(&key, "afb27c284f2d93959c18fa0320e32060");
+}
+
+/// Every built-in key form, loaded fresh (keys are not `Clone`).
+fn every_key() -> Vec<(&'static str, PrivateKey)> {
+    let jwk: Value = serde_json::from_str(fixture!("smart-rs384.private.jwk.json")).unwrap();
+    let mut no_primes = jwk.clone();
+    for member in ["p", "q", "dp", "dq", "qi"] {
+        no_primes.as_object_mut().unwrap().remove(member);
+    }
+    vec![
+        ("rsa2048.pkcs8", rs384_key()),
+        (
+            "rsa2048.pkcs1",
+            PrivateKey::from_pem(fixture!("rsa2048.pkcs1.pem")).unwrap(),
+        ),
+        (
+            "smart-rs384.jwk",
+            PrivateKey::from_jwk(&jwk.to_string()).unwrap(),
+        ),
+        (
+            "rs384.jwk-no-primes",
+            PrivateKey::from_jwk(&no_primes.to_string()).unwrap(),
+        ),
+        ("p384.pkcs8", es384_key()),
+        (
+            "p384.sec1",
+            PrivateKey::from_pem(fixture!("p384.sec1.pem")).unwrap(),
+        ),
+        (
+            "p384.with-params",
+            PrivateKey::from_pem(fixture!("p384.with-params.sec1.pem")).unwrap(),
+        ),
+        (
+            "smart-es384.jwk",
+            PrivateKey::from_jwk(fixture!("smart-es384.private.jwk.json")).unwrap(),
+        ),
+        (
+            "generated",
+            PrivateKey::generate_es384(&mut SeededRandom::new(3)).unwrap(),
+        ),
+    ]
+}
+
+#[test]
+fn both_backends_sign_the_same_vectors() {
+    // The default backend (AWS-LC with the `aws-lc` feature) against RustCrypto, key by key.
+    let expected = if cfg!(feature = "aws-lc") {
+        SigningBackend::AwsLc
+    } else {
+        SigningBackend::RustCrypto
+    };
+    let input = b"eyJhbGciOiJSUzM4NCJ9.eyJpc3MiOiJ4In0";
+    for ((name, fast), (_, slow)) in every_key().into_iter().zip(every_key()) {
+        assert_eq!(fast.backend(), expected, "{name}");
+        let slow = slow.into_rust_crypto();
+        assert_eq!(slow.backend(), SigningBackend::RustCrypto, "{name}");
+        assert_eq!(fast.public_jwk(), slow.public_jwk(), "{name}");
+        assert_eq!(fast.algorithm(), slow.algorithm(), "{name}");
+        let public = fast.public_jwk().unwrap();
+        let (a, b) = (fast.sign(input).unwrap(), slow.sign(input).unwrap());
+        assert!(verify(&public, input, &a), "{name}");
+        assert!(verify(&public, input, &b), "{name}");
+        assert!(!verify(&public, b"other", &a), "{name}");
+        match fast.algorithm() {
+            // PKCS#1 v1.5 is deterministic: both libraries give the very same bytes.
+            JwsAlgorithm::RS384 => assert_eq!(a, b, "{name}"),
+            JwsAlgorithm::ES384 => assert_eq!(a.len(), 96, "{name}"),
+        }
+        // And whole assertions verify on both.
+        for key in [&fast, &slow] {
+            let d = decode(
+                assertion(key)
+                    .sign(at(1_700_000_000), &mut SeededRandom::new(8))
+                    .unwrap()
+                    .expose(),
+            );
+            assert_eq!(d.header["alg"], fast.algorithm().as_str());
+            assert!(
+                verify(&public, d.signing_input.as_bytes(), &d.signature),
+                "{name}"
+            );
+        }
+    }
+}
+
+#[test]
+fn golden_spec_rs384_signature_is_reproduced_by_both_backends() {
+    let example = decode(fixture!("smart-rs384.example.jwt"));
+    let key = || PrivateKey::from_jwk(fixture!("smart-rs384.private.jwk.json")).unwrap();
+    for key in [key(), key().into_rust_crypto()] {
+        let ours = key.sign(example.signing_input.as_bytes()).unwrap();
+        assert_eq!(ours, example.signature, "{}", key.backend());
+    }
+}
+
+#[test]
+fn backend_names() {
+    assert_eq!(SigningBackend::RustCrypto.to_string(), "rustcrypto");
+    assert_eq!(SigningBackend::AwsLc.as_str(), "aws-lc");
 }
