@@ -334,7 +334,7 @@ async fn the_connect_timeout_applies_to_opening_the_connection() {
     drop((listener, fillers));
 }
 
-/// An endless body of zero bytes without a length, in 64 KiB frames, up to `total` bytes.
+/// A body of spaces without a length, in 64 KiB frames, `left` bytes long.
 struct Endless {
     left: usize,
 }
