@@ -15,7 +15,7 @@ use safire_core::{
 };
 use serde_json::{Value, json};
 
-use super::servers::{Recorded, Reply, TestCa, TestServer, refused_url};
+use super::servers::{Recorded, Reply, SaturatedListener, TestCa, TestServer, refused_url};
 use super::{TestClient, tracing_text};
 
 // ----------------------------------------------------------------------------------------------
@@ -825,6 +825,33 @@ pub fn connection_refused<C: TestClient>() {
         err.to_string()
             .starts_with("HTTP request failed: Connection refused"),
         "{err}"
+    );
+}
+
+pub fn connect_timeout_applies_to_opening_the_connection<C: TestClient>() {
+    let listener = SaturatedListener::new();
+    let limits = Limits {
+        connect_timeout: Duration::from_millis(300),
+        request_timeout: Duration::from_secs(5),
+        ..Limits::default()
+    };
+    let client: C = build(
+        ClientConfig::builder(format!("{}/fhir", listener.base_url()))
+            .allow_insecure_localhost(true),
+        limits,
+        None,
+    );
+    let started = Instant::now();
+    let err = client.server_metadata().unwrap_err();
+    let elapsed = started.elapsed();
+    assert_eq!(network(&err).kind, NetworkErrorKind::Timeout, "{err}");
+    assert_eq!(
+        err.to_string(),
+        "HTTP request failed: Connecting timed out after 300ms"
+    );
+    assert!(
+        elapsed < Duration::from_millis(1300),
+        "the connect timeout, not the request timeout, applied: {elapsed:?}"
     );
 }
 

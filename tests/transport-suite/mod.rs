@@ -81,6 +81,7 @@ macro_rules! scenarios {
             huge_body_is_cut_off_at_the_cap,
             body_at_the_cap_is_accepted,
             connection_refused,
+            connect_timeout_applies_to_opening_the_connection,
             untrusted_certificate_is_a_tls_error,
             html_500_from_discovery,
             oauth_errors_from_the_token_endpoint,

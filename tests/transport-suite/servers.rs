@@ -422,3 +422,45 @@ pub fn refused_url() -> String {
     drop(listener);
     format!("http://{addr}")
 }
+
+/// A listener on 127.0.0.1 whose accept queue is full and never drained, so further SYNs go
+/// unanswered and a connect attempt can only time out. Keep it alive while the test runs.
+pub struct SaturatedListener {
+    addr: SocketAddr,
+    _listener: socket2::Socket,
+    _fillers: Vec<TcpStream>,
+}
+
+impl SaturatedListener {
+    /// Listens with a backlog of 0 and fills the queue.
+    pub fn new() -> Self {
+        let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+            .expect("socket");
+        socket
+            .bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
+            .expect("bind");
+        socket.listen(0).expect("listen");
+        let addr = socket
+            .local_addr()
+            .unwrap()
+            .as_socket()
+            .expect("an IP address");
+        let mut fillers = Vec::new();
+        for _ in 0..8 {
+            match TcpStream::connect_timeout(&addr, Duration::from_millis(100)) {
+                Ok(stream) => fillers.push(stream),
+                Err(_) => break, // the queue is full
+            }
+        }
+        Self {
+            addr,
+            _listener: socket,
+            _fillers: fillers,
+        }
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
