@@ -2,7 +2,6 @@
 //! against the hermetic servers in `servers.rs`. See `README.md` for how to plug a transport in.
 #![allow(dead_code)]
 // safire_core::Error is large by design (see safire-core); the suite returns it as the API does.
-#![allow(clippy::result_large_err)]
 
 pub mod cases;
 pub mod servers;

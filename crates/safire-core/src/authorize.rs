@@ -538,7 +538,9 @@ impl AuthorizeFlow {
         if let Some(issuer) = metadata.and_then(|m| m.issuer.clone()) {
             expected_issuers.push(issuer);
         }
-        expected_issuers.push(config.issuer().to_owned());
+        if !expected_issuers.iter().any(|i| i == config.issuer()) {
+            expected_issuers.push(config.issuer().to_owned());
+        }
         let issuer_required = metadata
             .and_then(|m| {
                 m.extra

@@ -1,12 +1,15 @@
 //! The flows an application uses, created from one configuration: what the blocking and async
 //! clients wrap, so that each of their methods is one line and neither repeats the other.
 
+use std::marker::PhantomData;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::authorize::{AuthorizeFlow, AuthorizeParams, PendingAuthorization};
 use crate::config::{CallOptions, ClientConfig};
 use crate::discovery::DiscoveryFlow;
-use crate::error::Error;
+use crate::error::{ConfigurationError, Error};
+use crate::flow::Limits;
 use crate::registration::{ClientMetadata, RegistrationFlow};
 use crate::secret::SecretString;
 use crate::token::TokenFlow;
@@ -89,5 +92,177 @@ impl FlowFactory {
             flow = flow.initial_access_token(token);
         }
         flow
+    }
+}
+
+/// Implemented by each transport's client so that [`ClientBuilder`] can build it: the
+/// settings every transport shares live here once.
+pub trait BuildClient: Sized {
+    /// Builds the client from the configuration, the limits (redirect policy already
+    /// following the configuration's `allow_insecure_localhost`) and extra trusted root
+    /// certificates (DER).
+    fn build_client(
+        config: ClientConfig,
+        limits: Limits,
+        extra_roots_der: Vec<Vec<u8>>,
+    ) -> Result<Self, Error>;
+}
+
+/// Builds a transport's client with non-default limits or extra trusted roots.
+///
+/// Each transport exposes it as `SmartClientBuilder`.
+pub struct ClientBuilder<C> {
+    config: ClientConfig,
+    limits: Limits,
+    extra_roots_der: Vec<Vec<u8>>,
+    client: PhantomData<fn() -> C>,
+}
+
+impl<C> std::fmt::Debug for ClientBuilder<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("config", &self.config)
+            .field("limits", &self.limits)
+            .field("extra_roots", &self.extra_roots_der.len())
+            .finish()
+    }
+}
+
+impl<C: BuildClient> ClientBuilder<C> {
+    /// A builder with the default [`Limits`] and only the built-in (webpki) roots.
+    pub fn new(config: ClientConfig) -> Self {
+        Self {
+            config,
+            limits: Limits::default(),
+            extra_roots_der: Vec::new(),
+            client: PhantomData,
+        }
+    }
+
+    /// All limits at once (body cap, timeouts, redirect hops).
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Time allowed to open a connection (default 10 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.connect_timeout = timeout;
+        self
+    }
+
+    /// Time allowed for a whole request, from sending to the last body byte (default 30 s).
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.request_timeout = timeout;
+        self
+    }
+
+    /// Largest response body accepted (default 1 MiB); reading stops at the cap.
+    pub fn max_response_bytes(mut self, bytes: usize) -> Self {
+        self.limits.max_response_bytes = bytes;
+        self
+    }
+
+    /// Trusts the root CA certificate(s) in `pem` in addition to the webpki roots: an
+    /// enterprise EHR's private CA, or a test CA.
+    pub fn add_root_certificate_pem(mut self, pem: &[u8]) -> Result<Self, Error> {
+        self.extra_roots_der.extend(pem_certificates(pem)?);
+        Ok(self)
+    }
+
+    /// The client. Its redirect policy follows the configuration's `allow_insecure_localhost`.
+    pub fn build(self) -> Result<C, Error> {
+        let limits = self
+            .limits
+            .allow_insecure_localhost(self.config.allow_insecure_localhost());
+        C::build_client(self.config, limits, self.extra_roots_der)
+    }
+}
+
+/// The DER of every `CERTIFICATE` block in `pem`; an error when there is none or a block
+/// does not decode.
+pub fn pem_certificates(pem: &[u8]) -> Result<Vec<Vec<u8>>, ConfigurationError> {
+    let invalid = |reason: &str| ConfigurationError::invalid("root_certificate_pem", reason);
+    let text = std::str::from_utf8(pem).map_err(|_| invalid("not valid PEM (not UTF-8)"))?;
+    let mut certificates = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("-----BEGIN ") {
+        let block = rest.get(start..).unwrap_or_default();
+        let Some(end_marker) = block.find("-----END ") else {
+            return Err(invalid("a PEM block has no END line"));
+        };
+        let after_end = block.get(end_marker + 9..).unwrap_or_default();
+        let Some(close) = after_end.find("-----") else {
+            return Err(invalid("a PEM END line is not closed"));
+        };
+        let block_len = end_marker + 9 + close + 5;
+        let one = block.get(..block_len).unwrap_or_default();
+        let (label, der) = pem_rfc7468::decode_vec(one.as_bytes())
+            .map_err(|_| invalid("a PEM block does not decode"))?;
+        if label == "CERTIFICATE" {
+            certificates.push(der);
+        }
+        rest = block.get(block_len..).unwrap_or_default();
+    }
+    if certificates.is_empty() {
+        return Err(invalid("no CERTIFICATE block found"));
+    }
+    Ok(certificates)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CERT: &str = "-----BEGIN CERTIFICATE-----\nMAMCAQA=\n-----END CERTIFICATE-----\n";
+
+    #[test]
+    fn pem_blocks_are_split_and_only_certificates_kept() {
+        let two = format!(
+            "junk\n{CERT}-----BEGIN PRIVATE KEY-----\nMAMCAQA=\n-----END PRIVATE KEY-----\n{CERT}"
+        );
+        let ders = pem_certificates(two.as_bytes()).unwrap();
+        assert_eq!(ders, vec![vec![0x30, 0x03, 0x02, 0x01, 0x00]; 2]);
+        assert!(pem_certificates(b"nothing here").is_err());
+        assert!(
+            pem_certificates(b"-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----")
+                .is_err()
+        );
+        assert!(pem_certificates(b"-----BEGIN CERTIFICATE-----\nMAMCAQA=").is_err());
+        assert!(pem_certificates(&[0xff, 0xfe]).is_err());
+    }
+
+    struct Probe(ClientConfig, Limits, usize);
+
+    impl BuildClient for Probe {
+        fn build_client(
+            config: ClientConfig,
+            limits: Limits,
+            roots: Vec<Vec<u8>>,
+        ) -> Result<Self, Error> {
+            Ok(Probe(config, limits, roots.len()))
+        }
+    }
+
+    #[test]
+    fn builder_applies_settings_and_the_loopback_opt_in() {
+        let config = ClientConfig::builder("http://127.0.0.1:1/fhir")
+            .allow_insecure_localhost(true)
+            .build()
+            .unwrap();
+        let probe = ClientBuilder::<Probe>::new(config)
+            .connect_timeout(Duration::from_secs(2))
+            .request_timeout(Duration::from_secs(3))
+            .max_response_bytes(10)
+            .add_root_certificate_pem(CERT.as_bytes())
+            .unwrap()
+            .build()
+            .unwrap();
+        assert_eq!(probe.1.connect_timeout, Duration::from_secs(2));
+        assert_eq!(probe.1.request_timeout, Duration::from_secs(3));
+        assert_eq!(probe.1.max_response_bytes, 10);
+        assert!(probe.1.redirects.allow_insecure_localhost);
+        assert_eq!(probe.2, 1);
+        assert_eq!(probe.0.base_url(), "http://127.0.0.1:1/fhir");
     }
 }

@@ -25,13 +25,13 @@ pub enum Error {
     Discovery(#[from] DiscoveryError),
     /// The authorization callback or EHR launch was rejected.
     #[error(transparent)]
-    Authorization(#[from] AuthError),
+    Authorization(Box<AuthError>),
     /// The token endpoint refused or answered with something unusable.
     #[error(transparent)]
-    Token(#[from] TokenError),
+    Token(Box<TokenError>),
     /// Dynamic client registration failed.
     #[error(transparent)]
-    Registration(#[from] RegistrationError),
+    Registration(Box<RegistrationError>),
     /// The transport failed (connection, timeout, TLS, redirect refused, body too large).
     #[error(transparent)]
     Network(#[from] NetworkError),
@@ -41,6 +41,25 @@ pub enum Error {
     /// The random number generator failed.
     #[error("The random number generator failed: {0}")]
     Random(String),
+}
+
+// The OAuth-shaped errors are boxed so that `Result<T, Error>` stays small on the happy path.
+impl From<AuthError> for Error {
+    fn from(error: AuthError) -> Self {
+        Error::Authorization(Box::new(error))
+    }
+}
+
+impl From<TokenError> for Error {
+    fn from(error: TokenError) -> Self {
+        Error::Token(Box::new(error))
+    }
+}
+
+impl From<RegistrationError> for Error {
+    fn from(error: RegistrationError) -> Self {
+        Error::Registration(Box::new(error))
+    }
 }
 
 /// Whose fault an [`Error`] is, so applications can decide between "fix your setup", "the
@@ -282,7 +301,7 @@ pub struct TokenError {
     /// Names (never values) of the fields of a 2xx body that had no `access_token`.
     pub received_fields: Vec<String>,
     /// Our own explanation when the body was unusable.
-    pub detail: Option<String>,
+    pub detail: Option<Box<str>>,
 }
 
 impl fmt::Display for TokenError {
@@ -309,7 +328,7 @@ pub struct RegistrationError {
     /// Names (never values) of the fields of a body that had no usable `client_id`.
     pub received_fields: Vec<String>,
     /// Our own explanation when the body was unusable.
-    pub detail: Option<String>,
+    pub detail: Option<Box<str>>,
 }
 
 impl fmt::Display for RegistrationError {
@@ -358,7 +377,7 @@ pub struct AuthError {
     /// OAuth error fields from the callback (for [`AuthErrorKind::Denied`]).
     pub oauth: OAuthErrorFields,
     /// Our own explanation, telling the user what to do.
-    pub detail: Option<String>,
+    pub detail: Option<Box<str>>,
 }
 
 impl AuthError {
@@ -367,7 +386,7 @@ impl AuthError {
         Self {
             kind,
             oauth: OAuthErrorFields::default(),
-            detail: Some(detail.into()),
+            detail: Some(detail.into().into_boxed_str()),
         }
     }
 }
@@ -498,6 +517,16 @@ mod tests {
         assert_eq!(
             url_for_message("https://a.example/cb?code=SECRET#frag"),
             "https://a.example/cb"
+        );
+    }
+
+    #[test]
+    fn error_stays_small() {
+        // Keeps `Result<T, Error>` cheap and clippy's `result_large_err` quiet for users.
+        assert!(
+            std::mem::size_of::<Error>() <= 64,
+            "{}",
+            std::mem::size_of::<Error>()
         );
     }
 

@@ -72,9 +72,6 @@
 //! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
-// Errors carry structured OAuth fields; they are built on cold paths next to network I/O,
-// so their size costs nothing measurable and boxing would only hurt ergonomics.
-#![allow(clippy::result_large_err)]
 #![cfg_attr(
     not(test),
     deny(
@@ -116,7 +113,7 @@ pub use authorize::{
     AuthorizationCode, AuthorizationMethod, AuthorizationRequest, AuthorizeFlow, AuthorizeParams,
     EhrLaunch, PendingAuthorization,
 };
-pub use client::{FlowFactory, USER_AGENT};
+pub use client::{BuildClient, ClientBuilder, FlowFactory, USER_AGENT};
 pub use config::{BasicAuthEncoding, CallOptions, ClientAuth, ClientConfig, ClientConfigBuilder};
 pub use discovery::DiscoveryFlow;
 pub use error::{

@@ -4,9 +4,6 @@
 //! registration access token, and echoes the metadata it accepted. [`RegisteredClient`] types
 //! the fields a SMART client uses and keeps the rest.
 
-// The contract returns the crate's error structs by value; they are large but cold.
-#![allow(clippy::result_large_err)]
-
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -185,7 +182,7 @@ fn failure(
     RegistrationError {
         oauth,
         received_fields,
-        detail: Some(detail.to_owned()),
+        detail: Some(detail.into()),
     }
 }
 

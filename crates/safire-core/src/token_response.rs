@@ -6,9 +6,6 @@
 //! [`Finding`]. Only an unusable body fails: not a JSON object, an OAuth `error`, or no
 //! `access_token`.
 
-// The contract returns the crate's error structs by value; they are large but cold.
-#![allow(clippy::result_large_err)]
-
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -422,7 +419,7 @@ impl TokenResponse {
                     ..OAuthErrorFields::default()
                 },
                 received_fields: Vec::new(),
-                detail: Some("response is not a JSON object".to_owned()),
+                detail: Some("response is not a JSON object".into()),
             });
         };
         if has_error_member(&map) {
@@ -430,7 +427,7 @@ impl TokenResponse {
             let detail = oauth
                 .error_code
                 .is_none()
-                .then(|| "response has an unusable 'error' member".to_owned());
+                .then(|| "response has an unusable 'error' member".into());
             return Err(TokenError {
                 oauth,
                 received_fields: Vec::new(),
@@ -446,7 +443,7 @@ impl TokenResponse {
                         ..OAuthErrorFields::default()
                     },
                     received_fields: field_names(&map),
-                    detail: Some("response access_token must be a non-blank string".to_owned()),
+                    detail: Some("response access_token must be a non-blank string".into()),
                 });
             }
         };

@@ -83,18 +83,15 @@
 //! values and bodies are never logged.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
-// `Error` is safire-core's: structured, cold-path, and boxing it would only hurt ergonomics.
-#![allow(clippy::result_large_err)]
 
 mod transport;
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use rustls::RootCertStore;
 use rustls::pki_types::CertificateDer;
-use rustls::pki_types::pem::PemObject;
 use tokio::sync::OnceCell;
 
 pub use safire_core;
@@ -103,7 +100,7 @@ pub use safire_core::{
     ConfigurationError, Error, ErrorSource, Flow, Limits, NetworkError, NetworkErrorKind,
     PendingAuthorization, RegisteredClient, SecretString, Signer, SmartMetadata, TokenResponse,
 };
-use safire_core::{Driver, Env, FlowFactory, OsRandom, Step};
+use safire_core::{BuildClient, ClientBuilder, Driver, Env, FlowFactory, OsRandom, Step};
 
 use crate::transport::Transport;
 
@@ -139,13 +136,7 @@ impl SmartClient {
 
     /// A builder for timeouts, size limits and private root certificates.
     pub fn builder(config: ClientConfig) -> SmartClientBuilder {
-        SmartClientBuilder {
-            config,
-            limits: Limits::default(),
-            roots: RootCertStore {
-                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-            },
-        }
+        ClientBuilder::new(config)
     }
 
     /// The configuration.
@@ -254,75 +245,30 @@ impl SmartClient {
 /// assert_eq!(client.config().client_id(), Some("app"));
 /// # Ok::<(), safire_hyper::Error>(())
 /// ```
-pub struct SmartClientBuilder {
-    config: ClientConfig,
-    limits: Limits,
-    roots: RootCertStore,
-}
+pub type SmartClientBuilder = ClientBuilder<SmartClient>;
 
-impl fmt::Debug for SmartClientBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SmartClientBuilder")
-            .field("config", &self.config)
-            .field("limits", &self.limits)
-            .field("root_certificates", &self.roots.len())
-            .finish()
-    }
-}
-
-impl SmartClientBuilder {
-    /// Replaces all limits (timeouts, body cap, redirect policy). Whether http loopback is
-    /// allowed always follows [`ClientConfig::allow_insecure_localhost`].
-    pub fn limits(mut self, limits: Limits) -> Self {
-        self.limits = limits;
-        self
-    }
-
-    /// Time allowed to open a connection (TCP; default 10 s).
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.limits.connect_timeout = timeout;
-        self
-    }
-
-    /// Time allowed for a whole request, from sending it to the last body byte (default 30 s).
-    pub fn request_timeout(mut self, timeout: Duration) -> Self {
-        self.limits.request_timeout = timeout;
-        self
-    }
-
-    /// Largest response body accepted (default 1 MiB).
-    pub fn max_response_bytes(mut self, limit: usize) -> Self {
-        self.limits.max_response_bytes = limit;
-        self
-    }
-
-    /// Trusts the root certificate(s) in `pem` in addition to the Mozilla roots, e.g. a
-    /// private CA in front of a test or intranet EHR.
-    pub fn add_root_certificate_pem(mut self, pem: &[u8]) -> Result<Self, Error> {
-        let invalid = |reason: String| ConfigurationError::invalid("root_certificate", reason);
-        let mut added = 0;
-        for cert in CertificateDer::pem_slice_iter(pem) {
-            let cert = cert.map_err(|e| invalid(format!("not a PEM certificate: {e}")))?;
-            self.roots
-                .add(cert)
-                .map_err(|e| invalid(format!("unusable as a trust anchor: {e}")))?;
-            added += 1;
-        }
-        if added == 0 {
-            return Err(invalid("no CERTIFICATE block in the PEM data".into()).into());
-        }
-        Ok(self)
-    }
-
+impl BuildClient for SmartClient {
     /// Builds the client. Needs no runtime; requests must run inside tokio.
-    pub fn build(self) -> Result<SmartClient, Error> {
-        let limits = self
-            .limits
-            .allow_insecure_localhost(self.config.allow_insecure_localhost());
+    fn build_client(
+        config: ClientConfig,
+        limits: Limits,
+        extra_roots_der: Vec<Vec<u8>>,
+    ) -> Result<Self, Error> {
+        let mut roots = RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        };
+        for der in extra_roots_der {
+            roots.add(CertificateDer::from(der)).map_err(|e| {
+                ConfigurationError::invalid(
+                    "root_certificate_pem",
+                    format!("unusable as a trust anchor: {e}"),
+                )
+            })?;
+        }
         Ok(SmartClient {
             inner: Arc::new(Inner {
-                flows: FlowFactory::new(self.config),
-                transport: Transport::new(self.roots, limits)?,
+                flows: FlowFactory::new(config),
+                transport: Transport::new(roots, limits)?,
                 metadata: OnceCell::new(),
             }),
         })

@@ -1,7 +1,6 @@
 //! The shared transport scenario suite (`tests/transport-suite`), run over safire-hyper: each
 //! blocking suite call blocks on a multi-thread tokio runtime owned by the wrapper, so pooled
 //! connections and their tasks stay on one runtime for the client's lifetime.
-#![allow(clippy::result_large_err)]
 
 #[path = "../../../tests/transport-suite/mod.rs"]
 mod suite;

@@ -97,15 +97,14 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 // `safire_core::Error` carries structured OAuth fields; see the note in safire-core.
-#![allow(clippy::result_large_err)]
 
 mod transport;
 
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use safire_core::{
-    AuthorizationRequest, AuthorizeParams, CallOptions, ClientConfig, ClientMetadata, Flow,
+    AuthorizationRequest, AuthorizeParams, BuildClient, CallOptions, ClientBuilder, ClientConfig, ClientMetadata, Flow,
     FlowFactory, OsRandom, PendingAuthorization, RegisteredClient, SecretString, SmartMetadata,
     TokenResponse, run_blocking,
 };
@@ -146,11 +145,7 @@ impl SmartClient {
 
     /// A builder, to change limits or trust an extra root CA.
     pub fn builder(config: ClientConfig) -> SmartClientBuilder {
-        SmartClientBuilder {
-            config,
-            limits: Limits::default(),
-            extra_roots: Vec::new(),
-        }
+        ClientBuilder::new(config)
     }
 
     /// The configuration.
@@ -242,55 +237,18 @@ impl SmartClient {
 }
 
 /// Builds a [`SmartClient`] with non-default limits or extra trusted roots.
-#[derive(Debug)]
-pub struct SmartClientBuilder {
-    config: ClientConfig,
-    limits: Limits,
-    extra_roots: Vec<Vec<u8>>,
-}
+pub type SmartClientBuilder = ClientBuilder<SmartClient>;
 
-impl SmartClientBuilder {
-    /// All limits at once (body cap, timeouts, redirect hops).
-    pub fn limits(mut self, limits: Limits) -> Self {
-        self.limits = limits;
-        self
-    }
-
-    /// Time allowed to open a connection (default 10 s).
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.limits.connect_timeout = timeout;
-        self
-    }
-
-    /// Time allowed for a whole request, from sending to the last body byte (default 30 s).
-    pub fn request_timeout(mut self, timeout: Duration) -> Self {
-        self.limits.request_timeout = timeout;
-        self
-    }
-
-    /// Largest response body accepted (default 1 MiB); reading stops at the cap.
-    pub fn max_response_bytes(mut self, bytes: usize) -> Self {
-        self.limits.max_response_bytes = bytes;
-        self
-    }
-
-    /// Trusts the root CA certificate(s) in `pem` in addition to the webpki roots (an
-    /// enterprise EHR's private CA, a test CA).
-    pub fn add_root_certificate_pem(mut self, pem: &[u8]) -> Result<Self, Error> {
-        self.extra_roots
-            .extend(transport::parse_pem_certificates(pem)?);
-        Ok(self)
-    }
-
-    /// The client. The redirect policy follows the configuration's `allow_insecure_localhost`.
-    pub fn build(self) -> Result<SmartClient, Error> {
-        let limits = self
-            .limits
-            .allow_insecure_localhost(self.config.allow_insecure_localhost());
-        let http = transport::Transport::new(&limits, self.extra_roots);
+impl BuildClient for SmartClient {
+    fn build_client(
+        config: ClientConfig,
+        limits: Limits,
+        extra_roots_der: Vec<Vec<u8>>,
+    ) -> Result<Self, Error> {
+        let http = transport::Transport::new(&limits, extra_roots_der);
         Ok(SmartClient {
             inner: Arc::new(Inner {
-                flows: FlowFactory::new(self.config),
+                flows: FlowFactory::new(config),
                 limits,
                 http,
                 metadata: Mutex::new(None),
@@ -302,6 +260,7 @@ impl SmartClientBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn client_is_cheap_to_clone_and_shareable_across_threads() {

@@ -8,7 +8,7 @@ use safire_core::error::url_for_message;
 use safire_core::flow::body_too_large;
 use safire_core::{HttpRequest, HttpResponse, Limits, NetworkError, NetworkErrorKind, USER_AGENT};
 use ureq::Agent;
-use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
+use ureq::tls::{Certificate, RootCerts, TlsConfig};
 
 pub(crate) struct Transport {
     agent: Agent,
@@ -147,21 +147,3 @@ impl Transport {
     }
 }
 
-/// The DER of every certificate in `pem`; at least one is required.
-pub(crate) fn parse_pem_certificates(pem: &[u8]) -> Result<Vec<Vec<u8>>, safire_core::Error> {
-    let invalid = |reason: &str| {
-        safire_core::ConfigurationError::invalid("root_certificate_pem", reason.to_owned())
-    };
-    let mut certificates = Vec::new();
-    for item in ureq::tls::parse_pem(pem) {
-        match item {
-            Ok(PemItem::Certificate(certificate)) => certificates.push(certificate.der().to_vec()),
-            Ok(_) => {}
-            Err(_) => return Err(invalid("not valid PEM").into()),
-        }
-    }
-    if certificates.is_empty() {
-        return Err(invalid("no CERTIFICATE block found").into());
-    }
-    Ok(certificates)
-}
