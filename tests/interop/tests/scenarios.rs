@@ -1,0 +1,569 @@
+//! Every SMART flow against a real, independently written authorization server
+//! (panva's oidc-provider on loopback), through both transports.
+//!
+//! Each scenario is written once, generic over [`Client`], and instantiated for safire-ureq and
+//! safire-hyper by `scenarios!`; `cargo test` prints one line per scenario × transport.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use safire_core::{
+    AuthErrorKind, AuthorizationRequest, AuthorizeParams, CallOptions, ClientAuth, ClientConfig,
+    ClientMetadata, Env, Error, Flow, Jwks, OsRandom, PendingAuthorization, PrivateKey,
+    RegisteredClient, SecretString, Signer, SmartMetadata, Step, TokenFlow, TokenResponse,
+};
+use safire_interop::{
+    HarnessError, HttpRequest, LaunchContext, OidcProvider, REDIRECT_URI, approve, approve_post,
+    callback_params, deny,
+};
+
+const LOGIN: &str = "practitioner-1";
+const APP_SCOPES: &str = "openid fhirUser launch/patient patient/*.rs offline_access";
+
+/// The operations every scenario needs, implemented once per transport.
+trait Client: Sized {
+    fn new(config: ClientConfig) -> Result<Self, Error>;
+    fn metadata(&self) -> Result<Arc<SmartMetadata>, Error>;
+    fn authorize(&self, params: AuthorizeParams) -> Result<AuthorizationRequest, Error>;
+    fn exchange(
+        &self,
+        pending: &PendingAuthorization,
+        callback: &str,
+        options: CallOptions,
+    ) -> Result<TokenResponse, Error>;
+    fn refresh(
+        &self,
+        refresh_token: SecretString,
+        options: CallOptions,
+    ) -> Result<TokenResponse, Error>;
+    fn backend(&self, options: CallOptions) -> Result<TokenResponse, Error>;
+    fn register(
+        &self,
+        metadata: &ClientMetadata,
+        endpoint: Option<&str>,
+        initial_access_token: Option<SecretString>,
+    ) -> Result<RegisteredClient, Error>;
+    fn run_token(&self, flow: TokenFlow) -> Result<TokenResponse, Error>;
+}
+
+struct Ureq(safire_ureq::SmartClient);
+
+impl Client for Ureq {
+    fn new(config: ClientConfig) -> Result<Self, Error> {
+        safire_ureq::SmartClient::new(config).map(Ureq)
+    }
+    fn metadata(&self) -> Result<Arc<SmartMetadata>, Error> {
+        self.0.server_metadata()
+    }
+    fn authorize(&self, params: AuthorizeParams) -> Result<AuthorizationRequest, Error> {
+        self.0.authorization_url(params)
+    }
+    fn exchange(
+        &self,
+        p: &PendingAuthorization,
+        cb: &str,
+        o: CallOptions,
+    ) -> Result<TokenResponse, Error> {
+        self.0.request_access_token(p, cb, o)
+    }
+    fn refresh(&self, rt: SecretString, o: CallOptions) -> Result<TokenResponse, Error> {
+        self.0.refresh_token(rt, o)
+    }
+    fn backend(&self, o: CallOptions) -> Result<TokenResponse, Error> {
+        self.0.request_backend_token(o)
+    }
+    fn register(
+        &self,
+        m: &ClientMetadata,
+        e: Option<&str>,
+        t: Option<SecretString>,
+    ) -> Result<RegisteredClient, Error> {
+        self.0.register_client(m, e, t)
+    }
+    fn run_token(&self, flow: TokenFlow) -> Result<TokenResponse, Error> {
+        self.0.run(flow)
+    }
+}
+
+struct Hyper(safire_hyper::SmartClient, tokio::runtime::Runtime);
+
+impl Client for Hyper {
+    fn new(config: ClientConfig) -> Result<Self, Error> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("tokio runtime");
+        let client = runtime.block_on(async { safire_hyper::SmartClient::new(config) })?;
+        Ok(Hyper(client, runtime))
+    }
+    fn metadata(&self) -> Result<Arc<SmartMetadata>, Error> {
+        self.1.block_on(self.0.server_metadata())
+    }
+    fn authorize(&self, params: AuthorizeParams) -> Result<AuthorizationRequest, Error> {
+        self.1.block_on(self.0.authorization_url(params))
+    }
+    fn exchange(
+        &self,
+        p: &PendingAuthorization,
+        cb: &str,
+        o: CallOptions,
+    ) -> Result<TokenResponse, Error> {
+        self.1.block_on(self.0.request_access_token(p, cb, o))
+    }
+    fn refresh(&self, rt: SecretString, o: CallOptions) -> Result<TokenResponse, Error> {
+        self.1.block_on(self.0.refresh_token(rt, o))
+    }
+    fn backend(&self, o: CallOptions) -> Result<TokenResponse, Error> {
+        self.1.block_on(self.0.request_backend_token(o))
+    }
+    fn register(
+        &self,
+        m: &ClientMetadata,
+        e: Option<&str>,
+        t: Option<SecretString>,
+    ) -> Result<RegisteredClient, Error> {
+        self.1.block_on(self.0.register_client(m, e, t))
+    }
+    fn run_token(&self, flow: TokenFlow) -> Result<TokenResponse, Error> {
+        self.1.block_on(self.0.run(flow))
+    }
+}
+
+type Outcome = Result<(), Box<dyn std::error::Error>>;
+
+fn config(op: &OidcProvider) -> safire_core::ClientConfigBuilder {
+    ClientConfig::builder(op.fhir_base_url())
+        .redirect_uri(REDIRECT_URI)
+        .scopes(APP_SCOPES.split(' '))
+        .allow_insecure_localhost(true)
+}
+
+/// A client for a server; unregistered (no client_id) until a scenario registers one.
+fn client<C: Client>(op: &OidcProvider) -> C {
+    C::new(config(op).build().expect("valid config")).expect("client builds")
+}
+
+fn registered<C: Client>(
+    op: &OidcProvider,
+    registration: &RegisteredClient,
+    auth: ClientAuth,
+) -> C {
+    C::new(
+        config(op)
+            .client_id(registration.client_id.clone())
+            .client_auth(auth)
+            .build()
+            .expect("valid config"),
+    )
+    .expect("client builds")
+}
+
+fn app_metadata(method: &str) -> ClientMetadata {
+    ClientMetadata::new("Safire interop app")
+        .redirect_uris([REDIRECT_URI])
+        .grant_types(["authorization_code", "refresh_token"])
+        .response_types(["code"])
+        .token_endpoint_auth_method(method)
+        // `launch` too, so the same registration serves EHR launches.
+        .scope(format!("{APP_SCOPES} launch"))
+}
+
+/// Registers an app with `method`, and for private_key_jwt the JWKS generated from `key`.
+fn register_app<C: Client>(
+    op: &OidcProvider,
+    method: &str,
+    key: Option<(&PrivateKey, &str)>,
+) -> Result<RegisteredClient, Error> {
+    let mut metadata = app_metadata(method);
+    if let Some((key, kid)) = key {
+        metadata = metadata.jwks(&jwks(key, kid));
+    }
+    client::<C>(op).register(&metadata, None, None)
+}
+
+fn jwks(key: &PrivateKey, kid: &str) -> Jwks {
+    Jwks::from(vec![
+        key.public_jwk()
+            .expect("built-in keys export a JWK")
+            .with_kid(kid),
+    ])
+}
+
+/// Authorization request → browserless approval → verified callback → code exchange.
+fn launch<C: Client>(
+    c: &C,
+    params: AuthorizeParams,
+) -> Result<(TokenResponse, PendingAuthorization), Box<dyn std::error::Error>> {
+    let request = c.authorize(params)?;
+    let callback = approve(request.url.as_str(), LOGIN)?;
+    let token = c.exchange(&request.pending, &callback, CallOptions::new())?;
+    Ok((token, request.pending))
+}
+
+fn refresh_token(token: &TokenResponse) -> SecretString {
+    token
+        .refresh_token
+        .clone()
+        .expect("offline_access was granted: a refresh token")
+}
+
+fn shared() -> Option<&'static OidcProvider> {
+    OidcProvider::shared_or_skip().expect("oidc-provider starts")
+}
+
+// 1. Discovery; compliance findings are empty or explained.
+fn discovery<C: Client>() -> Outcome {
+    let Some(op) = shared() else { return Ok(()) };
+    let c: C = client(op);
+    let metadata = c.metadata()?;
+    assert!(
+        Arc::ptr_eq(&metadata, &c.metadata()?),
+        "cached for the client's lifetime"
+    );
+    assert_eq!(
+        metadata.token_endpoint.as_deref(),
+        Some(op.token_endpoint().as_str())
+    );
+    assert!(metadata.supports_standalone_launch());
+    assert!(metadata.supports_ehr_launch());
+    assert!(metadata.supports_public_auth());
+    assert!(metadata.supports_symmetric_auth());
+    assert!(metadata.supports_asymmetric_auth());
+    assert!(metadata.supports_backend_services());
+    assert!(metadata.supports_dynamic_registration());
+    assert!(metadata.supports_post_based_authorization());
+    let findings = metadata.compliance_findings();
+    // The server is plain http on loopback (no TLS in the harness): every endpoint is reported
+    // as a warning about http, and nothing else may be found.
+    for finding in &findings {
+        assert!(
+            !finding.is_error(),
+            "unexpected compliance error: {finding}"
+        );
+        assert!(
+            finding.message.contains("http"),
+            "unexplained finding: {finding}"
+        );
+    }
+    Ok(())
+}
+
+// 2. DCR open, and protected by an initial access token.
+fn registration<C: Client>() -> Outcome {
+    let Some(op) = shared() else { return Ok(()) };
+    let c: C = client(op);
+    let open = c.register(&app_metadata("none"), None, None)?;
+    assert!(!open.client_id.is_empty());
+    assert_eq!(open.redirect_uris, vec![REDIRECT_URI.to_owned()]);
+
+    let protected = op.protected_registration_endpoint();
+    let with_token = c.register(
+        &app_metadata("client_secret_basic"),
+        Some(&protected),
+        Some(SecretString::new(op.initial_access_token())),
+    )?;
+    assert!(with_token.client_secret.is_some());
+
+    for token in [None, Some(SecretString::new("wrong-token"))] {
+        let err = c
+            .register(&app_metadata("none"), Some(&protected), token)
+            .expect_err("registration without a valid initial access token is refused");
+        assert!(matches!(err, Error::Registration(_)), "{err:?}");
+        assert_eq!(err.status(), Some(401));
+        assert_eq!(err.error_code(), Some("invalid_token"));
+    }
+    Ok(())
+}
+
+// 3. Public client: PKCE launch, refresh rotation, old refresh token refused.
+fn public_client<C: Client>() -> Outcome {
+    let Some(op) = shared() else { return Ok(()) };
+    let reg = register_app::<C>(op, "none", None)?;
+    let c: C = registered(op, &reg, ClientAuth::Public);
+    let (token, _) = launch(&c, AuthorizeParams::default())?;
+    assert_eq!(
+        token.patient.as_deref(),
+        Some(safire_interop::DEFAULT_PATIENT)
+    );
+    assert!(
+        token.id_token.is_some(),
+        "openid fhirUser asked: id_token issued"
+    );
+    let first = refresh_token(&token);
+    let refreshed = c.refresh(first.clone(), CallOptions::new())?;
+    let second = refresh_token(&refreshed);
+    assert_ne!(first, second, "public refresh tokens rotate");
+    let err = c
+        .refresh(first, CallOptions::new())
+        .expect_err("old refresh token is dead");
+    assert!(matches!(err, Error::Token(_)), "{err:?}");
+    assert_eq!(err.error_code(), Some("invalid_grant"));
+    Ok(())
+}
+
+// 4. client_secret_basic with the secret DCR returned.
+fn symmetric_client<C: Client>() -> Outcome {
+    let Some(op) = shared() else { return Ok(()) };
+    let reg = register_app::<C>(op, "client_secret_basic", None)?;
+    let secret = reg.client_secret.clone().expect("DCR returned a secret");
+    let c: C = registered(op, &reg, ClientAuth::client_secret_basic(secret));
+    let (token, _) = launch(&c, AuthorizeParams::default())?;
+    let refreshed = c.refresh(refresh_token(&token), CallOptions::new())?;
+    assert!(!refreshed.access_token.expose().is_empty());
+    Ok(())
+}
+
+// 5. private_key_jwt with RS384 and ES384, registered with the JWKS our library generates.
+fn asymmetric_client<C: Client>(key: PrivateKey) -> Outcome {
+    let Some(op) = shared() else { return Ok(()) };
+    let kid = format!("interop-{:?}", key.algorithm()).to_lowercase();
+    let reg = register_app::<C>(op, "private_key_jwt", Some((&key, &kid)))?;
+    let c: C = registered(op, &reg, ClientAuth::private_key_jwt(key, kid));
+    let (token, _) = launch(&c, AuthorizeParams::default())?;
+    let refreshed = c.refresh(refresh_token(&token), CallOptions::new())?;
+    assert!(!refreshed.access_token.expose().is_empty());
+    Ok(())
+}
+
+fn es384_key() -> PrivateKey {
+    PrivateKey::generate_es384(&mut OsRandom).expect("ES384 key")
+}
+
+fn rs384_key() -> PrivateKey {
+    // A committed fixture: generating RSA keys in a debug build is slow.
+    PrivateKey::from_pem(include_str!(
+        "../../../crates/safire-core/testdata/rsa2048.pkcs8.pem"
+    ))
+    .expect("RSA fixture")
+}
+
+fn asymmetric_es384<C: Client>() -> Outcome {
+    asymmetric_client::<C>(es384_key())
+}
+
+fn asymmetric_rs384<C: Client>() -> Outcome {
+    asymmetric_client::<C>(rs384_key())
+}
+
+// 6. Backend services: token; replayed assertion refused; unknown audience → invalid_target.
+fn backend_services<C: Client>(key: PrivateKey) -> Outcome {
+    let Some(op) = shared() else { return Ok(()) };
+    let kid = format!("backend-{:?}", key.algorithm()).to_lowercase();
+    let metadata = ClientMetadata::new("Safire backend")
+        .grant_types(["client_credentials"])
+        .token_endpoint_auth_method("private_key_jwt")
+        .scope("system/*.rs")
+        .jwks(&jwks(&key, &kid));
+    let reg = client::<C>(op).register(&metadata, None, None)?;
+    let key = Arc::new(key);
+    let config = config(op)
+        .client_id(reg.client_id.clone())
+        .scopes(["system/*.rs"])
+        .client_auth(ClientAuth::PrivateKeyJwt {
+            signer: Some(key.clone() as Arc<dyn Signer>),
+            kid: Some(kid.clone()),
+        })
+        .build()?;
+    let c = C::new(config.clone())?;
+    let token = c.backend(CallOptions::new())?;
+    assert!(!token.access_token.expose().is_empty());
+    assert!(token.refresh_token.is_none());
+    assert!(
+        token.expires_in.is_some(),
+        "backend services requires expires_in"
+    );
+
+    // Build one request with our library, then send it twice by hand: the second use of the
+    // same assertion (same jti) must be refused.
+    let mut flow = TokenFlow::backend_services(Arc::new(config));
+    flow.provide_metadata(c.metadata()?);
+    let mut random = OsRandom;
+    let Step::Send(request) = flow.start(&mut Env::new(SystemTime::now(), &mut random))? else {
+        unreachable!("token flows send a request");
+    };
+    let form: Vec<(String, String)> = url::form_urlencoded::parse(request.body())
+        .into_owned()
+        .collect();
+    let send = || {
+        op.http()
+            .send(HttpRequest::post(request.uri().to_string()).form(&form))
+    };
+    let first = send()?;
+    assert_eq!(first.status, 200, "first use of the assertion");
+    let replay = send()?;
+    assert_eq!(replay.status, 401);
+    assert_eq!(replay.json()?["error"], "invalid_client");
+
+    let err = c
+        .backend(CallOptions::new().extra_param("resource", "http://other.example/fhir"))
+        .expect_err("unknown audience");
+    assert!(matches!(err, Error::Token(_)), "{err:?}");
+    assert_eq!(err.error_code(), Some("invalid_target"));
+    Ok(())
+}
+
+fn backend_es384<C: Client>() -> Outcome {
+    backend_services::<C>(es384_key())
+}
+
+fn backend_rs384<C: Client>() -> Outcome {
+    backend_services::<C>(rs384_key())
+}
+
+// 7. EHR launch: launch context lands in the typed token response.
+fn ehr_launch<C: Client>() -> Outcome {
+    let Some(op) = shared() else { return Ok(()) };
+    let reg = register_app::<C>(op, "none", None)?;
+    let c: C = registered(op, &reg, ClientAuth::Public);
+    let context = LaunchContext {
+        patient: Some("pat-ehr-1".into()),
+        encounter: Some("enc-ehr-1".into()),
+        fhir_context: vec![serde_json::json!({"reference": "Appointment/apt-1", "role": "launch"})],
+        need_patient_banner: Some(true),
+        smart_style_url: Some(format!("{}/smart-style.json", op.issuer())),
+        ..LaunchContext::default()
+    };
+    let launch_value = op.create_launch(&context)?;
+    // The EHR opens the app with iss + launch; the app checks iss against its allow-list.
+    let launch_url = format!(
+        "https://app.example/launch?iss={}&launch={}",
+        url::form_urlencoded::byte_serialize(op.fhir_base_url().as_bytes()).collect::<String>(),
+        launch_value
+    );
+    let ehr = safire_core::EhrLaunch::from_url(&launch_url, &[op.fhir_base_url()])?;
+    let params = AuthorizeParams::ehr_launch(ehr.launch).scopes([
+        "launch",
+        "openid",
+        "fhirUser",
+        "patient/*.rs",
+        "offline_access",
+    ]);
+    let (token, _) = launch(&c, params)?;
+    assert_eq!(token.patient.as_deref(), Some("pat-ehr-1"));
+    assert_eq!(token.encounter.as_deref(), Some("enc-ehr-1"));
+    assert_eq!(token.need_patient_banner, Some(true));
+    assert_eq!(token.smart_style_url, context.smart_style_url);
+    assert_eq!(token.fhir_context.len(), 1);
+    assert_eq!(
+        token.fhir_context[0].reference.as_deref(),
+        Some("Appointment/apt-1")
+    );
+    assert!(token.id_token.is_some());
+    Ok(())
+}
+
+// 8. Error paths: denial, code replay, wrong secret, PKCE mismatch.
+fn error_paths<C: Client>() -> Outcome {
+    let Some(op) = shared() else { return Ok(()) };
+    let reg = register_app::<C>(op, "none", None)?;
+    let c: C = registered(op, &reg, ClientAuth::Public);
+
+    let request = c.authorize(AuthorizeParams::default())?;
+    let callback = deny(request.url.as_str())?;
+    let err = c
+        .exchange(&request.pending, &callback, CallOptions::new())
+        .expect_err("the user denied");
+    let Error::Authorization(auth) = &err else {
+        panic!("expected AuthError, got {err:?}")
+    };
+    assert_eq!(auth.kind, AuthErrorKind::Denied);
+    assert_eq!(err.error_code(), Some("access_denied"));
+
+    let request = c.authorize(AuthorizeParams::default())?;
+    let callback = approve(request.url.as_str(), LOGIN)?;
+    c.exchange(&request.pending, &callback, CallOptions::new())?;
+    let err = c
+        .exchange(&request.pending, &callback, CallOptions::new())
+        .expect_err("a code is single use");
+    assert_eq!(err.error_code(), Some("invalid_grant"));
+
+    // PKCE: the code of one authorization with the verifier of another.
+    let a = c.authorize(AuthorizeParams::default())?;
+    let b = c.authorize(AuthorizeParams::default())?;
+    let callback = approve(a.url.as_str(), LOGIN)?;
+    let mut code = a.pending.complete(&callback)?;
+    code.code_verifier = b.pending.code_verifier().clone();
+    let config = config(op).client_id(reg.client_id.clone()).build()?;
+    let err = c
+        .run_token(TokenFlow::authorization_code(Arc::new(config), code))
+        .expect_err("verifier mismatch");
+    assert_eq!(err.error_code(), Some("invalid_grant"));
+
+    // Wrong client secret.
+    let sym = register_app::<C>(op, "client_secret_basic", None)?;
+    let wrong: C = registered(op, &sym, ClientAuth::client_secret_basic("not-the-secret"));
+    let request = wrong.authorize(AuthorizeParams::default())?;
+    let callback = approve(request.url.as_str(), LOGIN)?;
+    let err = wrong
+        .exchange(&request.pending, &callback, CallOptions::new())
+        .expect_err("wrong secret");
+    assert_eq!(err.status(), Some(401));
+    assert_eq!(err.error_code(), Some("invalid_client"));
+    Ok(())
+}
+
+// 9. POST-based authorization; and a server without it makes the client refuse.
+fn post_authorization<C: Client>() -> Outcome {
+    let Some(op) = shared() else { return Ok(()) };
+    let reg = register_app::<C>(op, "none", None)?;
+    let c: C = registered(op, &reg, ClientAuth::Public);
+    let request = c.authorize(AuthorizeParams::default().post())?;
+    assert_eq!(request.url.query(), None, "POST: the bare endpoint");
+    let callback = approve_post(request.url.as_str(), &request.params, LOGIN)?;
+    let token = c.exchange(&request.pending, &callback, CallOptions::new())?;
+    assert!(!token.access_token.expose().is_empty());
+
+    let Some(no_post) = OidcProvider::builder()
+        .authorize_post(false)
+        .start_or_skip()?
+    else {
+        return Ok(());
+    };
+    let reg = register_app::<C>(&no_post, "none", None)?;
+    let c: C = registered(&no_post, &reg, ClientAuth::Public);
+    assert!(!c.metadata()?.supports_post_based_authorization());
+    let err = c
+        .authorize(AuthorizeParams::default().post())
+        .expect_err("POST is not advertised");
+    assert!(matches!(err, Error::Configuration(_)), "{err:?}");
+    assert!(err.to_string().contains("authorize-post"), "{err}");
+    Ok(())
+}
+
+/// The callback parameters, for failure messages.
+#[allow(dead_code)]
+fn params(callback: &str) -> Result<BTreeMap<String, String>, HarnessError> {
+    callback_params(callback)
+}
+
+macro_rules! scenarios {
+    ($($name:ident),* $(,)?) => {
+        mod ureq {
+            $(#[test]
+            fn $name() -> super::Outcome {
+                super::$name::<super::Ureq>()
+            })*
+        }
+        mod hyper {
+            $(#[test]
+            fn $name() -> super::Outcome {
+                super::$name::<super::Hyper>()
+            })*
+        }
+    };
+}
+
+scenarios!(
+    discovery,
+    registration,
+    public_client,
+    symmetric_client,
+    asymmetric_es384,
+    asymmetric_rs384,
+    backend_es384,
+    backend_rs384,
+    ehr_launch,
+    error_paths,
+    post_authorization,
+);
