@@ -1,14 +1,46 @@
 #!/usr/bin/env bash
-# Runs every check CI runs: formatting, lints, all tests (unit, doc, property, interop against
-# oidc-provider, sandbox), then a short bounded fuzz pass. Usage: bash tests/run-all.sh
+# Everything CI runs, in order: formatting, lints (both crypto backends), all tests (unit, doc,
+# property, transport scenarios, sandbox, interop against oidc-provider), the quickstart, and a
+# short bounded fuzz pass over every parser.
+#
+#   bash tests/run-all.sh
+#
+# Needs: the Rust toolchain, a C compiler (aws-lc-rs), Node.js >= 20.18 with npm (the interop
+# suite runs `npm ci` in tests/interop/server by itself). Environment knobs:
+#   SAFIRE_SKIP_INTEROP=1   skip the oidc-provider interop tests (they print "skipped: ...")
+#   SAFIRE_FUZZ_SECONDS=N   seconds per fuzz target (default 20; 0 skips the fuzz pass)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-echo "== cargo fmt --check"
+step() { printf '\n== %s\n' "$*"; }
+
+if [ "${SAFIRE_SKIP_INTEROP:-0}" != 1 ] && ! command -v node >/dev/null 2>&1; then
+    echo "Node.js >= 20.18 and npm are needed for the interop suite (tests/interop)." >&2
+    echo "Install them (e.g. 'apt-get install nodejs npm' or https://nodejs.org), or set SAFIRE_SKIP_INTEROP=1." >&2
+    exit 1
+fi
+
+step "cargo fmt --check"
 cargo fmt --all --check
 
-echo "== cargo clippy --all-targets -- -D warnings"
+step "cargo clippy --all-targets -- -D warnings (default and aws-lc backends)"
 cargo clippy --workspace --all-targets -- -D warnings
+cargo clippy -p safire-core --all-targets --features aws-lc -- -D warnings
 
-echo "== cargo test --workspace"
+step "cargo test --workspace"
 cargo test --workspace
+
+step "cargo test -p safire-core --features aws-lc (same vectors, fast backend)"
+cargo test -p safire-core --features aws-lc
+
+step "cargo run --example quickstart"
+cargo run --quiet --example quickstart > target/quickstart.log
+tail -n 3 target/quickstart.log
+
+fuzz_seconds=${SAFIRE_FUZZ_SECONDS:-20}
+if [ "$fuzz_seconds" != 0 ]; then
+    step "fuzz pass: ${fuzz_seconds}s per target"
+    bash fuzz/ci.sh "$fuzz_seconds"
+fi
+
+step "all checks passed"

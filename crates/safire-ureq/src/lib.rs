@@ -104,9 +104,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 
 use safire_core::{
-    AuthorizationRequest, AuthorizeParams, BuildClient, CallOptions, ClientBuilder, ClientConfig, ClientMetadata, Flow,
-    FlowFactory, OsRandom, PendingAuthorization, RegisteredClient, SecretString, SmartMetadata,
-    TokenResponse, run_blocking,
+    AuthorizationRequest, AuthorizeParams, BuildClient, CallOptions, ClientBuilder, ClientConfig,
+    ClientMetadata, Flow, FlowFactory, OsRandom, PendingAuthorization, RegisteredClient,
+    SecretString, SmartMetadata, TokenResponse, run_blocking,
 };
 
 pub use safire_core;
