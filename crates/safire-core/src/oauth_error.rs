@@ -59,9 +59,10 @@ pub(crate) fn has_error_member(map: &Map<String, Value>) -> bool {
     map.get("error").is_some_and(|v| !v.is_null())
 }
 
+/// A cleaned string member; absent when it is blank once control characters are gone.
 fn text(map: &Map<String, Value>, key: &str) -> Option<String> {
     match map.get(key) {
-        Some(Value::String(s)) if !s.trim().is_empty() => Some(server_text(s)),
+        Some(Value::String(s)) => Some(server_text(s)).filter(|t| !t.trim().is_empty()),
         _ => None,
     }
 }
@@ -69,6 +70,20 @@ fn text(map: &Map<String, Value>, key: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fuzz_regression_blank_after_cleaning_is_absent() {
+        // Found by fuzz target oauth_error (fuzz/regressions/oauth_error/blank-after-cleaning):
+        // control characters only are not whitespace, so the member passed the blank check and
+        // became a blank error code once cleaned.
+        let f = parse_oauth_error(
+            400,
+            br#"{"error":"\u0007","error_description":"\u007f\u007f"}"#,
+        );
+        assert_eq!(f.error_code, None);
+        assert_eq!(f.error_description, None);
+        assert_eq!(f.status, Some(400));
+    }
 
     #[test]
     fn full_error_body() {

@@ -601,6 +601,17 @@ fn find_private_key_block(pem: &str) -> Result<PemBlock<'_>, ConfigurationError>
             break;
         };
         let label = after_begin.get(..label_end).unwrap_or_default();
+        // A real label is a short line of capitals; anything else means the BEGIN line is
+        // broken and the "label" may be key material, which must never reach a message.
+        if label.len() > 40
+            || !label
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b == b' ' || b.is_ascii_digit())
+        {
+            return Err(invalid(
+                "a PEM BEGIN line is malformed (expected -----BEGIN PRIVATE KEY----- on a line of its own)",
+            ));
+        }
         let body_and_rest = after_begin.get(label_end + 5..).unwrap_or_default();
         let end_marker = format!("-----END {label}-----");
         let Some(body_end) = body_and_rest.find(&end_marker) else {
@@ -1378,5 +1389,17 @@ mod tests {
             format!("{:?}", load(fixture!("p384.pkcs8.pem"))),
             "PrivateKey { algorithm: ES384, key: [REDACTED] }"
         );
+    }
+
+    #[test]
+    fn fuzz_regression_begin_line_without_dashes_does_not_echo_key_material() {
+        // Found by fuzz target private_key (fuzz/regressions/private_key/begin-line-without-dashes):
+        // a BEGIN line missing its closing dashes made the key body part of the "label",
+        // which the error message quoted.
+        let pem = "-----BEGIN PRIVATE KEY\nMIG2AgEAMBAGByqGSM49AgEGBSuBBAAiBIGeMIGbCANARY\n-----END PRIVATE KEY-----\n";
+        let err = PrivateKey::from_pem(pem).unwrap_err().to_string();
+        assert!(!err.contains("CANARY"), "{err}");
+        assert!(!err.contains("MIG2"), "{err}");
+        assert!(err.contains("BEGIN line is malformed"), "{err}");
     }
 }
