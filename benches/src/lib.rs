@@ -1,0 +1,271 @@
+//! Fixtures and hand-written baselines shared by Safire's benchmarks (see `BENCHMARKS.md`).
+//!
+//! Every Safire figure is measured next to a baseline that does the same work with the bare
+//! libraries, so the report can give ratios that do not depend on the machine:
+//!
+//! * [`RawSigner`]: the signature alone, straight from RustCrypto or aws-lc-rs;
+//! * [`pkce_baseline`], [`authorize_baseline`], [`token_form_baseline`]: PKCE, the authorization
+//!   URL and the token request built by hand with `sha2`, `base64ct`, `url` and `http`;
+//! * `serde_json::Value` parsing for the discovery and token documents.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64ct::{Base64, Base64UrlUnpadded, Encoding};
+use safire_core::{ClientAssertion, Error, Jwk, JwsAlgorithm, RandomSource, Signer};
+use sha2::{Digest, Sha256, Sha384};
+
+/// P-384 key for ES384 (the safire-core test fixture).
+pub const P384_PEM: &str = include_str!("../data/p384.pkcs8.pem");
+/// RSA-2048 key for RS384 (the safire-core test fixture).
+pub const RSA2048_PEM: &str = include_str!("../data/rsa2048.pkcs8.pem");
+/// RSA-3072 key for RS384 (`openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:3072`).
+pub const RSA3072_PEM: &str = include_str!("../data/rsa3072.pkcs8.pem");
+
+/// The benchmarked keys: label and PKCS#8 PEM.
+pub const KEYS: [(&str, &str); 3] = [
+    ("ES384", P384_PEM),
+    ("RS384-2048", RSA2048_PEM),
+    ("RS384-3072", RSA3072_PEM),
+];
+
+/// A realistic 1.6 KB `.well-known/smart-configuration`.
+pub const SMART_CONFIGURATION: &[u8] = include_bytes!("../data/smart-configuration.json");
+/// A realistic 2.2 KB token response (JWT access and id tokens, refresh token, launch context).
+pub const TOKEN_RESPONSE: &[u8] = include_bytes!("../data/token-response.json");
+
+/// Token endpoint, client id and key id used in every assertion (the peer scripts use the same).
+pub const TOKEN_URL: &str = "https://ehr.example.com/oauth2/token";
+/// The Backend Services client id.
+pub const CLIENT_ID: &str = "bench-backend-service";
+/// The registered key id.
+pub const KID: &str = "bench-key-1";
+
+/// A fixed `now` so every assertion has the same length.
+pub fn now() -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(1_700_000_000)
+}
+
+/// The SMART Backend Services assertion Safire sends, for `signer`.
+pub fn assertion(signer: &dyn Signer) -> ClientAssertion<'_> {
+    ClientAssertion {
+        signer,
+        kid: KID,
+        jku: None,
+        client_id: CLIENT_ID,
+        audience: TOKEN_URL,
+        lifetime: Duration::from_secs(300),
+    }
+}
+
+/// The `header.claims` signing input of a real assertion made with `signer`: the bytes the raw
+/// baselines sign.
+pub fn signing_input(signer: &dyn Signer, random: &mut dyn RandomSource) -> Vec<u8> {
+    let jwt = assertion(signer).sign(now(), random).expect("assertion");
+    let text = jwt.expose();
+    let end = text.rfind('.').expect("three parts");
+    text.as_bytes()[..end].to_vec()
+}
+
+/// A signer that returns a constant: the assertion minus the signature.
+#[derive(Debug)]
+pub struct NullSigner;
+
+impl Signer for NullSigner {
+    fn algorithm(&self) -> JwsAlgorithm {
+        JwsAlgorithm::ES384
+    }
+    fn sign(&self, _: &[u8]) -> Result<Vec<u8>, Error> {
+        Ok(vec![7u8; 96])
+    }
+    fn public_jwk(&self) -> Option<Jwk> {
+        None
+    }
+}
+
+/// DER from the first PEM block.
+pub fn pem_der(pem: &str) -> Vec<u8> {
+    let body: String = pem
+        .lines()
+        .filter(|line| !line.starts_with("-----"))
+        .flat_map(|line| line.trim().chars())
+        .collect();
+    Base64::decode_vec(&body).expect("PEM body")
+}
+
+/// A signature straight from the cryptography library, with nothing of Safire around it.
+pub enum RawSigner {
+    /// `rsa` 0.10: PKCS#1 v1.5 + SHA-384, blinded with OS randomness (as Safire does).
+    RustCryptoRsa(Box<rsa::pkcs1v15::SigningKey<Sha384>>),
+    /// `p384` 0.14: ECDSA, RFC 6979 nonces.
+    RustCryptoEc(Box<p384::ecdsa::SigningKey>),
+    /// aws-lc-rs `RsaKeyPair` with `RSA_PKCS1_SHA384`.
+    AwsLcRsa(aws_lc_rs::rsa::KeyPair),
+    /// aws-lc-rs `EcdsaKeyPair` with `ECDSA_P384_SHA384_FIXED_SIGNING`.
+    AwsLcEc(aws_lc_rs::signature::EcdsaKeyPair),
+}
+
+impl RawSigner {
+    /// The RustCrypto key for a PKCS#8 PEM.
+    pub fn rustcrypto(pem: &str) -> Self {
+        use rsa::pkcs8::DecodePrivateKey;
+        let der = pem_der(pem);
+        match rsa::RsaPrivateKey::from_pkcs8_der(&der) {
+            Ok(key) => Self::RustCryptoRsa(Box::new(rsa::pkcs1v15::SigningKey::new(key))),
+            Err(_) => Self::RustCryptoEc(Box::new(
+                p384::ecdsa::SigningKey::from_pkcs8_der(&der).expect("P-384 PKCS#8"),
+            )),
+        }
+    }
+
+    /// The aws-lc-rs key for a PKCS#8 PEM.
+    pub fn aws_lc(pem: &str) -> Self {
+        use aws_lc_rs::signature::{ECDSA_P384_SHA384_FIXED_SIGNING, EcdsaKeyPair, RsaKeyPair};
+        let der = pem_der(pem);
+        match RsaKeyPair::from_pkcs8(&der) {
+            Ok(key) => Self::AwsLcRsa(key),
+            Err(_) => Self::AwsLcEc(
+                EcdsaKeyPair::from_pkcs8(&ECDSA_P384_SHA384_FIXED_SIGNING, &der)
+                    .expect("P-384 PKCS#8"),
+            ),
+        }
+    }
+
+    /// Signs `message`; returns the signature length (the signature itself goes to waste, as
+    /// little work as possible happens around the library call).
+    pub fn sign(&self, message: &[u8]) -> usize {
+        use signature::SignatureEncoding;
+        match self {
+            Self::RustCryptoRsa(key) => {
+                use signature::RandomizedSigner;
+                key.try_sign_with_rng(&mut OsRng, message)
+                    .expect("RSA")
+                    .encoded_len()
+            }
+            Self::RustCryptoEc(key) => {
+                use signature::Signer as _;
+                let signature: p384::ecdsa::Signature = key.try_sign(message).expect("ECDSA");
+                signature.to_bytes().len()
+            }
+            Self::AwsLcRsa(key) => {
+                let mut out = vec![0u8; key.public_modulus_len()];
+                key.sign(
+                    &aws_lc_rs::signature::RSA_PKCS1_SHA384,
+                    &aws_lc_rs::rand::SystemRandom::new(),
+                    message,
+                    &mut out,
+                )
+                .expect("RSA");
+                out.len()
+            }
+            Self::AwsLcEc(key) => key
+                .sign(&aws_lc_rs::rand::SystemRandom::new(), message)
+                .expect("ECDSA")
+                .as_ref()
+                .len(),
+        }
+    }
+}
+
+/// The OS generator in the shape `rsa` wants (what safire-core uses for blinding too).
+struct OsRng;
+
+impl rsa::rand_core::TryRng for OsRng {
+    type Error = getrandom::Error;
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        getrandom::u32()
+    }
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        getrandom::u64()
+    }
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        getrandom::fill(dst)
+    }
+}
+
+impl rsa::rand_core::TryCryptoRng for OsRng {}
+
+/// PKCE by hand: 96 random bytes (a 128-character verifier, as Safire makes), base64url
+/// verifier, base64url SHA-256 challenge.
+pub fn pkce_baseline(random: &mut dyn RandomSource) -> (String, String) {
+    let mut bytes = [0u8; 96];
+    random.fill_bytes(&mut bytes).expect("random");
+    let verifier = Base64UrlUnpadded::encode_string(&bytes);
+    let challenge = Base64UrlUnpadded::encode_string(&Sha256::digest(verifier.as_bytes()));
+    (verifier, challenge)
+}
+
+/// Authorization request parameters for [`authorize_baseline`] and the Safire config.
+pub struct AuthorizeInputs {
+    /// Authorization endpoint.
+    pub endpoint: &'static str,
+    /// `client_id`.
+    pub client_id: &'static str,
+    /// `redirect_uri`.
+    pub redirect_uri: &'static str,
+    /// Requested scopes.
+    pub scopes: [&'static str; 4],
+    /// `aud`: the FHIR base URL.
+    pub aud: &'static str,
+}
+
+/// The standalone launch used by the authorize benchmark.
+pub const AUTHORIZE: AuthorizeInputs = AuthorizeInputs {
+    endpoint: "https://ehr.example.com/oauth2/authorize",
+    client_id: "bench-app",
+    redirect_uri: "https://app.example.com/callback",
+    scopes: ["launch/patient", "openid", "fhirUser", "patient/*.rs"],
+    aud: "https://ehr.example.com/fhir/r4",
+};
+
+/// The authorization URL by hand: state (16 random bytes, hex), PKCE, `url` query encoding.
+/// Returns the URL, the state and the verifier (what an app must keep).
+pub fn authorize_baseline(
+    inputs: &AuthorizeInputs,
+    random: &mut dyn RandomSource,
+) -> (url::Url, String, String) {
+    let mut state_bytes = [0u8; 16];
+    random.fill_bytes(&mut state_bytes).expect("random");
+    let mut state = String::with_capacity(32);
+    for byte in state_bytes {
+        state.push(char::from(b"0123456789abcdef"[usize::from(byte >> 4)]));
+        state.push(char::from(b"0123456789abcdef"[usize::from(byte & 15)]));
+    }
+    let (verifier, challenge) = pkce_baseline(random);
+    let mut url = url::Url::parse(inputs.endpoint).expect("endpoint");
+    url.query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", inputs.client_id)
+        .append_pair("redirect_uri", inputs.redirect_uri)
+        .append_pair("scope", &inputs.scopes.join(" "))
+        .append_pair("state", &state)
+        .append_pair("aud", inputs.aud)
+        .append_pair("code_challenge", &challenge)
+        .append_pair("code_challenge_method", "S256");
+    (url, state, verifier)
+}
+
+/// The authorization-code token request by hand: form body and headers as Safire sends them.
+pub fn token_form_baseline(
+    endpoint: &str,
+    code: &str,
+    redirect_uri: &str,
+    verifier: &str,
+    client_id: &str,
+) -> http::Request<Vec<u8>> {
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("grant_type", "authorization_code")
+        .append_pair("code", code)
+        .append_pair("redirect_uri", redirect_uri)
+        .append_pair("code_verifier", verifier)
+        .append_pair("client_id", client_id)
+        .finish()
+        .into_bytes();
+    http::Request::post(endpoint)
+        .header(http::header::ACCEPT, "application/json")
+        .header(
+            http::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded",
+        )
+        .body(body)
+        .expect("request")
+}
