@@ -108,6 +108,7 @@ pub mod token_response;
 
 pub use assertion::{
     ClientAssertion, Jwk, Jwks, JwsAlgorithm, MAX_ASSERTION_LIFETIME, PrivateKey, Signer,
+    SigningBackend,
 };
 pub use authorize::{
     AuthorizationCode, AuthorizationMethod, AuthorizationRequest, AuthorizeFlow, AuthorizeParams,

@@ -112,7 +112,7 @@ proptest! {
     }
 
     #[test]
-    fn assertion_claims_hold(now_secs in 1_000_000u64..4_000_000_000, lifetime in 0u64..10_000, path in "[a-z]{1,10}") {
+    fn assertion_claims_hold(now_secs in 1_000_000u64..4_000_000_000, lifetime in 1u64..10_000, path in "[a-z]{1,10}") {
         let audience = format!("https://ehr.example/{path}/token");
         let now = UNIX_EPOCH + Duration::from_secs(now_secs);
         let assertion = ClientAssertion {
