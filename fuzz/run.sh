@@ -24,9 +24,13 @@ esac
 
 mkdir -p "corpus/$target" "seeds/$target"
 cp -n seeds/"$target"/* "corpus/$target/" 2>/dev/null || true
+# Past crashes join the initial corpus on every run (libFuzzer adds new inputs to the first
+# directory only, so seeds and regressions stay untouched).
+dirs=("corpus/$target" "seeds/$target")
+if [ -d "regressions/$target" ]; then dirs+=("regressions/$target"); fi
 
 # safire-core forbids unsafe code, so the sanitizer mostly costs speed; SANITIZER=address to
 # turn it on. Same flags as ci.sh so the two share one build.
 exec cargo fuzz run --release --debug-assertions --sanitizer "${SANITIZER:-none}" \
-    "$target" "corpus/$target" "seeds/$target" -- \
+    "$target" "${dirs[@]}" -- \
     -max_total_time="$seconds" -rss_limit_mb=2048 -max_len="$max_len" -print_final_stats=1 "$@"
