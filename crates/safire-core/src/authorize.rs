@@ -139,13 +139,21 @@ fn escape_html(raw: &str) -> String {
 
 /// What an app stores across the redirect (in its session) to finish the flow at the callback.
 ///
-/// It serializes with its secrets (the session store must be private), but its `Debug` shows
-/// neither the state nor the PKCE verifier.
+/// It serializes with its secrets: the PKCE verifier and state are in it in plain text, so keep
+/// it server-side or in an encrypted session, never in a cookie that is only signed. Its
+/// `Debug` shows neither. Refuse stale ones with [`is_older_than`](Self::is_older_than).
+///
+/// The RFC 9207 `iss` check compares the callback's `iss` with the issuer the SMART
+/// configuration names. SMART discovery does not bind that issuer to the URL it came from, so
+/// an app that talks to several authorization servers should also give each its own
+/// redirect URI (RFC 9700 §4.4) and look pending authorizations up per server.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingAuthorization {
     state: SecretString,
     code_verifier: SecretString,
     client_id: String,
+    /// The `aud` sent: the FHIR server this authorization is for.
+    aud: String,
     redirect_uri: String,
     /// Issuers the RFC 9207 `iss` callback parameter may name.
     expected_issuers: Vec<String>,
@@ -162,6 +170,7 @@ impl fmt::Debug for PendingAuthorization {
             .field("state", &self.state)
             .field("code_verifier", &self.code_verifier)
             .field("client_id", &self.client_id)
+            .field("aud", &self.aud)
             .field("redirect_uri", &self.redirect_uri)
             .field("expected_issuers", &self.expected_issuers)
             .field("scopes", &self.scopes)
@@ -190,6 +199,26 @@ impl PendingAuthorization {
     /// The PKCE verifier.
     pub fn code_verifier(&self) -> &SecretString {
         &self.code_verifier
+    }
+
+    /// The client that started the authorization: only it may redeem the code.
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
+    /// The FHIR server (`aud`) the authorization is for: pick the client for it at the callback.
+    pub fn aud(&self) -> &str {
+        &self.aud
+    }
+
+    /// True when the authorization was started more than `max_age` before `now`: apps should
+    /// refuse stale pending authorizations (10 minutes is a sensible limit).
+    pub fn is_older_than(&self, now: std::time::SystemTime, max_age: std::time::Duration) -> bool {
+        let now = now
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        now.saturating_sub(self.created_at) > max_age.as_secs()
     }
 
     /// The redirect URI used.
@@ -334,14 +363,8 @@ struct CallbackParams {
 /// The query of a callback given as a full URL, a `?query`, or a bare query.
 fn callback_query(callback: &str) -> Result<String, AuthError> {
     let trimmed = callback.trim();
-    if let Some(query) = trimmed.strip_prefix('?') {
-        return Ok(query.to_owned());
-    }
-    let looks_like_url = trimmed
-        .split_once(['?', '#'])
-        .map_or(trimmed, |(before, _)| before)
-        .contains("://");
-    if looks_like_url {
+    let lower = trimmed.get(..8).unwrap_or(trimmed).to_ascii_lowercase();
+    if lower.starts_with("http://") || lower.starts_with("https://") {
         let url = Url::parse(trimmed).map_err(|_| {
             AuthError::new(
                 AuthErrorKind::MalformedUrl,
@@ -350,7 +373,7 @@ fn callback_query(callback: &str) -> Result<String, AuthError> {
         })?;
         return Ok(url.query().unwrap_or_default().to_owned());
     }
-    Ok(trimmed.to_owned())
+    Ok(trimmed.strip_prefix('?').unwrap_or(trimmed).to_owned())
 }
 
 /// The `iss` and `launch` an EHR passes when it launches the app.
@@ -394,7 +417,7 @@ impl EhrLaunch {
                 _ => {}
             }
         }
-        let (Some(iss), Some(launch)) = (iss, launch) else {
+        let (Some(iss), Some(launch)) = (iss, launch.filter(|l| !l.is_empty())) else {
             return Err(AuthError::new(
                 AuthErrorKind::MalformedLaunch,
                 "an EHR launch URL needs both 'iss' and 'launch' parameters",
@@ -534,8 +557,13 @@ impl AuthorizeFlow {
                 .extend_pairs(params.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         }
 
+        // RFC 9207: the configured authorization server issuer wins over the discovered one.
         let mut expected_issuers = Vec::new();
-        if let Some(issuer) = metadata.and_then(|m| m.issuer.clone()) {
+        let server_issuer = config
+            .authorization_server_issuer()
+            .map(str::to_owned)
+            .or_else(|| metadata.and_then(|m| m.issuer.clone()));
+        if let Some(issuer) = server_issuer {
             expected_issuers.push(issuer);
         }
         if !expected_issuers.iter().any(|i| i == config.issuer()) {
@@ -562,6 +590,7 @@ impl AuthorizeFlow {
                 state: SecretString::new(state),
                 code_verifier: pkce.into_verifier(),
                 client_id: client_id.to_owned(),
+                aud: config.issuer().to_owned(),
                 redirect_uri: redirect_uri.to_owned(),
                 expected_issuers,
                 issuer_required,
@@ -826,6 +855,59 @@ mod tests {
     }
 
     #[test]
+    fn bare_queries_with_urls_in_values_are_queries() {
+        let p = pending();
+        let bare = format!("iss=https://ehr.example/fhir&code=abc&state={}", p.state());
+        assert!(p.complete(&bare).is_ok());
+        let launch = EhrLaunch::from_url(
+            "iss=https://ehr.example/fhir&launch=abc",
+            &["https://ehr.example/fhir"],
+        )
+        .unwrap();
+        assert_eq!(launch.launch, "abc");
+        let upper = format!("HTTPS://app.example/cb?code=abc&state={}", p.state());
+        assert!(p.complete(&upper).is_ok());
+    }
+
+    #[test]
+    fn configured_server_issuer_is_what_iss_must_name() {
+        let config = Arc::new(
+            ClientConfig::builder("https://ehr.example/fhir")
+                .client_id("my-app")
+                .redirect_uri("https://app.example/cb")
+                .scopes(["openid"])
+                .authorization_endpoint("https://auth.ehr.example/authorize")
+                .authorization_server_issuer("https://auth.ehr.example")
+                .build()
+                .unwrap(),
+        );
+        let p = start(AuthorizeFlow::new(config, AuthorizeParams::default()), 8).pending;
+        assert_eq!(p.aud(), "https://ehr.example/fhir");
+        assert_eq!(p.client_id(), "my-app");
+        let ok = format!(
+            "?code=c&state={}&iss=https%3A%2F%2Fauth.ehr.example",
+            p.state()
+        );
+        assert!(p.complete(&ok).is_ok());
+        let other = format!(
+            "?code=c&state={}&iss=https%3A%2F%2Fother.example",
+            p.state()
+        );
+        assert_eq!(
+            p.complete(&other).unwrap_err().kind,
+            AuthErrorKind::IssuerMismatch
+        );
+    }
+
+    #[test]
+    fn staleness() {
+        let p = pending();
+        let minute = std::time::Duration::from_secs(60);
+        assert!(!p.is_older_than(SystemTime::UNIX_EPOCH + minute, 10 * minute));
+        assert!(p.is_older_than(SystemTime::UNIX_EPOCH + 11 * minute, 10 * minute));
+    }
+
+    #[test]
     fn ehr_launch_allow_list() {
         let ok = EhrLaunch::from_url(
             "https://app.example/launch?launch=abc&iss=https://ehr.example/fhir/",
@@ -841,5 +923,10 @@ mod tests {
         assert_eq!(err.kind, AuthErrorKind::LaunchIssuerNotAllowed);
         let err = EhrLaunch::from_url("?launch=abc", &["https://ehr.example/fhir"]).unwrap_err();
         assert_eq!(err.kind, AuthErrorKind::MalformedLaunch);
+        let empty = EhrLaunch::from_url(
+            "?launch=&iss=https://ehr.example/fhir",
+            &["https://ehr.example/fhir"],
+        );
+        assert_eq!(empty.unwrap_err().kind, AuthErrorKind::MalformedLaunch);
     }
 }

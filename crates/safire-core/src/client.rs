@@ -56,13 +56,27 @@ impl FlowFactory {
         AuthorizeFlow::new(self.config.clone(), params)
     }
 
-    /// Verifies the callback against `pending` and builds the code exchange.
+    /// Verifies the callback against `pending` and builds the code exchange. The pending
+    /// authorization must have been started with this configuration's client id and `aud`.
     pub fn exchange_code(
         &self,
         pending: &PendingAuthorization,
         callback: &str,
         options: CallOptions,
     ) -> Result<TokenFlow, Error> {
+        let client_id = self.config.client_id().unwrap_or_default();
+        if pending.client_id() != client_id || pending.aud() != self.config.issuer() {
+            return Err(ConfigurationError::invalid(
+                "pending authorization",
+                format!(
+                    "it was started by client '{}' for '{}'; complete it with the client \
+                     configured for that server (a code must never reach another server)",
+                    pending.client_id(),
+                    pending.aud()
+                ),
+            )
+            .into());
+        }
         let code = pending.complete(callback)?;
         Ok(TokenFlow::authorization_code(self.config.clone(), code).with_options(options))
     }
@@ -215,6 +229,46 @@ mod tests {
     use super::*;
 
     const CERT: &str = "-----BEGIN CERTIFICATE-----\nMAMCAQA=\n-----END CERTIFICATE-----\n";
+
+    #[test]
+    fn a_pending_authorization_is_redeemed_only_by_its_own_client() {
+        use crate::flow::{Env, Flow, Step};
+        let config_for = |base: &str, id: &str| {
+            ClientConfig::builder(base)
+                .client_id(id)
+                .redirect_uri("https://app.example/cb")
+                .scopes(["openid"])
+                .authorization_endpoint(format!("{base}/authorize"))
+                .token_endpoint(format!("{base}/token"))
+                .build()
+                .unwrap()
+        };
+        let ehr_a = FlowFactory::new(config_for("https://a.example", "app-at-a"));
+        let ehr_b = FlowFactory::new(config_for("https://b.example", "app-at-b"));
+        let mut random = crate::random::SeededRandom::new(4);
+        let mut env = Env::new(std::time::SystemTime::UNIX_EPOCH, &mut random);
+        let Step::Done(request) = ehr_a
+            .authorize(AuthorizeParams::default())
+            .start(&mut env)
+            .unwrap()
+        else {
+            panic!("endpoint configured");
+        };
+        let callback = format!("?code=CODE-FROM-A&state={}", request.pending.state());
+        let err = ehr_b
+            .exchange_code(&request.pending, &callback, CallOptions::new())
+            .err()
+            .expect("another server's client must refuse");
+        assert!(
+            err.to_string().contains("started by client 'app-at-a'"),
+            "{err}"
+        );
+        assert!(
+            ehr_a
+                .exchange_code(&request.pending, &callback, CallOptions::new())
+                .is_ok()
+        );
+    }
 
     #[test]
     fn pem_blocks_are_split_and_only_certificates_kept() {

@@ -188,6 +188,7 @@ impl fmt::Debug for CallOptions {
 pub struct ClientConfig {
     base_url: String,
     issuer: String,
+    authorization_server_issuer: Option<String>,
     client_id: Option<String>,
     redirect_uri: Option<String>,
     scopes: Vec<String>,
@@ -203,6 +204,10 @@ impl fmt::Debug for ClientConfig {
         f.debug_struct("ClientConfig")
             .field("base_url", &self.base_url)
             .field("issuer", &self.issuer)
+            .field(
+                "authorization_server_issuer",
+                &self.authorization_server_issuer,
+            )
             .field("client_id", &self.client_id)
             .field("redirect_uri", &self.redirect_uri)
             .field("scopes", &self.scopes)
@@ -221,6 +226,7 @@ impl ClientConfig {
         ClientConfigBuilder {
             base_url: base_url.into(),
             issuer: None,
+            authorization_server_issuer: None,
             client_id: None,
             redirect_uri: None,
             scopes: Vec::new(),
@@ -240,6 +246,12 @@ impl ClientConfig {
     /// The `aud` sent with authorization requests (defaults to the base URL).
     pub fn issuer(&self) -> &str {
         &self.issuer
+    }
+
+    /// The authorization server's issuer identifier that RFC 9207 `iss` callback parameters
+    /// are checked against, when configured (otherwise the discovered `issuer`).
+    pub fn authorization_server_issuer(&self) -> Option<&str> {
+        self.authorization_server_issuer.as_deref()
     }
 
     /// The client id, if known (absent before dynamic registration).
@@ -339,6 +351,7 @@ impl ClientConfig {
 pub struct ClientConfigBuilder {
     base_url: String,
     issuer: Option<String>,
+    authorization_server_issuer: Option<String>,
     client_id: Option<String>,
     redirect_uri: Option<String>,
     scopes: Vec<String>,
@@ -375,6 +388,14 @@ impl ClientConfigBuilder {
     /// The `aud` value for authorization requests, when it differs from the base URL.
     pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
         self.issuer = Some(issuer.into());
+        self
+    }
+
+    /// The authorization server's issuer identifier (RFC 9207), when it differs from the FHIR
+    /// base URL and discovery is skipped: callbacks whose `iss` names another issuer are
+    /// refused. Unlike [`issuer`](Self::issuer) it does not change the `aud` parameter.
+    pub fn authorization_server_issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.authorization_server_issuer = Some(issuer.into());
         self
     }
 
@@ -441,6 +462,7 @@ impl ClientConfigBuilder {
         Ok(ClientConfig {
             base_url: self.base_url,
             issuer,
+            authorization_server_issuer: self.authorization_server_issuer,
             client_id: self.client_id.filter(|id| !id.trim().is_empty()),
             redirect_uri: self.redirect_uri,
             scopes: self.scopes,

@@ -133,7 +133,23 @@ pub fn server_text(raw: &str) -> String {
 /// (where codes and tokens travel).
 pub fn url_for_message(raw: &str) -> String {
     let cut = raw.find(['?', '#']).unwrap_or(raw.len());
-    server_text(raw.get(..cut).unwrap_or(raw))
+    let without_query = raw.get(..cut).unwrap_or(raw);
+    // `user:password@` in the authority is a credential too.
+    let shown = match without_query.split_once("://") {
+        Some((scheme, rest)) => {
+            let authority_end = rest.find('/').unwrap_or(rest.len());
+            let authority = rest.get(..authority_end).unwrap_or(rest);
+            match authority.rfind('@') {
+                Some(at) => format!(
+                    "{scheme}://[REDACTED]@{}",
+                    rest.get(at + 1..).unwrap_or_default()
+                ),
+                None => without_query.to_owned(),
+            }
+        }
+        None => without_query.to_owned(),
+    };
+    server_text(&shown)
 }
 
 /// A configuration problem found before any request was built.
@@ -517,6 +533,14 @@ mod tests {
         assert_eq!(
             url_for_message("https://a.example/cb?code=SECRET#frag"),
             "https://a.example/cb"
+        );
+        assert_eq!(
+            url_for_message("http://u:SECRETPW@evil.example/x?y"),
+            "http://[REDACTED]@evil.example/x"
+        );
+        assert_eq!(
+            url_for_message("https://a.example/p@th"),
+            "https://a.example/p@th"
         );
     }
 

@@ -5,10 +5,11 @@
 //! redirects under the core's [`RedirectPolicy`] and refusing oversized bodies. A transport is
 //! then a loop that sends what the driver asks for, with no SMART knowledge at all.
 
+use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use crate::error::{Error, NetworkError, NetworkErrorKind};
+use crate::error::{Error, NetworkError, NetworkErrorKind, url_for_message};
 use crate::metadata::SmartMetadata;
 use crate::random::RandomSource;
 use crate::redirect::{RedirectPolicy, next_hop};
@@ -19,13 +20,31 @@ pub type HttpRequest = http::Request<Vec<u8>>;
 pub type HttpResponse = http::Response<Vec<u8>>;
 
 /// What a flow wants next.
-#[derive(Debug)]
+///
+/// Its `Debug` shows the method, the URL without query, the operation and the body length,
+/// never the body (which carries codes, tokens and assertions). `http::Request`'s own `Debug`
+/// prints the body: don't log requests with it.
 #[allow(clippy::large_enum_variant)] // one value per round trip; boxing buys nothing
 pub enum Step<T> {
     /// Send this request and feed the response back.
     Send(HttpRequest),
     /// The flow is finished.
     Done(T),
+}
+
+impl<T: fmt::Debug> fmt::Debug for Step<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Step::Send(request) => f
+                .debug_struct("Send")
+                .field("method", request.method())
+                .field("url", &url_for_message(&request.uri().to_string()))
+                .field("operation", &request.extensions().get::<Operation>())
+                .field("body_bytes", &request.body().len())
+                .finish(),
+            Step::Done(output) => f.debug_tuple("Done").field(output).finish(),
+        }
+    }
 }
 
 /// The outside world a flow may consult: the current time and a random source.
@@ -316,5 +335,22 @@ where
                 step = driver.on_response(response, &mut Env::new(clock(), random))?;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn step_debug_never_shows_the_body_or_query() {
+        let mut request = http::Request::post("https://ehr.example/token?x=query-canary")
+            .body(b"refresh_token=body-canary".to_vec())
+            .unwrap();
+        request.extensions_mut().insert(Operation::Token);
+        let text = format!("{:?}", Step::<()>::Send(request));
+        assert!(!text.contains("canary"), "{text}");
+        assert!(text.contains("https://ehr.example/token"), "{text}");
+        assert!(text.contains("body_bytes: 25"), "{text}");
     }
 }

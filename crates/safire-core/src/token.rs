@@ -160,6 +160,7 @@ impl TokenFlow {
         let configured = self.config.client_auth();
         let wants_assertion = matches!(self.grant, Grant::ClientCredentials)
             || matches!(configured, ClientAuth::PrivateKeyJwt { .. });
+        self.check_overrides_fit(wants_assertion, configured)?;
         if wants_assertion {
             let (config_signer, config_kid) = match configured {
                 ClientAuth::PrivateKeyJwt { signer, kid } => (signer.clone(), kid.clone()),
@@ -201,6 +202,37 @@ impl TokenFlow {
             }
             _ => Ok(ResolvedAuth::Public),
         }
+    }
+
+    /// Per-call credentials must fit how the client authenticates: silently dropping a secret
+    /// or key the caller passed would send the request with other credentials than intended.
+    fn check_overrides_fit(
+        &self,
+        wants_assertion: bool,
+        configured: &ClientAuth,
+    ) -> Result<(), ConfigurationError> {
+        let method = if wants_assertion {
+            "private_key_jwt"
+        } else {
+            configured.method_name()
+        };
+        let mismatch = |given: &str| {
+            ConfigurationError::invalid(
+                given,
+                format!(
+                    "given per call, but this request authenticates with '{method}'; configure \
+                     the matching ClientAuth or drop the override"
+                ),
+            )
+        };
+        let key_given = self.options.signer.is_some() || self.options.kid.is_some();
+        if self.options.client_secret.is_some() && method != "client_secret_basic" {
+            return Err(mismatch("client_secret"));
+        }
+        if key_given && method != "private_key_jwt" {
+            return Err(mismatch("private_key"));
+        }
+        Ok(())
     }
 
     fn token_endpoint(&self) -> Result<Option<String>, Error> {
@@ -387,6 +419,28 @@ impl Flow for TokenFlow {
             Awaiting::Token | Awaiting::Nothing => {
                 self.awaiting = Awaiting::Nothing;
                 let mut token = parse_token_response(&response, env.now)?;
+                if let Some(kind) = token
+                    .token_type
+                    .as_deref()
+                    .filter(|t| !t.eq_ignore_ascii_case("bearer"))
+                {
+                    return Err(TokenError {
+                        oauth: crate::error::OAuthErrorFields {
+                            status: Some(response.status().as_u16()),
+                            ..Default::default()
+                        },
+                        received_fields: Vec::new(),
+                        detail: Some(
+                            format!(
+                                "unsupported token_type '{}': Safire uses Bearer tokens (DPoP and \
+                                 other proof-of-possession types are not supported)",
+                                crate::error::server_text(kind)
+                            )
+                            .into(),
+                        ),
+                    }
+                    .into());
+                }
                 let findings = token.compliance_findings(self.grant.kind());
                 token.findings = findings;
                 Ok(Step::Done(token))
@@ -631,6 +685,68 @@ mod tests {
             err.to_string().contains("'client_id' is set by Safire"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn overrides_that_do_not_fit_the_auth_method_are_refused() {
+        let public = Arc::new(builder().build().unwrap());
+        let err = first_request(
+            &mut TokenFlow::refresh(public, "rt")
+                .with_options(CallOptions::new().client_secret("s")),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("Invalid client_secret: given per call"),
+            "{err}"
+        );
+        let symmetric = Arc::new(
+            builder()
+                .client_auth(ClientAuth::client_secret_basic("s"))
+                .build()
+                .unwrap(),
+        );
+        let key: Arc<dyn Signer> = Arc::new(
+            crate::assertion::PrivateKey::generate_es384(&mut SeededRandom::new(1)).unwrap(),
+        );
+        let err = first_request(
+            &mut TokenFlow::refresh(symmetric, "rt")
+                .with_options(CallOptions::new().private_key(key.clone(), "k")),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("Invalid private_key: given per call"),
+            "{err}"
+        );
+        // Backend services always use an assertion: a per-call key is what it needs.
+        let backend = Arc::new(builder().build().unwrap());
+        let request = first_request(
+            &mut TokenFlow::backend_services(backend)
+                .with_options(CallOptions::new().private_key(key, "k")),
+        )
+        .unwrap();
+        assert!(form(&request).contains_key("client_assertion"));
+        assert!(!form(&request).contains_key("client_id"));
+    }
+
+    #[test]
+    fn non_bearer_tokens_are_refused() {
+        let config = Arc::new(builder().build().unwrap());
+        let mut flow = TokenFlow::refresh(config, "rt");
+        let mut random = SeededRandom::new(1);
+        let mut env = Env::new(SystemTime::UNIX_EPOCH, &mut random);
+        flow.start(&mut env).unwrap();
+        let response = http::Response::builder()
+            .status(200)
+            .body(br#"{"access_token":"at-canary","token_type":"DPoP","scope":"x"}"#.to_vec())
+            .unwrap();
+        let err = flow.on_response(response, &mut env).unwrap_err();
+        assert!(
+            err.to_string().contains("unsupported token_type 'DPoP'"),
+            "{err}"
+        );
+        assert!(!format!("{err:?}").contains("at-canary"));
     }
 
     #[test]
