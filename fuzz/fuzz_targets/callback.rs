@@ -45,7 +45,10 @@ fn pending(discover: bool) -> PendingAuthorization {
     let now = || UNIX_EPOCH + Duration::from_secs(1_700_000_000);
     let send = |_req: safire_core::HttpRequest| {
         assert!(discover, "no request expected with a configured endpoint");
-        Ok(safire_core::http::Response::builder().status(200).body(DISCOVERY.to_vec()).unwrap())
+        Ok(safire_core::http::Response::builder()
+            .status(200)
+            .body(DISCOVERY.to_vec())
+            .unwrap())
     };
     let request = run_blocking(
         AuthorizeFlow::new(config, AuthorizeParams::default()),
@@ -71,7 +74,11 @@ fn model_params(callback: &str) -> Option<Vec<(String, String)>> {
     } else {
         let head = trimmed.split(['?', '#']).next().unwrap_or("");
         if head.contains("://") {
-            url::Url::parse(trimmed).ok()?.query().unwrap_or("").to_owned()
+            url::Url::parse(trimmed)
+                .ok()?
+                .query()
+                .unwrap_or("")
+                .to_owned()
         } else {
             trimmed.to_owned()
         }
@@ -84,8 +91,12 @@ fn model_params(callback: &str) -> Option<Vec<(String, String)>> {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&selector, rest)) = data.split_first() else { return };
-    let Ok(raw) = std::str::from_utf8(rest) else { return };
+    let Some((&selector, rest)) = data.split_first() else {
+        return;
+    };
+    let Ok(raw) = std::str::from_utf8(rest) else {
+        return;
+    };
     let pending = &pendings()[usize::from(selector & 1)];
     let state = pending.state();
     let verifier = pending.code_verifier().expose();
@@ -102,9 +113,19 @@ fuzz_target!(|data: &[u8]| {
     match &result {
         Ok(code) => {
             let params = params.expect("Ok for a callback the model cannot parse");
-            let get = |name: &str| params.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str()).collect::<Vec<_>>();
+            let get = |name: &str| {
+                params
+                    .iter()
+                    .filter(|(k, _)| k == name)
+                    .map(|(_, v)| v.as_str())
+                    .collect::<Vec<_>>()
+            };
             assert!(callback.contains(state) || callback.contains('%') || callback.contains('+'));
-            assert_eq!(get("state"), [state], "Ok without exactly one matching state");
+            assert_eq!(
+                get("state"),
+                [state],
+                "Ok without exactly one matching state"
+            );
             let codes = get("code");
             assert_eq!(codes.len(), 1);
             assert!(!codes[0].is_empty());
@@ -127,8 +148,10 @@ fuzz_target!(|data: &[u8]| {
             // value an error may quote (iss, error, error_description, error_uri).
             if let Some(params) = &params {
                 let echoed = params.iter().any(|(k, v)| {
-                    matches!(k.as_str(), "iss" | "error" | "error_description" | "error_uri")
-                        && v.contains(state)
+                    matches!(
+                        k.as_str(),
+                        "iss" | "error" | "error_description" | "error_uri"
+                    ) && v.contains(state)
                 });
                 if !echoed {
                     assert!(!shown.contains(state), "state leaked: {shown}");

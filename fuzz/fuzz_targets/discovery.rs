@@ -33,8 +33,14 @@ fn check_metadata(meta: &SmartMetadata) {
         let _ = f.to_string();
     }
     let algs = meta.asymmetric_signing_algorithms_supported();
-    assert!(algs.iter().all(|a| *a == "RS384" || *a == "ES384"), "{algs:?}");
-    assert!(algs.len() <= 2 && !(algs.len() == 2 && algs[0] == algs[1]), "{algs:?}");
+    assert!(
+        algs.iter().all(|a| *a == "RS384" || *a == "ES384"),
+        "{algs:?}"
+    );
+    assert!(
+        algs.len() <= 2 && !(algs.len() == 2 && algs[0] == algs[1]),
+        "{algs:?}"
+    );
     let present = |s: &Option<String>| s.as_deref().is_some_and(|s| !s.trim().is_empty());
 
     assert_eq!(
@@ -45,7 +51,10 @@ fn check_metadata(meta: &SmartMetadata) {
         meta.supports_standalone_launch(),
         meta.has_capability("launch-standalone") && present(&meta.authorization_endpoint)
     );
-    assert_eq!(meta.supports_public_auth(), meta.has_capability("client-public"));
+    assert_eq!(
+        meta.supports_public_auth(),
+        meta.has_capability("client-public")
+    );
     if meta.supports_symmetric_auth() {
         assert!(meta.has_capability("client-confidential-symmetric"));
     }
@@ -55,9 +64,16 @@ fn check_metadata(meta: &SmartMetadata) {
     }
     if meta.supports_backend_services() {
         assert!(meta.supports_asymmetric_auth());
-        assert!(meta.grant_types_supported.iter().any(|g| g == "client_credentials"));
+        assert!(
+            meta.grant_types_supported
+                .iter()
+                .any(|g| g == "client_credentials")
+        );
     }
-    assert_eq!(meta.supports_dynamic_registration(), present(&meta.registration_endpoint));
+    assert_eq!(
+        meta.supports_dynamic_registration(),
+        present(&meta.registration_endpoint)
+    );
     assert_eq!(
         meta.supports_post_based_authorization(),
         meta.has_capability("authorize-post")
@@ -80,17 +96,30 @@ fn check_metadata(meta: &SmartMetadata) {
             continue;
         }
         let known = [
-            "issuer", "jwks_uri", "authorization_endpoint", "grant_types_supported",
-            "token_endpoint", "token_endpoint_auth_methods_supported",
-            "token_endpoint_auth_signing_alg_values_supported", "registration_endpoint",
-            "associated_endpoints", "user_access_brand_bundle", "user_access_brand_identifier",
-            "scopes_supported", "response_types_supported", "management_endpoint",
-            "introspection_endpoint", "revocation_endpoint", "capabilities",
+            "issuer",
+            "jwks_uri",
+            "authorization_endpoint",
+            "grant_types_supported",
+            "token_endpoint",
+            "token_endpoint_auth_methods_supported",
+            "token_endpoint_auth_signing_alg_values_supported",
+            "registration_endpoint",
+            "associated_endpoints",
+            "user_access_brand_bundle",
+            "user_access_brand_identifier",
+            "scopes_supported",
+            "response_types_supported",
+            "management_endpoint",
+            "introspection_endpoint",
+            "revocation_endpoint",
+            "capabilities",
             "code_challenge_methods_supported",
         ];
         if known.contains(&name.as_str()) {
             assert!(
-                findings.iter().any(|f| f.is_error() && f.field.as_deref() == Some(name.as_str())),
+                findings
+                    .iter()
+                    .any(|f| f.is_error() && f.field.as_deref() == Some(name.as_str())),
                 "wrong-typed {name} in extra without a finding"
             );
         }
@@ -113,7 +142,10 @@ fuzz_target!(|data: &[u8]| {
     }
     let result = parse_discovery_response(URL, response(status, body));
     let twin = SmartMetadata::from_response(URL, status, body);
-    assert_eq!(result, twin, "from_response disagrees with parse_discovery_response");
+    assert_eq!(
+        result, twin,
+        "from_response disagrees with parse_discovery_response"
+    );
     match result {
         Ok(meta) => {
             assert!((200..300).contains(&status));

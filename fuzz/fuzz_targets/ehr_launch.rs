@@ -29,13 +29,21 @@ fn model_query(launch_url: &str) -> Option<String> {
     }
     let head = trimmed.split(['?', '#']).next().unwrap_or("");
     if head.contains("://") {
-        return Some(url::Url::parse(trimmed).ok()?.query().unwrap_or("").to_owned());
+        return Some(
+            url::Url::parse(trimmed)
+                .ok()?
+                .query()
+                .unwrap_or("")
+                .to_owned(),
+        );
     }
     Some(trimmed.to_owned())
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     let (extra, launch_url) = match text.split_once('\n') {
         Some((first, rest)) => (Some(first), rest),
         None => (None, text),
@@ -55,7 +63,11 @@ fuzz_target!(|data: &[u8]| {
                 .map(|(k, v)| (k.into_owned(), v.into_owned()))
                 .collect();
             let values = |name: &str| {
-                pairs.iter().filter(|(k, _)| k == name).map(|(_, v)| v.clone()).collect::<Vec<_>>()
+                pairs
+                    .iter()
+                    .filter(|(k, _)| k == name)
+                    .map(|(_, v)| v.clone())
+                    .collect::<Vec<_>>()
             };
             assert_eq!(values("iss"), [launch.iss.clone()]);
             assert_eq!(values("launch"), [launch.launch.clone()]);
@@ -64,7 +76,11 @@ fuzz_target!(|data: &[u8]| {
             let detail = e.detail.clone().unwrap_or_default();
             // The quoted iss passes through server_text: at most 300 chars + "…" of the input.
             assert!(!detail.chars().any(char::is_control), "{detail:?}");
-            assert!(detail.chars().count() <= 300 + 200, "{} chars", detail.chars().count());
+            assert!(
+                detail.chars().count() <= 300 + 200,
+                "{} chars",
+                detail.chars().count()
+            );
             let _ = format!("{e} {e:?}");
         }
     }

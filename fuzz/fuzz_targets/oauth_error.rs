@@ -23,7 +23,11 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(fields.status, Some(status));
 
     let parsed = parse_object(body);
-    assert_eq!(parsed, common::model_parse_object(body), "parse_object disagrees with the model");
+    assert_eq!(
+        parsed,
+        common::model_parse_object(body),
+        "parse_object disagrees with the model"
+    );
 
     let check = |key: &str, got: &Option<String>| {
         let expected = match parsed.as_ref().and_then(|m| m.get(key)) {
@@ -38,7 +42,11 @@ fuzz_target!(|data: &[u8]| {
             _ => assert_eq!(got, &expected, "{key}"),
         }
         if let Some(text) = got {
-            assert!(common::bounded(text), "unbounded: {} chars", text.chars().count());
+            assert!(
+                common::bounded(text),
+                "unbounded: {} chars",
+                text.chars().count()
+            );
             assert!(common::clean(text), "control characters in {text:?}");
         }
     };

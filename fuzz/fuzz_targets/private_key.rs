@@ -29,9 +29,7 @@ const TOLERATE_PEM_LABEL_ECHO: bool = true;
 
 /// The error text the leak checks look at.
 fn leak_view(e: &ConfigurationError) -> String {
-    if TOLERATE_PEM_LABEL_ECHO
-        && let ConfigurationError::Invalid { reason, .. } = e
-    {
+    if TOLERATE_PEM_LABEL_ECHO && let ConfigurationError::Invalid { reason, .. } = e {
         for (head, tail) in [
             ("the PEM block \"", "\" has no matching END line"),
             ("unsupported PEM block \"", "\"; expected PRIVATE KEY"),
@@ -51,7 +49,8 @@ fn base64_lines(text: &str) -> Vec<&str> {
         .map(str::trim)
         .filter(|l| {
             l.len() >= 16
-                && l.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
+                && l.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
         })
         .collect()
 }
@@ -78,9 +77,15 @@ fn private_values(value: &Value) -> Vec<String> {
     fn strings(v: &Value, private: bool, out_private: &mut Vec<String>, others: &mut Vec<String>) {
         match v {
             Value::String(s) => {
-                if private { out_private.push(s.clone()) } else { others.push(s.clone()) }
+                if private {
+                    out_private.push(s.clone())
+                } else {
+                    others.push(s.clone())
+                }
             }
-            Value::Array(items) => items.iter().for_each(|i| strings(i, false, out_private, others)),
+            Value::Array(items) => items
+                .iter()
+                .for_each(|i| strings(i, false, out_private, others)),
             Value::Object(map) => {
                 for (k, v) in map {
                     others.push(k.clone());
@@ -106,10 +111,16 @@ fn private_values(value: &Value) -> Vec<String> {
 
 fn check_ok(key: &PrivateKey) {
     let alg = key.algorithm();
-    assert_eq!(format!("{key:?}"), format!("PrivateKey {{ algorithm: {alg:?}, key: [REDACTED] }}"));
+    assert_eq!(
+        format!("{key:?}"),
+        format!("PrivateKey {{ algorithm: {alg:?}, key: [REDACTED] }}")
+    );
     let jwk = key.public_jwk().expect("a loaded key has a public JWK");
     let json = serde_json::to_string(&jwk).unwrap();
-    assert!(!json.contains("\"d\""), "private part in the public JWK: {json}");
+    assert!(
+        !json.contains("\"d\""),
+        "private part in the public JWK: {json}"
+    );
     match alg {
         JwsAlgorithm::RS384 => assert_eq!(jwk.kty, "RSA"),
         JwsAlgorithm::ES384 => assert_eq!(jwk.kty, "EC"),
@@ -120,8 +131,12 @@ fn check_ok(key: &PrivateKey) {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&mode, rest)) = data.split_first() else { return };
-    let Ok(text) = std::str::from_utf8(rest) else { return };
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
+    let Ok(text) = std::str::from_utf8(rest) else {
+        return;
+    };
     let plant = mode & 2 != 0 && !text.contains(CANARY);
 
     if mode & 1 == 0 {
@@ -138,10 +153,16 @@ fuzz_target!(|data: &[u8]| {
             Err(e) => {
                 let shown = leak_view(&e);
                 if plant {
-                    assert!(!shown.contains(CANARY), "planted PEM line in the error: {shown}");
+                    assert!(
+                        !shown.contains(CANARY),
+                        "planted PEM line in the error: {shown}"
+                    );
                 }
                 for line in base64_lines(&text) {
-                    assert!(!shown.contains(line), "PEM body line {line:?} in the error: {shown}");
+                    assert!(
+                        !shown.contains(line),
+                        "PEM body line {line:?} in the error: {shown}"
+                    );
                 }
             }
         }
@@ -156,11 +177,17 @@ fuzz_target!(|data: &[u8]| {
             Err(e) => {
                 let shown = leak_view(&e);
                 if plant {
-                    assert!(!shown.contains(CANARY), "planted JWK member in the error: {shown}");
+                    assert!(
+                        !shown.contains(CANARY),
+                        "planted JWK member in the error: {shown}"
+                    );
                 }
                 if let Ok(value) = serde_json::from_str::<Value>(&text) {
                     for v in private_values(&value) {
-                        assert!(!shown.contains(&v), "private JWK member in the error: {shown}");
+                        assert!(
+                            !shown.contains(&v),
+                            "private JWK member in the error: {shown}"
+                        );
                     }
                 }
             }

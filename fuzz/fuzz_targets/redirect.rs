@@ -17,9 +17,9 @@ use std::net::IpAddr;
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
+use safire_core::Operation;
 use safire_core::http::{self, Method, header};
 use safire_core::redirect::{RedirectPolicy, next_hop};
-use safire_core::Operation;
 use url::Url;
 
 const SENT: [&str; 8] = [
@@ -68,13 +68,19 @@ fn loopback(url: &Url) -> bool {
 
 fuzz_target!(|data: &[u8]| {
     let mut u = arbitrary::Unstructured::new(data);
-    let Ok(input) = Header::arbitrary(&mut u) else { return };
+    let Ok(input) = Header::arbitrary(&mut u) else {
+        return;
+    };
     let tail = u.take_rest();
     let (sent_choice, location) = if input.sent & 1 == 0 {
         (SentUrl::Fixed(input.sent >> 1), tail)
     } else {
-        let Some(nl) = tail.iter().position(|b| *b == b'\n') else { return };
-        let Ok(s) = std::str::from_utf8(&tail[..nl]) else { return };
+        let Some(nl) = tail.iter().position(|b| *b == b'\n') else {
+            return;
+        };
+        let Ok(s) = std::str::from_utf8(&tail[..nl]) else {
+            return;
+        };
         (SentUrl::Fuzzed(s.to_owned()), &tail[nl + 1..])
     };
     let method = match input.method % 7 {
@@ -93,7 +99,9 @@ fuzz_target!(|data: &[u8]| {
         sent_url.push_str(if sent_url.contains('?') { "&t=" } else { "?t=" });
         sent_url.push_str(CANARY_SENT);
     }
-    let Ok(uri) = sent_url.parse::<http::Uri>() else { return };
+    let Ok(uri) = sent_url.parse::<http::Uri>() else {
+        return;
+    };
     let mut builder = http::Request::builder().method(method.clone()).uri(uri);
     if input.authorization {
         builder = builder.header(header::AUTHORIZATION, "Bearer canary-bearer");
@@ -101,7 +109,9 @@ fuzz_target!(|data: &[u8]| {
     if input.cookie {
         builder = builder.header(header::COOKIE, "session=canary-cookie");
     }
-    let Ok(mut sent) = builder.body(b"grant_type=client_credentials".to_vec()) else { return };
+    let Ok(mut sent) = builder.body(b"grant_type=client_credentials".to_vec()) else {
+        return;
+    };
     let operation = match input.operation % 4 {
         0 => None,
         1 => Some(Operation::Discovery),
@@ -118,7 +128,9 @@ fuzz_target!(|data: &[u8]| {
         location.extend_from_slice(b"?code=");
         location.extend_from_slice(CANARY_LOCATION.as_bytes());
     }
-    let Ok(status) = http::StatusCode::from_u16(input.status % 1000) else { return };
+    let Ok(status) = http::StatusCode::from_u16(input.status % 1000) else {
+        return;
+    };
     let mut response = http::Response::builder().status(status);
     let location_value = http::HeaderValue::from_bytes(&location).ok();
     if let Some(v) = &location_value {
@@ -135,13 +147,19 @@ fuzz_target!(|data: &[u8]| {
     let followable = matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308);
     let textual_location = location_value.as_ref().is_some_and(|v| v.to_str().is_ok());
     if !followable || !textual_location {
-        assert!(matches!(result, Ok(None)), "non-redirect handled: {result:?}");
+        assert!(
+            matches!(result, Ok(None)),
+            "non-redirect handled: {result:?}"
+        );
         return;
     }
     match result {
         Ok(None) => panic!("a followable redirect with a Location passed through"),
         Ok(Some(next)) => {
-            assert!(method == Method::GET || method == Method::HEAD, "{method} followed");
+            assert!(
+                method == Method::GET || method == Method::HEAD,
+                "{method} followed"
+            );
             assert!(hops < policy.max_hops, "followed past the hop limit");
             assert_eq!(next.method(), &method);
             assert_eq!(next.body(), sent.body());
@@ -157,8 +175,14 @@ fuzz_target!(|data: &[u8]| {
             }
             let from = Url::parse(&sent.uri().to_string()).unwrap();
             if target.origin() != from.origin() {
-                assert!(!next.headers().contains_key(header::AUTHORIZATION), "Authorization kept cross-origin");
-                assert!(!next.headers().contains_key(header::COOKIE), "Cookie kept cross-origin");
+                assert!(
+                    !next.headers().contains_key(header::AUTHORIZATION),
+                    "Authorization kept cross-origin"
+                );
+                assert!(
+                    !next.headers().contains_key(header::COOKIE),
+                    "Cookie kept cross-origin"
+                );
             } else {
                 assert_eq!(
                     next.headers().get(header::AUTHORIZATION),
@@ -173,13 +197,19 @@ fuzz_target!(|data: &[u8]| {
                     || matches!(&sent_choice, SentUrl::Fuzzed(s) if s.contains(c))
             };
             if input.plant_location_query && !fuzzed_has(CANARY_LOCATION) {
-                assert!(!text.contains(CANARY_LOCATION), "Location query in error: {text}");
+                assert!(
+                    !text.contains(CANARY_LOCATION),
+                    "Location query in error: {text}"
+                );
             }
             if input.plant_sent_query && !fuzzed_has(CANARY_SENT) {
                 assert!(!text.contains(CANARY_SENT), "sent query in error: {text}");
             }
             assert!(!text.contains("canary-bearer") && !text.contains("canary-cookie"));
-            assert!(!text.contains("client_credentials"), "request body in error: {text}");
+            assert!(
+                !text.contains("client_credentials"),
+                "request body in error: {text}"
+            );
         }
     }
 });

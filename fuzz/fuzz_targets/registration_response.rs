@@ -46,9 +46,13 @@ fn check(status: u16, body: &[u8]) -> Result<RegisteredClient, RegistrationError
             if !(200..300).contains(&status) {
                 assert!(e.received_fields.is_empty());
             }
-            for text in [&e.oauth.error_code, &e.oauth.error_description, &e.oauth.error_uri]
-                .into_iter()
-                .flatten()
+            for text in [
+                &e.oauth.error_code,
+                &e.oauth.error_description,
+                &e.oauth.error_uri,
+            ]
+            .into_iter()
+            .flatten()
             {
                 assert!(common::bounded(text) && common::clean(text), "{text:?}");
             }
@@ -63,7 +67,10 @@ fn check(status: u16, body: &[u8]) -> Result<RegisteredClient, RegistrationError
 
 fn assert_no_canary(result: &Result<RegisteredClient, RegistrationError>) {
     let shown = render(result);
-    assert!(!shown.contains(SECRET) && !shown.contains(RAT), "canary leaked: {shown}");
+    assert!(
+        !shown.contains(SECRET) && !shown.contains(RAT),
+        "canary leaked: {shown}"
+    );
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -82,7 +89,9 @@ fuzz_target!(|data: &[u8]| {
         assert_no_canary(&check(status, &prefixed));
     }
 
-    let Some(map) = common::loose_object(body) else { return };
+    let Some(map) = common::loose_object(body) else {
+        return;
+    };
 
     // Errors depend on no value but the kept ones.
     if result.is_err() {
@@ -91,7 +100,11 @@ fuzz_target!(|data: &[u8]| {
         let a = RegisteredClient::parse(status, &reserialized);
         let b = RegisteredClient::parse(status, &serde_json::to_vec(&replaced).unwrap());
         assert!(a.is_err() && b.is_err());
-        assert_eq!(render(&a), render(&b), "registration error depends on a value");
+        assert_eq!(
+            render(&a),
+            render(&b),
+            "registration error depends on a value"
+        );
     }
 
     // Debug of a client does not depend on the secrets' values.
@@ -104,14 +117,21 @@ fuzz_target!(|data: &[u8]| {
         }
         let a = RegisteredClient::parse(status, &serde_json::to_vec(&map).unwrap());
         let b = RegisteredClient::parse(status, &serde_json::to_vec(&replaced).unwrap());
-        assert_eq!(render(&a), render(&b), "client Debug depends on a secret value");
+        assert_eq!(
+            render(&a),
+            render(&b),
+            "client Debug depends on a secret value"
+        );
     }
 
     // Canaries merged into the object (overriding any secret the input had).
     if !planted_by_input {
         let mut planted = map.clone();
         planted.insert("client_secret".into(), Value::String(SECRET.into()));
-        planted.insert("registration_access_token".into(), Value::String(RAT.into()));
+        planted.insert(
+            "registration_access_token".into(),
+            Value::String(RAT.into()),
+        );
         assert_no_canary(&check(status, &serde_json::to_vec(&planted).unwrap()));
     }
 });

@@ -32,7 +32,11 @@ fn render(result: &Result<TokenResponse, TokenError>) -> String {
 
 fn check_ok(t: &TokenResponse, received_at: SystemTime) {
     assert!(!t.access_token.is_blank());
-    for kind in [TokenFlowKind::AppLaunch, TokenFlowKind::Refresh, TokenFlowKind::BackendServices] {
+    for kind in [
+        TokenFlowKind::AppLaunch,
+        TokenFlowKind::Refresh,
+        TokenFlowKind::BackendServices,
+    ] {
         for f in t.compliance_findings(kind) {
             assert!(!f.message.is_empty());
             let _ = f.to_string();
@@ -46,7 +50,9 @@ fn check_ok(t: &TokenResponse, received_at: SystemTime) {
         (Some(secs), Some(at)) => {
             let base = received_at.duration_since(UNIX_EPOCH).unwrap().as_secs();
             assert_eq!(at, UNIX_EPOCH + Duration::from_secs(base + secs));
-            assert!(!t.is_expired(UNIX_EPOCH + Duration::from_secs(base), Duration::ZERO) || secs == 0);
+            assert!(
+                !t.is_expired(UNIX_EPOCH + Duration::from_secs(base), Duration::ZERO) || secs == 0
+            );
         }
         (Some(_), None) => {} // overflow or received before the epoch
     }
@@ -57,9 +63,13 @@ fn check_ok(t: &TokenResponse, received_at: SystemTime) {
 
 fn check_err(e: &TokenError, status: u16) {
     assert_eq!(e.oauth.status, Some(status));
-    for text in [&e.oauth.error_code, &e.oauth.error_description, &e.oauth.error_uri]
-        .into_iter()
-        .flatten()
+    for text in [
+        &e.oauth.error_code,
+        &e.oauth.error_description,
+        &e.oauth.error_uri,
+    ]
+    .into_iter()
+    .flatten()
     {
         assert!(common::bounded(text) && common::clean(text), "{text:?}");
     }
@@ -95,12 +105,19 @@ fuzz_target!(|data: &[u8]| {
     }
 
     // Differential checks need the body as a JSON object.
-    let Some(map) = common::loose_object(body) else { return };
+    let Some(map) = common::loose_object(body) else {
+        return;
+    };
     let reserialized = serde_json::to_vec(&map).unwrap();
     let again = TokenResponse::parse(status, &reserialized, received_at);
-    assert!(again == result, "raw and re-serialized bodies parse differently");
+    assert!(
+        again == result,
+        "raw and re-serialized bodies parse differently"
+    );
 
-    let Some(Value::String(token)) = map.get("access_token") else { return };
+    let Some(Value::String(token)) = map.get("access_token") else {
+        return;
+    };
     if token.trim().is_empty() || token == REPLACEMENT {
         return;
     }
@@ -109,9 +126,15 @@ fuzz_target!(|data: &[u8]| {
     let other = TokenResponse::parse(status, &serde_json::to_vec(&replaced).unwrap(), received_at);
     let shown = render(&result);
     let shown_other = render(&other);
-    assert_eq!(shown, shown_other, "output depends on the access token value");
+    assert_eq!(
+        shown, shown_other,
+        "output depends on the access token value"
+    );
     if token.chars().count() >= 8 && !shown_other.contains(token.as_str()) {
-        assert!(!shown.contains(token.as_str()), "access token leaked: {shown}");
+        assert!(
+            !shown.contains(token.as_str()),
+            "access token leaked: {shown}"
+        );
     }
     if let Ok(t) = &result {
         assert_eq!(t.access_token.expose(), token);

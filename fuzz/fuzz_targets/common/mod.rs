@@ -7,9 +7,16 @@ use serde_json::{Map, Value};
 /// (truncated to u16) and the rest; anything else is status `default` with the whole input as
 /// body. Keeps seeds human-readable (`201\n{"client_id":...}`).
 pub fn split_status(data: &[u8], default: u16) -> (u16, &[u8]) {
-    let digits = data.iter().take(6).take_while(|b| b.is_ascii_digit()).count();
+    let digits = data
+        .iter()
+        .take(6)
+        .take_while(|b| b.is_ascii_digit())
+        .count();
     if (1..=5).contains(&digits) && data.get(digits) == Some(&b'\n') {
-        let n: u32 = std::str::from_utf8(&data[..digits]).unwrap().parse().unwrap();
+        let n: u32 = std::str::from_utf8(&data[..digits])
+            .unwrap()
+            .parse()
+            .unwrap();
         (n as u16, &data[digits + 1..])
     } else {
         (default, data)
@@ -26,7 +33,11 @@ pub fn collect_strings<'a>(value: &'a Value, keys: &mut Vec<&'a str>, values: &m
     }
 }
 
-pub fn collect_map<'a>(map: &'a Map<String, Value>, keys: &mut Vec<&'a str>, values: &mut Vec<&'a str>) {
+pub fn collect_map<'a>(
+    map: &'a Map<String, Value>,
+    keys: &mut Vec<&'a str>,
+    values: &mut Vec<&'a str>,
+) {
     for (k, v) in map {
         keys.push(k);
         collect_strings(v, keys, values);
@@ -94,9 +105,16 @@ pub fn assert_names_only(received: &[String], map: &Map<String, Value>) {
     let expected: Vec<String> = {
         let mut keys: Vec<&String> = map.keys().collect();
         keys.sort();
-        keys.into_iter().take(64).map(|k| model_server_text(k)).collect()
+        keys.into_iter()
+            .take(64)
+            .map(|k| model_server_text(k))
+            .collect()
     };
-    assert_eq!(received, &expected[..], "received_fields are not the sorted key names");
+    assert_eq!(
+        received,
+        &expected[..],
+        "received_fields are not the sorted key names"
+    );
 }
 
 /// Replaces every string value (not keys) below `map` except the top-level members named in
@@ -110,7 +128,9 @@ pub fn replace_values(map: &Map<String, Value>, keep: &[&str], tag: &str) -> Map
             }
             Value::Array(items) => Value::Array(items.iter().map(|i| walk(i, tag, n)).collect()),
             Value::Object(m) => Value::Object(
-                m.iter().map(|(k, v)| (k.clone(), walk(v, tag, n))).collect(),
+                m.iter()
+                    .map(|(k, v)| (k.clone(), walk(v, tag, n)))
+                    .collect(),
             ),
             other => other.clone(),
         }
@@ -118,7 +138,11 @@ pub fn replace_values(map: &Map<String, Value>, keep: &[&str], tag: &str) -> Map
     let mut n = 0;
     map.iter()
         .map(|(k, v)| {
-            let v = if keep.contains(&k.as_str()) { v.clone() } else { walk(v, tag, &mut n) };
+            let v = if keep.contains(&k.as_str()) {
+                v.clone()
+            } else {
+                walk(v, tag, &mut n)
+            };
             (k.clone(), v)
         })
         .collect()
