@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 use crate::error::DiscoveryError;
 use crate::finding::{Finding, Findings};
-use crate::json::{parse_object, string_array, type_name};
+use crate::json::{Fields, into_string_array, string_array, type_name};
 
 /// The two client-assertion algorithms SMART App Launch 2.2 requires (`private_key_jwt`).
 const SMART_ASYMMETRIC_ALGORITHMS: [&str; 2] = ["RS384", "ES384"];
@@ -163,51 +163,80 @@ impl From<Map<String, Value>> for SmartMetadata {
     }
 }
 
-/// Moves known fields out of the document, parking wrong-typed values in `wrong`.
+/// The index of a known field in [`KNOWN_FIELDS`].
+fn key_index(key: &str) -> Option<usize> {
+    Some(match key {
+        "issuer" => 0,
+        "jwks_uri" => 1,
+        "authorization_endpoint" => 2,
+        "grant_types_supported" => 3,
+        "token_endpoint" => 4,
+        "token_endpoint_auth_methods_supported" => 5,
+        "token_endpoint_auth_signing_alg_values_supported" => 6,
+        "registration_endpoint" => 7,
+        "associated_endpoints" => 8,
+        "user_access_brand_bundle" => 9,
+        "user_access_brand_identifier" => 10,
+        "scopes_supported" => 11,
+        "response_types_supported" => 12,
+        "management_endpoint" => 13,
+        "introspection_endpoint" => 14,
+        "revocation_endpoint" => 15,
+        "capabilities" => 16,
+        "code_challenge_methods_supported" => 17,
+        _ => return None,
+    })
+}
+
+/// Moves known fields out of the document, in [`KNOWN_FIELDS`] order, parking wrong-typed
+/// values in `wrong`.
 struct Taker {
-    map: Map<String, Value>,
+    fields: Fields<18>,
+    next: usize,
     wrong: Map<String, Value>,
 }
 
 impl Taker {
-    fn take(&mut self, key: &str) -> Option<Value> {
-        match self.map.remove(key) {
-            None | Some(Value::Null) => None,
-            Some(v) => Some(v),
-        }
+    /// The next known field (absent or `null`: `None`) and its name.
+    fn take(&mut self) -> (Option<Value>, &'static str) {
+        let i = self.next;
+        self.next += 1;
+        let name = KNOWN_FIELDS.get(i).map_or("", |(name, _)| name);
+        (self.fields.take(i), name)
     }
 
-    fn string(&mut self, key: &str) -> Option<String> {
-        match self.take(key)? {
-            Value::String(s) => Some(s),
-            other => {
-                self.wrong.insert(key.to_owned(), other);
+    fn string(&mut self) -> Option<String> {
+        match self.take() {
+            (None, _) => None,
+            (Some(Value::String(s)), _) => Some(s),
+            (Some(other), name) => {
+                self.wrong.insert(name.to_owned(), other);
                 None
             }
         }
     }
 
-    fn strings(&mut self, key: &str) -> Vec<String> {
-        let Some(value) = self.take(key) else {
+    fn strings(&mut self) -> Vec<String> {
+        let (Some(value), name) = self.take() else {
             return Vec::new();
         };
-        match string_array(&value) {
-            Some(list) => list,
-            None => {
-                self.wrong.insert(key.to_owned(), value);
+        match into_string_array(value) {
+            Ok(list) => list,
+            Err(value) => {
+                self.wrong.insert(name.to_owned(), value);
                 Vec::new()
             }
         }
     }
 
-    fn associated_endpoints(&mut self, key: &str) -> Vec<AssociatedEndpoint> {
-        let Some(value) = self.take(key) else {
+    fn associated_endpoints(&mut self) -> Vec<AssociatedEndpoint> {
+        let (Some(value), name) = self.take() else {
             return Vec::new();
         };
         match parse_associated(&value) {
             Some(list) => list,
             None => {
-                self.wrong.insert(key.to_owned(), value);
+                self.wrong.insert(name.to_owned(), value);
                 Vec::new()
             }
         }
@@ -251,37 +280,65 @@ impl SmartMetadata {
     /// assert!(meta.compliance_findings().iter().any(|f| f.field.as_deref() == Some("capabilities")));
     /// ```
     pub fn from_json_object(map: Map<String, Value>) -> SmartMetadata {
+        SmartMetadata::from_fields(Fields::from_map(map, key_index))
+    }
+
+    /// Parses a discovery body: `from_json_object(parse_object(body)?)`, without the map.
+    pub(crate) fn from_body(body: &[u8]) -> Option<SmartMetadata> {
+        Fields::parse(body, key_index).map(SmartMetadata::from_fields)
+    }
+
+    fn from_fields(fields: Fields<18>) -> SmartMetadata {
         let mut t = Taker {
-            map,
+            fields,
+            next: 0,
             wrong: Map::new(),
         };
-        let mut meta = SmartMetadata {
-            issuer: t.string("issuer"),
-            jwks_uri: t.string("jwks_uri"),
-            authorization_endpoint: t.string("authorization_endpoint"),
-            grant_types_supported: t.strings("grant_types_supported"),
-            token_endpoint: t.string("token_endpoint"),
-            token_endpoint_auth_methods_supported: t
-                .strings("token_endpoint_auth_methods_supported"),
-            token_endpoint_auth_signing_alg_values_supported: t
-                .strings("token_endpoint_auth_signing_alg_values_supported"),
-            registration_endpoint: t.string("registration_endpoint"),
-            associated_endpoints: t.associated_endpoints("associated_endpoints"),
-            user_access_brand_bundle: t.string("user_access_brand_bundle"),
-            user_access_brand_identifier: t.string("user_access_brand_identifier"),
-            scopes_supported: t.strings("scopes_supported"),
-            response_types_supported: t.strings("response_types_supported"),
-            management_endpoint: t.string("management_endpoint"),
-            introspection_endpoint: t.string("introspection_endpoint"),
-            revocation_endpoint: t.string("revocation_endpoint"),
-            capabilities: t.strings("capabilities"),
-            code_challenge_methods_supported: t.strings("code_challenge_methods_supported"),
-            extra: Map::new(),
-        };
-        let Taker { mut map, wrong } = t;
-        map.extend(wrong);
-        meta.extra = map;
-        meta
+        // In KNOWN_FIELDS order.
+        let issuer = t.string();
+        let jwks_uri = t.string();
+        let authorization_endpoint = t.string();
+        let grant_types_supported = t.strings();
+        let token_endpoint = t.string();
+        let token_endpoint_auth_methods_supported = t.strings();
+        let token_endpoint_auth_signing_alg_values_supported = t.strings();
+        let registration_endpoint = t.string();
+        let associated_endpoints = t.associated_endpoints();
+        let user_access_brand_bundle = t.string();
+        let user_access_brand_identifier = t.string();
+        let scopes_supported = t.strings();
+        let response_types_supported = t.strings();
+        let management_endpoint = t.string();
+        let introspection_endpoint = t.string();
+        let revocation_endpoint = t.string();
+        let capabilities = t.strings();
+        let code_challenge_methods_supported = t.strings();
+        let Taker {
+            fields, mut wrong, ..
+        } = t;
+        let mut extra = fields.extra;
+        extra.append(&mut wrong);
+        SmartMetadata {
+            issuer,
+            jwks_uri,
+            authorization_endpoint,
+            grant_types_supported,
+            token_endpoint,
+            token_endpoint_auth_methods_supported,
+            token_endpoint_auth_signing_alg_values_supported,
+            registration_endpoint,
+            associated_endpoints,
+            user_access_brand_bundle,
+            user_access_brand_identifier,
+            scopes_supported,
+            response_types_supported,
+            management_endpoint,
+            introspection_endpoint,
+            revocation_endpoint,
+            capabilities,
+            code_challenge_methods_supported,
+            extra,
+        }
     }
 
     /// Parses a discovery response: a 2xx status and a JSON object body (whatever the content
@@ -304,8 +361,8 @@ impl SmartMetadata {
         if !(200..300).contains(&status) {
             return Err(DiscoveryError::new(endpoint, Some(status), None));
         }
-        match parse_object(body) {
-            Some(map) => Ok(SmartMetadata::from_json_object(map)),
+        match SmartMetadata::from_body(body) {
+            Some(meta) => Ok(meta),
             None => Err(DiscoveryError::new(
                 endpoint,
                 Some(status),
@@ -1131,6 +1188,51 @@ mod tests {
             let reserialized: serde_json::Value = serde_json::from_str(&json).unwrap();
             assert_eq!(original, reserialized);
         }
+    }
+
+    #[test]
+    fn key_index_matches_known_fields() {
+        for (i, (name, _)) in KNOWN_FIELDS.iter().enumerate() {
+            assert_eq!(key_index(name), Some(i));
+        }
+        assert_eq!(key_index("x-vendor"), None);
+    }
+
+    #[test]
+    fn property_body_parse_same_as_map_parse() {
+        let mut g = crate::json::testgen::Gen::new(23);
+        for round in 0..3000 {
+            let mut map = g.object(3);
+            for _ in 0..(g.next() % 12) {
+                let name = KNOWN_FIELDS[(g.next() % 18) as usize].0;
+                let value = match g.next() % 4 {
+                    0 => json!(["S256", "launch-ehr"]),
+                    1 => json!([{"url": "https://a.example", "capabilities": ["x"]}, {"url": 1}]),
+                    _ => g.value(3),
+                };
+                map.insert(name.to_owned(), value);
+            }
+            let mut body = serde_json::to_vec(&Value::Object(map)).unwrap();
+            if round % 7 == 0 && !body.is_empty() {
+                let i = (g.next() % body.len() as u64) as usize;
+                body[i] = g.next() as u8;
+            }
+            let via_map = crate::json::parse_object(&body).map(SmartMetadata::from_json_object);
+            assert_eq!(SmartMetadata::from_body(&body), via_map);
+            if let Some(m) = via_map {
+                assert_eq!(
+                    SmartMetadata::from_response(DISCOVERY_URL, 200, &body).unwrap(),
+                    m
+                );
+            }
+        }
+        let dup = br#"{"issuer":1,"issuer":"https://a","capabilities":null,"scopes_supported":["a",2],"x":null}"#;
+        let m = SmartMetadata::from_body(dup).unwrap();
+        assert_eq!(m.issuer.as_deref(), Some("https://a"));
+        assert_eq!(
+            m.extra.keys().collect::<Vec<_>>(),
+            ["scopes_supported", "x"]
+        );
     }
 
     #[test]

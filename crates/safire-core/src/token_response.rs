@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 
 use crate::error::{OAuthErrorFields, TokenError, server_text};
 use crate::finding::{Finding, Findings};
-use crate::json::{LenientInt, field_names, lenient_u64, parse_object, type_name};
+use crate::json::{Fields, LenientInt, field_names, lenient_u64, type_name};
 use crate::oauth_error::{has_error_member, oauth_error_from_object, parse_oauth_error};
 use crate::secret::SecretString;
 
@@ -184,18 +184,73 @@ impl fmt::Debug for TokenResponse {
     }
 }
 
+/// The members [`TokenResponse::parse`] reads, by index into [`Fields`].
+const NAMES: [&str; 14] = [
+    "access_token",
+    "token_type",
+    "expires_in",
+    "scope",
+    "refresh_token",
+    "id_token",
+    "patient",
+    "encounter",
+    "fhirContext",
+    "need_patient_banner",
+    "smart_style_url",
+    "intent",
+    "tenant",
+    "authorization_details",
+];
+const ACCESS_TOKEN: usize = 0;
+const TOKEN_TYPE: usize = 1;
+const EXPIRES_IN: usize = 2;
+const SCOPE: usize = 3;
+const REFRESH_TOKEN: usize = 4;
+const ID_TOKEN: usize = 5;
+const PATIENT: usize = 6;
+const ENCOUNTER: usize = 7;
+const FHIR_CONTEXT: usize = 8;
+const NEED_PATIENT_BANNER: usize = 9;
+const SMART_STYLE_URL: usize = 10;
+const INTENT: usize = 11;
+const TENANT: usize = 12;
+const AUTHORIZATION_DETAILS: usize = 13;
+
+/// The index of a member in [`NAMES`].
+fn key_index(key: &str) -> Option<usize> {
+    Some(match key {
+        "access_token" => ACCESS_TOKEN,
+        "token_type" => TOKEN_TYPE,
+        "expires_in" => EXPIRES_IN,
+        "scope" => SCOPE,
+        "refresh_token" => REFRESH_TOKEN,
+        "id_token" => ID_TOKEN,
+        "patient" => PATIENT,
+        "encounter" => ENCOUNTER,
+        "fhirContext" => FHIR_CONTEXT,
+        "need_patient_banner" => NEED_PATIENT_BANNER,
+        "smart_style_url" => SMART_STYLE_URL,
+        "intent" => INTENT,
+        "tenant" => TENANT,
+        "authorization_details" => AUTHORIZATION_DETAILS,
+        _ => return None,
+    })
+}
+
+/// The name of member `key`.
+fn name(key: usize) -> &'static str {
+    NAMES.get(key).copied().unwrap_or_default()
+}
+
 /// Reads the known members out of the body, noting liberties.
 struct Reader {
-    map: Map<String, Value>,
+    fields: Fields<14>,
     findings: Findings,
 }
 
 impl Reader {
-    fn take(&mut self, key: &str) -> Option<Value> {
-        match self.map.remove(key) {
-            None | Some(Value::Null) => None,
-            Some(v) => Some(v),
-        }
+    fn take(&mut self, key: usize) -> Option<Value> {
+        self.fields.take(key)
     }
 
     fn wrong_type(&mut self, field: &str, value: &Value, expected: &str) {
@@ -208,22 +263,22 @@ impl Reader {
         );
     }
 
-    fn string(&mut self, key: &str) -> Option<String> {
+    fn string(&mut self, key: usize) -> Option<String> {
         match self.take(key)? {
             Value::String(s) => Some(s),
             other => {
-                self.wrong_type(key, &other, "a string");
+                self.wrong_type(name(key), &other, "a string");
                 None
             }
         }
     }
 
-    fn secret(&mut self, key: &str) -> Option<SecretString> {
+    fn secret(&mut self, key: usize) -> Option<SecretString> {
         self.string(key).map(SecretString::from)
     }
 
     fn token_type(&mut self) -> Option<String> {
-        let token_type = self.string("token_type")?;
+        let token_type = self.string(TOKEN_TYPE)?;
         if token_type != "Bearer" && token_type.eq_ignore_ascii_case("bearer") {
             self.findings.warning(
                 "token_type",
@@ -238,7 +293,7 @@ impl Reader {
     }
 
     fn expires_in(&mut self) -> Option<u64> {
-        let value = self.take("expires_in")?;
+        let value = self.take(EXPIRES_IN)?;
         match lenient_u64(&value) {
             LenientInt::Exact(n) => Some(n),
             LenientInt::FromString(n) => {
@@ -268,7 +323,7 @@ impl Reader {
     }
 
     fn scope(&mut self) -> Option<String> {
-        match self.take("scope")? {
+        match self.take(SCOPE)? {
             Value::String(s) => Some(s),
             Value::Array(items) => {
                 let parts: Option<Vec<&str>> = items.iter().map(Value::as_str).collect();
@@ -295,7 +350,7 @@ impl Reader {
     }
 
     fn need_patient_banner(&mut self) -> Option<bool> {
-        match self.take("need_patient_banner")? {
+        match self.take(NEED_PATIENT_BANNER)? {
             Value::Bool(b) => Some(b),
             Value::String(s) if s == "true" || s == "false" => {
                 self.findings.warning(
@@ -312,7 +367,7 @@ impl Reader {
     }
 
     fn fhir_context(&mut self) -> Vec<FhirContextItem> {
-        let Some(value) = self.take("fhirContext") else {
+        let Some(value) = self.take(FHIR_CONTEXT) else {
             return Vec::new();
         };
         let Value::Array(items) = value else {
@@ -412,7 +467,7 @@ impl TokenResponse {
                 detail: None,
             });
         }
-        let Some(map) = parse_object(body) else {
+        let Some(mut fields) = Fields::<14>::parse(body, key_index) else {
             return Err(TokenError {
                 oauth: OAuthErrorFields {
                     status: Some(status),
@@ -422,8 +477,8 @@ impl TokenResponse {
                 detail: Some("response is not a JSON object".into()),
             });
         };
-        if has_error_member(&map) {
-            let oauth = oauth_error_from_object(status, &map);
+        if has_error_member(&fields.extra) {
+            let oauth = oauth_error_from_object(status, &fields.into_map(&NAMES));
             let detail = oauth
                 .error_code
                 .is_none()
@@ -434,45 +489,47 @@ impl TokenResponse {
                 detail,
             });
         }
-        let access_token = match map.get("access_token") {
-            Some(Value::String(s)) if !s.trim().is_empty() => SecretString::new(s.as_str()),
-            _ => {
+        let access_token = match fields.take_raw(ACCESS_TOKEN) {
+            Some(Value::String(s)) if !s.trim().is_empty() => SecretString::from(s),
+            other => {
+                if let Some(value) = other {
+                    fields.put_back(ACCESS_TOKEN, value);
+                }
                 return Err(TokenError {
                     oauth: OAuthErrorFields {
                         status: Some(status),
                         ..OAuthErrorFields::default()
                     },
-                    received_fields: field_names(&map),
+                    received_fields: field_names(&fields.into_map(&NAMES)),
                     detail: Some("response access_token must be a non-blank string".into()),
                 });
             }
         };
-        Ok(Self::from_object(access_token, map, received_at))
+        Ok(Self::from_fields(access_token, fields, received_at))
     }
 
-    fn from_object(
+    fn from_fields(
         access_token: SecretString,
-        mut map: Map<String, Value>,
+        fields: Fields<14>,
         received_at: SystemTime,
     ) -> TokenResponse {
-        map.remove("access_token");
         let mut r = Reader {
-            map,
+            fields,
             findings: Findings::default(),
         };
         let token_type = r.token_type();
         let expires_in = r.expires_in();
         let scope = r.scope();
-        let refresh_token = r.secret("refresh_token");
-        let id_token = r.secret("id_token");
-        let patient = r.string("patient");
-        let encounter = r.string("encounter");
+        let refresh_token = r.secret(REFRESH_TOKEN);
+        let id_token = r.secret(ID_TOKEN);
+        let patient = r.string(PATIENT);
+        let encounter = r.string(ENCOUNTER);
         let fhir_context = r.fhir_context();
         let need_patient_banner = r.need_patient_banner();
-        let smart_style_url = r.string("smart_style_url");
-        let intent = r.string("intent");
-        let tenant = r.string("tenant");
-        let authorization_details = r.take("authorization_details");
+        let smart_style_url = r.string(SMART_STYLE_URL);
+        let intent = r.string(INTENT);
+        let tenant = r.string(TENANT);
+        let authorization_details = r.take(AUTHORIZATION_DETAILS);
         let expires_at = expires_in.and_then(|secs| expiry(received_at, secs));
         TokenResponse {
             access_token,
@@ -490,7 +547,7 @@ impl TokenResponse {
             tenant,
             authorization_details,
             expires_at,
-            extra: r.map,
+            extra: r.fields.extra,
             findings: r.findings.into_vec(),
         }
     }
@@ -731,6 +788,45 @@ mod tests {
         assert_eq!(t.compliance_findings(TokenFlowKind::Refresh), []);
         assert_eq!(t.compliance_findings(TokenFlowKind::BackendServices), []);
         round_trip(&t);
+    }
+
+    #[test]
+    fn key_index_matches_names() {
+        for (i, name) in NAMES.iter().enumerate() {
+            assert_eq!(key_index(name), Some(i));
+            assert_eq!(super::name(i), *name);
+        }
+        assert_eq!(key_index("error"), None);
+        assert_eq!(key_index("Access_token"), None);
+    }
+
+    #[test]
+    fn null_and_duplicate_members() {
+        let t = parse(
+            r#"{"access_token":"x","access_token":"a","token_type":7,"token_type":"Bearer","scope":null,"x":1,"x":null,"patient":"p","patient":null}"#,
+        );
+        assert_eq!(t.access_token.expose(), "a");
+        assert_eq!(t.token_type.as_deref(), Some("Bearer"));
+        assert_eq!(t.findings, []);
+        assert_eq!(t.scope, None);
+        assert_eq!(t.patient, None);
+        assert_eq!(t.extra.get("x"), Some(&Value::Null));
+        let err = parse_err(
+            200,
+            br#"{"access_token":"a","access_token":null,"scope":null}"#,
+        );
+        assert_eq!(err.received_fields, ["access_token", "scope"]);
+        let err = parse_err(200, br#"{"error":null,"access_token":" ","z":1}"#);
+        assert_eq!(err.received_fields, ["access_token", "error", "z"]);
+        let t = parse(r#"{"access_token":"a","error":"invalid_grant","error":null}"#);
+        assert_eq!(t.extra.get("error"), Some(&Value::Null));
+        let err = parse_err(
+            200,
+            br#"{"access_token":"a","error":null,"error":"invalid_grant"}"#,
+        );
+        assert_eq!(err.oauth.error_code.as_deref(), Some("invalid_grant"));
+        let t = parse("\u{feff}{\"access_token\":\"a\"}");
+        assert_eq!(t.access_token.expose(), "a");
     }
 
     #[test]
