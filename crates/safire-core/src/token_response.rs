@@ -376,10 +376,12 @@ impl Reader {
         };
         let mut out = Vec::with_capacity(items.len());
         for (i, item) in items.into_iter().enumerate() {
-            let field = format!("fhirContext[{i}]");
+            // Named only when a finding needs it.
+            let field = || format!("fhirContext[{i}]");
             match item {
-                Value::Object(obj) => out.push(self.fhir_context_item(&field, obj)),
+                Value::Object(obj) => out.push(self.fhir_context_item(field, obj)),
                 Value::String(reference) => {
+                    let field = field();
                     self.findings.warning(
                         &field,
                         format!(
@@ -392,18 +394,22 @@ impl Reader {
                         ..FhirContextItem::default()
                     });
                 }
-                other => self.wrong_type(&field, &other, "an object"),
+                other => self.wrong_type(&field(), &other, "an object"),
             }
         }
         out
     }
 
-    fn fhir_context_item(&mut self, field: &str, mut obj: Map<String, Value>) -> FhirContextItem {
+    fn fhir_context_item(
+        &mut self,
+        field: impl Fn() -> String,
+        mut obj: Map<String, Value>,
+    ) -> FhirContextItem {
         let mut text = |key: &str, this: &mut Self| match obj.remove(key) {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) => Some(s),
             Some(other) => {
-                this.wrong_type(&format!("{field}.{key}"), &other, "a string");
+                this.wrong_type(&format!("{}.{key}", field()), &other, "a string");
                 None
             }
         };
@@ -415,13 +421,14 @@ impl Reader {
             None | Some(Value::Null) => None,
             Some(Value::Object(id)) => Some(Value::Object(id)),
             Some(other) => {
-                self.wrong_type(&format!("{field}.identifier"), &other, "an object");
+                self.wrong_type(&format!("{}.identifier", field()), &other, "an object");
                 None
             }
         };
         if reference.is_none() && canonical.is_none() && identifier.is_none() {
+            let field = field();
             self.findings.error(
-                field,
+                &field,
                 format!("{PREFIX} {field} has none of reference, canonical or identifier"),
             );
         }
