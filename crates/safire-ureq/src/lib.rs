@@ -98,6 +98,7 @@
 #![warn(missing_docs)]
 // `safire_core::Error` carries structured OAuth fields; see the note in safire-core.
 
+mod resolve;
 mod transport;
 
 use std::sync::{Arc, Mutex, PoisonError};

@@ -4,6 +4,7 @@
 use std::io::ErrorKind;
 use std::time::{Duration, Instant};
 
+use crate::resolve::{DeferredResolver, ResolvingConnector};
 use safire_core::error::url_for_message;
 use safire_core::flow::body_too_large;
 use safire_core::{HttpRequest, HttpResponse, Limits, NetworkError, NetworkErrorKind, USER_AGENT};
@@ -35,15 +36,17 @@ impl Transport {
                 .collect::<Vec<_>>()
                 .into()
         };
-        let agent = Agent::config_builder()
+        let config = Agent::config_builder()
             .max_redirects(0)
             .http_status_as_error(false)
             .user_agent(USER_AGENT)
             .timeout_connect(Some(limits.connect_timeout))
             .timeout_global(Some(limits.request_timeout))
             .tls_config(TlsConfig::builder().root_certs(roots).build())
-            .build()
-            .new_agent();
+            .build();
+        // Host names are resolved when a connection is opened, not on every request: ureq's
+        // own resolver would spawn a thread per request to honour the timeout (see `resolve`).
+        let agent = Agent::with_parts(config, ResolvingConnector::default(), DeferredResolver);
         Self {
             agent,
             max_body: limits.max_response_bytes,
@@ -55,17 +58,20 @@ impl Transport {
     /// Sends one request exactly as the core built it and reads the response under the cap.
     pub(crate) fn send(&self, request: HttpRequest) -> Result<HttpResponse, NetworkError> {
         let started = Instant::now();
+        // Kept for the log event; the redacted URL string is only built if it is emitted.
         let method = request.method().clone();
-        let url = url_for_message(&request.uri().to_string());
+        let uri = request.uri().clone();
         let result = self.exchange(request);
         let elapsed_ms = started.elapsed().as_millis() as u64;
         match &result {
             Ok(response) => tracing::debug!(
-                %method, %url, status = response.status().as_u16(), elapsed_ms,
+                %method, url = %url_for_message(&uri.to_string()),
+                status = response.status().as_u16(), elapsed_ms,
                 "safire HTTP request"
             ),
             Err(error) => tracing::debug!(
-                %method, %url, error = %error.description, elapsed_ms,
+                %method, url = %url_for_message(&uri.to_string()),
+                error = %error.description, elapsed_ms,
                 "safire HTTP request failed"
             ),
         }
