@@ -24,6 +24,9 @@ use safire_core::{
 
 type HyperClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
+/// Validated once, at compile time, instead of on every request.
+const USER_AGENT_VALUE: HeaderValue = HeaderValue::from_static(safire_core::USER_AGENT);
+
 /// Sends requests for one `SmartClient`: a connection pool, TLS roots and limits.
 pub(crate) struct Transport {
     client: HyperClient,
@@ -63,15 +66,13 @@ impl Transport {
     /// Sends `request` and reads the whole body, within the request deadline and the body cap.
     pub(crate) async fn send(&self, request: HttpRequest) -> Result<HttpResponse, Error> {
         let started = Instant::now();
+        // Kept for the log event; the redacted URL string is only built if it is emitted.
         let method = request.method().clone();
-        let url = url_for_message(&request.uri().to_string());
+        let uri = request.uri().clone();
         let operation = request.extensions().get::<Operation>().map(|op| op.label());
 
         let (mut parts, body) = request.into_parts();
-        parts.headers.insert(
-            USER_AGENT,
-            HeaderValue::from_static(safire_core::USER_AGENT),
-        );
+        parts.headers.insert(USER_AGENT, USER_AGENT_VALUE);
         let request = hyper::Request::from_parts(parts, Full::new(Bytes::from(body)));
 
         let deadline = self.limits.request_timeout;
@@ -87,11 +88,13 @@ impl Transport {
         let elapsed_ms = started.elapsed().as_millis() as u64;
         match &result {
             Ok(response) => tracing::debug!(
-                %method, %url, operation, status = response.status().as_u16(), elapsed_ms,
+                %method, url = %url_for_message(&uri.to_string()), operation,
+                status = response.status().as_u16(), elapsed_ms,
                 "safire HTTP request"
             ),
             Err(error) => tracing::debug!(
-                %method, %url, operation, error = ?error.kind, elapsed_ms,
+                %method, url = %url_for_message(&uri.to_string()), operation,
+                error = ?error.kind, elapsed_ms,
                 "safire HTTP request failed"
             ),
         }
@@ -117,14 +120,20 @@ impl Transport {
         if announced.is_some_and(|len| len > limit as u64) {
             return Err(body_too_large(limit));
         }
-        let body = read_capped(body, limit).await?;
+        let body = read_capped(body, limit, announced).await?;
         Ok(hyper::Response::from_parts(parts, body))
     }
 }
 
-/// Reads `body` frame by frame, failing as soon as it passes `limit` bytes.
-async fn read_capped(mut body: Incoming, limit: usize) -> Result<Vec<u8>, NetworkError> {
-    let mut out = Vec::new();
+/// Reads `body` frame by frame, failing as soon as it passes `limit` bytes. `announced` (the
+/// Content-Length, already checked against `limit`) sizes the buffer once.
+async fn read_capped(
+    mut body: Incoming,
+    limit: usize,
+    announced: Option<u64>,
+) -> Result<Vec<u8>, NetworkError> {
+    let capacity = announced.map_or(0, |len| usize::try_from(len).unwrap_or(limit).min(limit));
+    let mut out = Vec::with_capacity(capacity);
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| classify_source(&e))?;
         if let Ok(data) = frame.into_data() {
