@@ -5,7 +5,6 @@ use http::Method;
 use crate::config::ClientConfig;
 use crate::error::{DiscoveryError, Error};
 use crate::flow::{Env, Flow, HttpRequest, HttpResponse, Operation, Step};
-use crate::json::parse_object;
 use crate::metadata::SmartMetadata;
 use crate::requests;
 
@@ -39,8 +38,8 @@ pub fn parse_discovery_response(
     if !requests::is_success(status) {
         return Err(DiscoveryError::new(endpoint, Some(status.as_u16()), None));
     }
-    match parse_object(response.body()) {
-        Some(object) => Ok(SmartMetadata::from_json_object(object)),
+    match SmartMetadata::from_body(response.body()) {
+        Some(metadata) => Ok(metadata),
         None => Err(DiscoveryError::new(
             endpoint,
             Some(status.as_u16()),
