@@ -142,7 +142,7 @@ def main():
         print(f"| {transport} | {fmt_time(ours)} | {fmt_time(raw)} | {fmt_time(parsed)} | {fmt_ratio(r)} | {verdict(r, lambda x: x >= 0.95)} | {fmt_ratio(ratio(parsed, ours))} |")
     diag = median("loopback-ureq/raw-with-global-timeout")
     if diag:
-        print(f"\nDiagnostic: bare ureq with `timeout_global` set (as safire-ureq configures its agent): {fmt_time(diag)}.")
+        print(f"\nDiagnostic: bare ureq with `timeout_global` set and its default resolver (a lookup thread per request; safire-ureq defers resolution to connection time): {fmt_time(diag)}.")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@
 use std::convert::Infallible;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::Bytes;
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -15,6 +16,17 @@ use safire_benches::TOKEN_RESPONSE;
 use safire_core::{CallOptions, ClientConfig, Env, Flow, SeededRandom, Step, TokenFlow};
 
 const REFRESH_TOKEN: &str = "tGzv3JOkF0XG5Qx2TlKWIA.refresh.7c1e";
+
+/// Connections the server has accepted: each client should open one and keep reusing it.
+static ACCEPTED: AtomicUsize = AtomicUsize::new(0);
+
+/// Runs `requests`, then says how many connections they opened (pooling at work: 0 or 1).
+fn connections_opened(label: &str, requests: impl FnOnce()) {
+    let before = ACCEPTED.load(Ordering::SeqCst);
+    requests();
+    let opened = ACCEPTED.load(Ordering::SeqCst) - before;
+    eprintln!("{label}: {opened} connection(s) opened");
+}
 
 /// Serves TOKEN_RESPONSE to every request, on its own thread and runtime, until the process ends.
 fn start_server() -> SocketAddr {
@@ -32,6 +44,7 @@ fn start_server() -> SocketAddr {
                 let Ok((stream, _)) = listener.accept().await else {
                     continue;
                 };
+                ACCEPTED.fetch_add(1, Ordering::SeqCst);
                 let _ = stream.set_nodelay(true);
                 tokio::spawn(async move {
                     let service = service_fn(
@@ -110,18 +123,23 @@ fn loopback(c: &mut Criterion) {
     assert!(token.refresh_token.is_some());
     assert_eq!(raw_ureq(), TOKEN_RESPONSE);
     let mut group = c.benchmark_group("loopback-ureq");
-    group.bench_function("safire", |b| {
-        b.iter(|| {
-            safire
-                .refresh_token(REFRESH_TOKEN, CallOptions::new())
-                .expect("safire-ureq")
-        })
+    connections_opened("loopback-ureq/safire", || {
+        group.bench_function("safire", |b| {
+            b.iter(|| {
+                safire
+                    .refresh_token(REFRESH_TOKEN, CallOptions::new())
+                    .expect("safire-ureq")
+            })
+        });
     });
-    group.bench_function("raw", |b| b.iter(raw_ureq));
+    connections_opened("loopback-ureq/raw", || {
+        group.bench_function("raw", |b| b.iter(raw_ureq));
+    });
     group.bench_function("raw+json", |b| {
         b.iter(|| serde_json::from_slice::<serde_json::Value>(&raw_ureq()).expect("json"))
     });
-    // Diagnostic: the bare agent with a whole-request timeout, as safire-ureq configures it.
+    // Diagnostic: the bare agent with a whole-request timeout and ureq's default resolver, which
+    // then resolves every request on a new thread (safire-ureq defers resolution to connecting).
     let timed_agent = ureq::Agent::config_builder()
         .timeout_global(Some(std::time::Duration::from_secs(30)))
         .build()
@@ -171,14 +189,18 @@ fn loopback(c: &mut Criterion) {
     assert!(token.refresh_token.is_some());
     assert_eq!(runtime.block_on(raw_hyper()), TOKEN_RESPONSE);
     let mut group = c.benchmark_group("loopback-hyper");
-    group.bench_function("safire", |b| {
-        b.iter(|| {
-            runtime
-                .block_on(safire.refresh_token(REFRESH_TOKEN, CallOptions::new()))
-                .expect("safire-hyper")
-        })
+    connections_opened("loopback-hyper/safire", || {
+        group.bench_function("safire", |b| {
+            b.iter(|| {
+                runtime
+                    .block_on(safire.refresh_token(REFRESH_TOKEN, CallOptions::new()))
+                    .expect("safire-hyper")
+            })
+        });
     });
-    group.bench_function("raw", |b| b.iter(|| runtime.block_on(raw_hyper())));
+    connections_opened("loopback-hyper/raw", || {
+        group.bench_function("raw", |b| b.iter(|| runtime.block_on(raw_hyper())));
+    });
     group.bench_function("raw+json", |b| {
         b.iter(|| {
             serde_json::from_slice::<serde_json::Value>(&runtime.block_on(raw_hyper()))
