@@ -25,7 +25,7 @@ const PRIVATE: [&str; 6] = ["d", "p", "q", "dp", "dq", "qi"];
 /// label, and a BEGIN line without its closing dashes makes the "label" run to the next
 /// `-----`, i.e. over the whole base64 body. While this is true, the quoted label is cut out
 /// of the error before the leak checks; set it to false once safire-core validates labels.
-const TOLERATE_PEM_LABEL_ECHO: bool = true;
+const TOLERATE_PEM_LABEL_ECHO: bool = false;
 
 /// The error text the leak checks look at.
 fn leak_view(e: &ConfigurationError) -> String {

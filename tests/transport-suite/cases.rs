@@ -371,12 +371,17 @@ pub fn refresh_with_client_secret_basic<C: TestClient>() {
         )
         .unwrap();
     assert_eq!(token.access_token.expose(), "at-for-rt-1");
-    client
-        .refresh_token(SecretString::new("rt-2"), CallOptions::new())
-        .unwrap();
+    // Four more refreshes: a pooled client reuses connections. (hyper-util returns a
+    // connection to its pool on a spawned task, so one request may race it and open a new
+    // one; reuse is asserted over the series, not for one pair.)
+    for _ in 0..4 {
+        client
+            .refresh_token(SecretString::new("rt-2"), CallOptions::new())
+            .unwrap();
+    }
 
     let requests = server.requests();
-    assert_eq!(requests.len(), 2, "configured endpoint: no discovery");
+    assert_eq!(requests.len(), 5, "configured endpoint: no discovery");
     let post = &requests[0];
     assert_eq!(post.method, "POST");
     assert_eq!(post.target, "/token");
@@ -391,9 +396,12 @@ pub fn refresh_with_client_secret_basic<C: TestClient>() {
     assert_eq!(form["scope"], "patient/Observation.rs");
     assert!(!form.contains_key("client_id"), "the id travels in Basic");
     assert!(!form.contains_key("client_secret"));
-    assert_eq!(
-        requests[0].connection, requests[1].connection,
-        "the second request reuses the pooled connection"
+    let connections: std::collections::HashSet<_> =
+        requests.iter().map(|r| r.connection).collect();
+    assert!(
+        connections.len() <= 2,
+        "five requests over {} connections: the pool is not reused",
+        connections.len()
     );
 }
 
