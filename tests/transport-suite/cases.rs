@@ -396,8 +396,7 @@ pub fn refresh_with_client_secret_basic<C: TestClient>() {
     assert_eq!(form["scope"], "patient/Observation.rs");
     assert!(!form.contains_key("client_id"), "the id travels in Basic");
     assert!(!form.contains_key("client_secret"));
-    let connections: std::collections::HashSet<_> =
-        requests.iter().map(|r| r.connection).collect();
+    let connections: std::collections::HashSet<_> = requests.iter().map(|r| r.connection).collect();
     assert!(
         connections.len() <= 2,
         "five requests over {} connections: the pool is not reused",
