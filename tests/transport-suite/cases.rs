@@ -757,6 +757,32 @@ pub fn silent_server_times_out<C: TestClient>() {
     assert_eq!(server.requests().len(), 1);
 }
 
+/// Callers queued behind a failing first discovery get its failure: they do not retry one
+/// after another, each waiting a whole timeout.
+pub fn concurrent_callers_share_a_failed_discovery<C: TestClient>() {
+    let server = TestServer::http(|_, _| Reply::Hang);
+    let limits = one_second_limits();
+    let budget = limits.request_timeout + Duration::from_secs(1);
+    let client: C = build(config_for(&server), limits, None);
+    let started = Instant::now();
+    let results: Vec<_> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| scope.spawn(|| client.server_metadata()))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let elapsed = started.elapsed();
+    for result in &results {
+        let err = result.as_ref().unwrap_err();
+        assert_eq!(network(err).kind, NetworkErrorKind::Timeout, "{err}");
+    }
+    assert!(
+        elapsed < budget,
+        "four callers took {elapsed:?}, budget {budget:?}"
+    );
+    assert_eq!(server.requests().len(), 1, "one discovery for all four");
+}
+
 pub fn trickling_server_times_out<C: TestClient>() {
     let body = smart_configuration("https://ehr.example").to_string();
     let raw = format!(

@@ -64,6 +64,7 @@ macro_rules! scenarios {
             discovery_end_to_end,
             discovery_failure_is_not_cached,
             concurrent_first_discovery_sends_one_request,
+            concurrent_callers_share_a_failed_discovery,
             standalone_launch_end_to_end,
             refresh_with_client_secret_basic,
             backend_services_with_es384,

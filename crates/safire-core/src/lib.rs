@@ -87,6 +87,7 @@ pub use url;
 
 pub mod assertion;
 pub mod authorize;
+pub mod cache;
 pub mod client;
 pub mod config;
 pub mod discovery;

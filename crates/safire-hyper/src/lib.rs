@@ -92,9 +92,10 @@ use std::time::SystemTime;
 
 use rustls::RootCertStore;
 use rustls::pki_types::CertificateDer;
-use tokio::sync::OnceCell;
+use tokio::sync::Notify;
 
 pub use safire_core;
+use safire_core::cache::{FetchTicket, Lookup, MetadataCache};
 pub use safire_core::{
     AuthorizationRequest, AuthorizeParams, CallOptions, ClientAuth, ClientConfig, ClientMetadata,
     ConfigurationError, Error, ErrorSource, Flow, Limits, NetworkError, NetworkErrorKind,
@@ -103,6 +104,20 @@ pub use safire_core::{
 use safire_core::{BuildClient, ClientBuilder, Driver, Env, FlowFactory, OsRandom, Step};
 
 use crate::transport::Transport;
+
+/// A discovery in progress: when it ends, finished or cancelled, the ticket goes first and the
+/// waiters are woken after, so they find the cache already updated.
+struct Fetching<'a> {
+    ticket: Option<FetchTicket>,
+    ended: &'a Notify,
+}
+
+impl Drop for Fetching<'_> {
+    fn drop(&mut self) {
+        drop(self.ticket.take());
+        self.ended.notify_waiters();
+    }
+}
 
 /// An async SMART on FHIR client for one server and one client registration.
 ///
@@ -115,7 +130,8 @@ pub struct SmartClient {
 struct Inner {
     flows: FlowFactory,
     transport: Transport,
-    metadata: OnceCell<Arc<SmartMetadata>>,
+    metadata: MetadataCache,
+    metadata_ended: Notify,
 }
 
 impl fmt::Debug for SmartClient {
@@ -123,7 +139,7 @@ impl fmt::Debug for SmartClient {
         f.debug_struct("SmartClient")
             .field("config", self.config())
             .field("limits", self.inner.transport.limits())
-            .field("metadata_cached", &self.inner.metadata.initialized())
+            .field("metadata_cached", &self.inner.metadata.cached().is_some())
             .finish()
     }
 }
@@ -145,10 +161,33 @@ impl SmartClient {
     }
 
     /// The server's SMART configuration, discovered on first use and cached for the client's
-    /// lifetime. Concurrent first calls share one request; a failure is not cached.
+    /// lifetime. Concurrent first calls share one request and its outcome; a failure is not
+    /// cached, and a cancelled first call lets the next one fetch.
     pub async fn server_metadata(&self) -> Result<Arc<SmartMetadata>, Error> {
-        let discover = || async { self.drive(self.inner.flows.discovery()).await.map(Arc::new) };
-        self.inner.metadata.get_or_try_init(discover).await.cloned()
+        loop {
+            // Registered before the lookup, so an end signalled in between is not missed.
+            let ended = self.inner.metadata_ended.notified();
+            match self.inner.metadata.lookup() {
+                Lookup::Ready(metadata) => return Ok(metadata),
+                Lookup::Fetch(ticket) => {
+                    let mut fetch = Fetching {
+                        ticket: Some(ticket),
+                        ended: &self.inner.metadata_ended,
+                    };
+                    let outcome = self.drive(self.inner.flows.discovery()).await;
+                    return match fetch.ticket.take() {
+                        Some(ticket) => self.inner.metadata.finish(ticket, outcome),
+                        None => outcome.map(Arc::new),
+                    };
+                }
+                Lookup::Wait(generation) => {
+                    ended.await;
+                    if let Some(outcome) = self.inner.metadata.outcome_after(generation) {
+                        return outcome;
+                    }
+                }
+            }
+        }
     }
 
     /// The authorization request to redirect the user's browser to (standalone or EHR launch).
@@ -269,7 +308,8 @@ impl BuildClient for SmartClient {
             inner: Arc::new(Inner {
                 flows: FlowFactory::new(config),
                 transport: Transport::new(roots, limits)?,
-                metadata: OnceCell::new(),
+                metadata: MetadataCache::default(),
+                metadata_ended: Notify::new(),
             }),
         })
     }

@@ -101,9 +101,10 @@
 mod resolve;
 mod transport;
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::SystemTime;
 
+use safire_core::cache::{Lookup, MetadataCache};
 use safire_core::{
     AuthorizationRequest, AuthorizeParams, BuildClient, CallOptions, ClientBuilder, ClientConfig,
     ClientMetadata, Flow, FlowFactory, OsRandom, PendingAuthorization, RegisteredClient,
@@ -126,7 +127,7 @@ struct Inner {
     flows: FlowFactory,
     limits: Limits,
     http: transport::Transport,
-    metadata: Mutex<Option<Arc<SmartMetadata>>>,
+    metadata: MetadataCache,
 }
 
 impl std::fmt::Debug for SmartClient {
@@ -155,19 +156,23 @@ impl SmartClient {
     }
 
     /// The server's SMART configuration, discovered on first use and cached for the client's
-    /// lifetime. Concurrent first calls send one request; a failure is not cached.
+    /// lifetime. Concurrent first calls send one request and all get its outcome; a failure is
+    /// not cached, so the next call tries again.
     pub fn server_metadata(&self) -> Result<Arc<SmartMetadata>, Error> {
-        let mut cached = self
-            .inner
-            .metadata
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if let Some(metadata) = cached.as_ref() {
-            return Ok(metadata.clone());
+        loop {
+            match self.inner.metadata.lookup() {
+                Lookup::Ready(metadata) => return Ok(metadata),
+                Lookup::Fetch(ticket) => {
+                    let outcome = self.run(self.inner.flows.discovery());
+                    return self.inner.metadata.finish(ticket, outcome);
+                }
+                Lookup::Wait(generation) => {
+                    if let Some(outcome) = self.inner.metadata.wait_blocking(generation) {
+                        return outcome;
+                    }
+                }
+            }
         }
-        let metadata = Arc::new(self.run(self.inner.flows.discovery())?);
-        *cached = Some(metadata.clone());
-        Ok(metadata)
     }
 
     /// Builds the authorization request (URL, or form for POST) and the state to keep until
@@ -252,7 +257,7 @@ impl BuildClient for SmartClient {
                 flows: FlowFactory::new(config),
                 limits,
                 http,
-                metadata: Mutex::new(None),
+                metadata: MetadataCache::default(),
             }),
         })
     }
