@@ -255,6 +255,10 @@ pub fn check_transport_security(
     request: &HttpRequest,
     allow_insecure_localhost: bool,
 ) -> Result<(), NetworkError> {
+    // Fast path for every production request: an https URI with a host needs no URL parse.
+    if request.uri().scheme_str() == Some("https") && request.uri().host().is_some() {
+        return Ok(());
+    }
     let uri = request.uri().to_string();
     match crate::config::classify_uri(&uri, allow_insecure_localhost) {
         crate::config::UriClass::Ok => Ok(()),
@@ -341,6 +345,17 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_https_or_opted_in_loopback_http_leaves() {
+        let req = |url: &str| http::Request::get(url).body(Vec::new()).unwrap();
+        assert!(check_transport_security(&req("https://ehr.example/x"), false).is_ok());
+        assert!(check_transport_security(&req("http://ehr.example/x"), true).is_err());
+        assert!(check_transport_security(&req("http://127.0.0.1:8080/x"), false).is_err());
+        assert!(check_transport_security(&req("http://127.0.0.1:8080/x"), true).is_ok());
+        assert!(check_transport_security(&req("http://[::1]/x"), true).is_ok());
+        assert!(check_transport_security(&req("/relative"), true).is_err());
+    }
 
     #[test]
     fn step_debug_never_shows_the_body_or_query() {
