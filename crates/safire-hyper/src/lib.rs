@@ -145,6 +145,11 @@ impl fmt::Debug for SmartClient {
 }
 
 impl SmartClient {
+    /// The configuration.
+    pub fn config(&self) -> &ClientConfig {
+        self.inner.flows.config()
+    }
+
     /// A client with the default [`Limits`] and the Mozilla root certificates.
     pub fn new(config: ClientConfig) -> Result<Self, Error> {
         Self::builder(config).build()
@@ -153,11 +158,6 @@ impl SmartClient {
     /// A builder for timeouts, size limits and private root certificates.
     pub fn builder(config: ClientConfig) -> SmartClientBuilder {
         ClientBuilder::new(config)
-    }
-
-    /// The configuration.
-    pub fn config(&self) -> &ClientConfig {
-        self.inner.flows.config()
     }
 
     /// The server's SMART configuration, discovered on first use and cached for the client's
