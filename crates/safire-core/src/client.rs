@@ -112,14 +112,19 @@ impl FlowFactory {
 /// Implemented by each transport's client so that [`ClientBuilder`] can build it: the
 /// settings every transport shares live here once.
 pub trait BuildClient: Sized {
-    /// Builds the client from the configuration, the limits (redirect policy already
-    /// following the configuration's `allow_insecure_localhost`) and extra trusted root
-    /// certificates (DER).
-    fn build_client(
-        config: ClientConfig,
-        limits: Limits,
-        extra_roots_der: Vec<Vec<u8>>,
-    ) -> Result<Self, Error>;
+    /// Builds the client from the settings every transport shares.
+    fn build_client(settings: ClientSettings) -> Result<Self, Error>;
+}
+
+/// What [`ClientBuilder`] hands a transport to build its client from.
+#[derive(Debug)]
+pub struct ClientSettings {
+    /// The client configuration.
+    pub config: ClientConfig,
+    /// The limits, the redirect policy already following `allow_insecure_localhost`.
+    pub limits: Limits,
+    /// Extra trusted root certificates (DER), on top of the built-in webpki roots.
+    pub extra_roots_der: Vec<Vec<u8>>,
 }
 
 /// Builds a transport's client with non-default limits or extra trusted roots.
@@ -189,7 +194,11 @@ impl<C: BuildClient> ClientBuilder<C> {
         let limits = self
             .limits
             .allow_insecure_localhost(self.config.allow_insecure_localhost());
-        C::build_client(self.config, limits, self.extra_roots_der)
+        C::build_client(ClientSettings {
+            config: self.config,
+            limits,
+            extra_roots_der: self.extra_roots_der,
+        })
     }
 }
 
@@ -289,12 +298,12 @@ mod tests {
     struct Probe(ClientConfig, Limits, usize);
 
     impl BuildClient for Probe {
-        fn build_client(
-            config: ClientConfig,
-            limits: Limits,
-            roots: Vec<Vec<u8>>,
-        ) -> Result<Self, Error> {
-            Ok(Probe(config, limits, roots.len()))
+        fn build_client(settings: ClientSettings) -> Result<Self, Error> {
+            Ok(Probe(
+                settings.config,
+                settings.limits,
+                settings.extra_roots_der.len(),
+            ))
         }
     }
 

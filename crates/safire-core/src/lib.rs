@@ -115,7 +115,7 @@ pub use authorize::{
     AuthorizationCode, AuthorizationMethod, AuthorizationRequest, AuthorizeFlow, AuthorizeParams,
     EhrLaunch, PendingAuthorization,
 };
-pub use client::{BuildClient, ClientBuilder, FlowFactory, USER_AGENT};
+pub use client::{BuildClient, ClientBuilder, ClientSettings, FlowFactory, USER_AGENT};
 pub use config::{BasicAuthEncoding, CallOptions, ClientAuth, ClientConfig, ClientConfigBuilder};
 pub use discovery::DiscoveryFlow;
 pub use error::{

@@ -101,7 +101,9 @@ pub use safire_core::{
     ConfigurationError, Error, ErrorSource, Flow, Limits, NetworkError, NetworkErrorKind,
     PendingAuthorization, RegisteredClient, SecretString, Signer, SmartMetadata, TokenResponse,
 };
-use safire_core::{BuildClient, ClientBuilder, Driver, Env, FlowFactory, OsRandom, Step};
+use safire_core::{
+    BuildClient, ClientBuilder, ClientSettings, Driver, Env, FlowFactory, OsRandom, Step,
+};
 
 use crate::transport::Transport;
 
@@ -288,15 +290,11 @@ pub type SmartClientBuilder = ClientBuilder<SmartClient>;
 
 impl BuildClient for SmartClient {
     /// Builds the client. Needs no runtime; requests must run inside tokio.
-    fn build_client(
-        config: ClientConfig,
-        limits: Limits,
-        extra_roots_der: Vec<Vec<u8>>,
-    ) -> Result<Self, Error> {
+    fn build_client(settings: ClientSettings) -> Result<Self, Error> {
         let mut roots = RootCertStore {
             roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
         };
-        for der in extra_roots_der {
+        for der in settings.extra_roots_der {
             roots.add(CertificateDer::from(der)).map_err(|e| {
                 ConfigurationError::invalid(
                     "root_certificate_pem",
@@ -306,8 +304,8 @@ impl BuildClient for SmartClient {
         }
         Ok(SmartClient {
             inner: Arc::new(Inner {
-                flows: FlowFactory::new(config),
-                transport: Transport::new(roots, limits)?,
+                flows: FlowFactory::new(settings.config),
+                transport: Transport::new(roots, settings.limits)?,
                 metadata: MetadataCache::default(),
                 metadata_ended: Notify::new(),
             }),

@@ -107,8 +107,8 @@ use std::time::SystemTime;
 use safire_core::cache::{Lookup, MetadataCache};
 use safire_core::{
     AuthorizationRequest, AuthorizeParams, BuildClient, CallOptions, ClientBuilder, ClientConfig,
-    ClientMetadata, Flow, FlowFactory, OsRandom, PendingAuthorization, RegisteredClient,
-    SecretString, SmartMetadata, TokenResponse, run_blocking,
+    ClientMetadata, ClientSettings, Flow, FlowFactory, OsRandom, PendingAuthorization,
+    RegisteredClient, SecretString, SmartMetadata, TokenResponse, run_blocking,
 };
 
 pub use safire_core;
@@ -246,11 +246,12 @@ impl SmartClient {
 pub type SmartClientBuilder = ClientBuilder<SmartClient>;
 
 impl BuildClient for SmartClient {
-    fn build_client(
-        config: ClientConfig,
-        limits: Limits,
-        extra_roots_der: Vec<Vec<u8>>,
-    ) -> Result<Self, Error> {
+    fn build_client(settings: ClientSettings) -> Result<Self, Error> {
+        let ClientSettings {
+            config,
+            limits,
+            extra_roots_der,
+        } = settings;
         let http = transport::Transport::new(&limits, extra_roots_der);
         Ok(SmartClient {
             inner: Arc::new(Inner {
