@@ -30,17 +30,14 @@ fuzz_target!(|data: &[u8]| {
     );
 
     let check = |key: &str, got: &Option<String>| {
+        // Cleaned first, then judged: a member that is blank once cleaned is absent.
         let expected = match parsed.as_ref().and_then(|m| m.get(key)) {
-            Some(Value::String(s)) if !s.trim().is_empty() => Some(common::model_server_text(s)),
+            Some(Value::String(s)) => {
+                Some(common::model_server_text(s)).filter(|t| !t.trim().is_empty())
+            }
             _ => None,
         };
-        match (&expected, got) {
-            // Known issue (regressions/oauth_error/blank-after-cleaning): a value made only of
-            // control characters is non-blank raw but blank once cleaned. Accept both the
-            // current behaviour (Some of blank text) and the fixed one (None).
-            (Some(e), None) if e.trim().is_empty() => {}
-            _ => assert_eq!(got, &expected, "{key}"),
-        }
+        assert_eq!(got, &expected, "{key}");
         if let Some(text) = got {
             assert!(
                 common::bounded(text),
