@@ -14,7 +14,7 @@ mod common;
 
 use libfuzzer_sys::fuzz_target;
 use safire_core::SmartMetadata;
-use safire_core::discovery::parse_discovery_response;
+use safire_core::protocol::parse_discovery_response;
 
 const URL: &str = "https://ehr.example/fhir/.well-known/smart-configuration?q=secret-query";
 

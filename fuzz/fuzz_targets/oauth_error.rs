@@ -13,8 +13,8 @@
 mod common;
 
 use libfuzzer_sys::fuzz_target;
-use safire_core::json::{field_names, parse_object};
-use safire_core::parse_oauth_error;
+use safire_core::protocol::{field_names, parse_object};
+use safire_core::protocol::parse_oauth_error;
 use serde_json::Value;
 
 fuzz_target!(|data: &[u8]| {

@@ -19,7 +19,8 @@ use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use safire_core::Operation;
 use safire_core::http::{self, Method, header};
-use safire_core::redirect::{RedirectPolicy, next_hop};
+use safire_core::RedirectPolicy;
+use safire_core::transport::next_hop;
 use url::Url;
 
 const SENT: [&str; 8] = [

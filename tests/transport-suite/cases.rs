@@ -28,11 +28,9 @@ const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer
 
 /// Short timeouts so failure scenarios finish fast.
 fn fast_limits() -> Limits {
-    Limits {
-        connect_timeout: Duration::from_secs(2),
-        request_timeout: Duration::from_secs(2),
-        ..Limits::default()
-    }
+    Limits::default()
+        .connect_timeout(Duration::from_secs(2))
+        .request_timeout(Duration::from_secs(2))
 }
 
 /// A configuration for the FHIR server under `server`'s `/fhir` (http needs the loopback opt-in).
@@ -729,11 +727,9 @@ pub fn registration_endpoint_redirects_are_refused<C: TestClient>() {
 // ----------------------------------------------------------------------------------------------
 
 fn one_second_limits() -> Limits {
-    Limits {
-        connect_timeout: Duration::from_secs(1),
-        request_timeout: Duration::from_secs(1),
-        ..Limits::default()
-    }
+    Limits::default()
+        .connect_timeout(Duration::from_secs(1))
+        .request_timeout(Duration::from_secs(1))
 }
 
 fn assert_times_out<C: TestClient>(server: &TestServer) {
@@ -799,16 +795,13 @@ pub fn trickling_server_times_out<C: TestClient>() {
 pub fn huge_body_is_cut_off_at_the_cap<C: TestClient>() {
     const FIFTY_MIB: u64 = 50 * 1024 * 1024;
     let server = TestServer::http(|_, _| Reply::Stream { len: FIFTY_MIB });
-    let limits = Limits {
-        request_timeout: Duration::from_secs(10),
-        ..Limits::default()
-    };
+    let limits = Limits::default().request_timeout(Duration::from_secs(10));
     let cap = limits.max_response_bytes;
     let client: C = build(config_for(&server), limits, None);
     let err = client.server_metadata().unwrap_err();
     let network = network(&err);
     assert_eq!(network.kind, NetworkErrorKind::BodyTooLarge, "{err}");
-    assert_eq!(*network, safire_core::flow::body_too_large(cap));
+    assert_eq!(*network, safire_core::transport::body_too_large(cap));
     // The client stopped reading near the cap: the server could only push what socket buffers
     // hold beyond it, nowhere near 50 MiB.
     std::thread::sleep(Duration::from_millis(200));
@@ -828,10 +821,7 @@ pub fn body_at_the_cap_is_accepted<C: TestClient>() {
             Reply::text(200, "application/json", body)
         }
     };
-    let limits = Limits {
-        max_response_bytes: CAP,
-        ..fast_limits()
-    };
+    let limits = fast_limits().max_response_bytes(CAP);
     let exact = TestServer::http(padded(0));
     let client: C = build(config_for(&exact), limits.clone(), None);
     client
@@ -863,11 +853,9 @@ pub fn connection_refused<C: TestClient>() {
 
 pub fn connect_timeout_applies_to_opening_the_connection<C: TestClient>() {
     let listener = SaturatedListener::new();
-    let limits = Limits {
-        connect_timeout: Duration::from_millis(300),
-        request_timeout: Duration::from_secs(5),
-        ..Limits::default()
-    };
+    let limits = Limits::default()
+        .connect_timeout(Duration::from_millis(300))
+        .request_timeout(Duration::from_secs(5));
     let client: C = build(
         ClientConfig::builder(format!("{}/fhir", listener.base_url()))
             .allow_insecure_localhost(true),

@@ -7,6 +7,7 @@
 //! transport pairs with [`MetadataCache::outcome_after`]).
 
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, SystemTime};
 
 use crate::error::Error;
 use crate::metadata::SmartMetadata;
@@ -45,6 +46,8 @@ impl Drop for FetchTicket {
 #[derive(Debug, Default)]
 struct State {
     metadata: Option<Arc<SmartMetadata>>,
+    /// When the cached metadata must be fetched again; `None`: never (supplied by the user).
+    expires_at: Option<SystemTime>,
     fetching: bool,
     /// Counts finished (or abandoned) fetches.
     generation: u64,
@@ -67,30 +70,62 @@ impl Shared {
 /// One client's metadata cache; cheap to clone (clones share it).
 ///
 /// ```
-/// use safire_core::cache::{Lookup, MetadataCache};
+/// use safire_core::transport::{Lookup, MetadataCache};
 /// use safire_core::SmartMetadata;
+/// use std::{sync::Arc, time::SystemTime};
+/// let now = SystemTime::now();
 /// let cache = MetadataCache::default();
-/// let Lookup::Fetch(ticket) = cache.lookup() else { unreachable!() };
-/// assert!(matches!(cache.lookup(), Lookup::Wait(0)));
-/// let metadata = cache.finish(ticket, Ok(SmartMetadata::from_json_object(Default::default())))?;
-/// assert!(matches!(cache.lookup(), Lookup::Ready(m) if std::sync::Arc::ptr_eq(&m, &metadata)));
+/// let Lookup::Fetch(ticket) = cache.lookup(now) else { unreachable!() };
+/// assert!(matches!(cache.lookup(now), Lookup::Wait(0)));
+/// let fetched = Arc::new(SmartMetadata::from_json_object(Default::default()));
+/// let metadata = cache.finish(ticket, Ok(fetched), now)?;
+/// assert!(matches!(cache.lookup(now), Lookup::Ready(m) if Arc::ptr_eq(&m, &metadata)));
 /// # Ok::<(), safire_core::Error>(())
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct MetadataCache {
     shared: Arc<Shared>,
+    lifetime: Duration,
 }
 
+impl Default for MetadataCache {
+    fn default() -> Self {
+        Self::new(DEFAULT_METADATA_LIFETIME)
+    }
+}
+
+/// How long discovered metadata is used before it is fetched again: a server's endpoints and
+/// capabilities can change, and a long-running service must notice.
+pub const DEFAULT_METADATA_LIFETIME: Duration = Duration::from_secs(3600);
+
 impl MetadataCache {
+    /// A cache whose fetched metadata is used for `lifetime`.
+    pub fn new(lifetime: Duration) -> Self {
+        Self {
+            shared: Arc::default(),
+            lifetime,
+        }
+    }
+
+    /// Uses `metadata` (obtained elsewhere) from now on, without expiry and without discovery.
+    pub fn set(&self, metadata: Arc<SmartMetadata>) {
+        let mut state = self.shared.lock();
+        state.metadata = Some(metadata);
+        state.expires_at = None;
+        state.last_error = None;
+    }
+
     /// The metadata, if a fetch has succeeded.
     pub fn cached(&self) -> Option<Arc<SmartMetadata>> {
         self.shared.lock().metadata.clone()
     }
 
     /// Cached, fetch it yourself, or wait for the fetch in flight.
-    pub fn lookup(&self) -> Lookup {
+    pub fn lookup(&self, now: SystemTime) -> Lookup {
         let mut state = self.shared.lock();
-        if let Some(metadata) = &state.metadata {
+        if let Some(metadata) = &state.metadata
+            && state.expires_at.is_none_or(|expiry| now < expiry)
+        {
             return Lookup::Ready(metadata.clone());
         }
         if state.fetching {
@@ -108,19 +143,26 @@ impl MetadataCache {
     pub fn finish(
         &self,
         mut ticket: FetchTicket,
-        outcome: Result<SmartMetadata, Error>,
+        outcome: Result<Arc<SmartMetadata>, Error>,
+        now: SystemTime,
     ) -> Result<Arc<SmartMetadata>, Error> {
         ticket.done = true;
         let mut state = self.shared.lock();
         state.fetching = false;
         state.generation += 1;
-        let result = outcome.map(Arc::new);
+        let result = outcome;
         match &result {
             Ok(metadata) => {
                 state.metadata = Some(metadata.clone());
+                state.expires_at = now.checked_add(self.lifetime);
                 state.last_error = None;
             }
-            Err(error) => state.last_error = Some(error.clone()),
+            Err(error) => {
+                // Expired metadata is not served after a failed re-fetch: the failure is
+                // shared with the waiters and the next call tries again.
+                state.metadata = None;
+                state.last_error = Some(error.clone());
+            }
         }
         drop(state);
         self.shared.ended.notify_all();
@@ -149,13 +191,12 @@ impl MetadataCache {
 }
 
 fn outcome(state: &State, generation: u64) -> Option<Result<Arc<SmartMetadata>, Error>> {
-    if let Some(metadata) = &state.metadata {
-        return Some(Ok(metadata.clone()));
+    if state.generation == generation + 1
+        && let Some(error) = &state.last_error
+    {
+        return Some(Err(error.clone()));
     }
-    if state.generation == generation + 1 {
-        return state.last_error.clone().map(Err);
-    }
-    None
+    state.metadata.clone().map(Ok)
 }
 
 #[cfg(test)]
@@ -170,10 +211,10 @@ mod tests {
     #[test]
     fn waiters_share_a_failure_and_the_next_call_retries() {
         let cache = MetadataCache::default();
-        let Lookup::Fetch(ticket) = cache.lookup() else {
+        let Lookup::Fetch(ticket) = cache.lookup(SystemTime::UNIX_EPOCH) else {
             panic!()
         };
-        let Lookup::Wait(generation) = cache.lookup() else {
+        let Lookup::Wait(generation) = cache.lookup(SystemTime::UNIX_EPOCH) else {
             panic!()
         };
         assert!(cache.outcome_after(generation).is_none(), "still running");
@@ -181,11 +222,15 @@ mod tests {
             let cache = cache.clone();
             std::thread::spawn(move || cache.wait_blocking(generation))
         };
-        assert!(cache.finish(ticket, Err(failure())).is_err());
+        assert!(
+            cache
+                .finish(ticket, Err(failure()), SystemTime::UNIX_EPOCH)
+                .is_err()
+        );
         let shared = waiter.join().unwrap().expect("the fetch ended");
         assert_eq!(shared.unwrap_err(), failure());
         assert!(
-            matches!(cache.lookup(), Lookup::Fetch(_)),
+            matches!(cache.lookup(SystemTime::UNIX_EPOCH), Lookup::Fetch(_)),
             "failures are not cached"
         );
     }
@@ -193,10 +238,10 @@ mod tests {
     #[test]
     fn an_abandoned_fetch_lets_the_next_caller_fetch() {
         let cache = MetadataCache::default();
-        let Lookup::Fetch(ticket) = cache.lookup() else {
+        let Lookup::Fetch(ticket) = cache.lookup(SystemTime::UNIX_EPOCH) else {
             panic!()
         };
-        let Lookup::Wait(generation) = cache.lookup() else {
+        let Lookup::Wait(generation) = cache.lookup(SystemTime::UNIX_EPOCH) else {
             panic!()
         };
         drop(ticket);
@@ -204,6 +249,44 @@ mod tests {
             cache.wait_blocking(generation).is_none(),
             "no outcome: look up again"
         );
-        assert!(matches!(cache.lookup(), Lookup::Fetch(_)));
+        assert!(matches!(
+            cache.lookup(SystemTime::UNIX_EPOCH),
+            Lookup::Fetch(_)
+        ));
+    }
+
+    fn metadata() -> Arc<SmartMetadata> {
+        Arc::new(SmartMetadata::from_json_object(serde_json::Map::new()))
+    }
+
+    #[test]
+    fn fetched_metadata_expires_and_supplied_metadata_does_not() {
+        let cache = MetadataCache::new(Duration::from_secs(60));
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
+        let Lookup::Fetch(ticket) = cache.lookup(t0) else {
+            panic!()
+        };
+        cache.finish(ticket, Ok(metadata()), t0).unwrap();
+        assert!(matches!(
+            cache.lookup(t0 + Duration::from_secs(59)),
+            Lookup::Ready(_)
+        ));
+        let Lookup::Fetch(ticket) = cache.lookup(t0 + Duration::from_secs(60)) else {
+            panic!("expired metadata is fetched again")
+        };
+        assert!(
+            cache
+                .finish(ticket, Err(failure()), t0 + Duration::from_secs(60))
+                .is_err()
+        );
+        assert!(
+            cache.cached().is_none(),
+            "a failed re-fetch drops stale metadata"
+        );
+        cache.set(metadata());
+        assert!(matches!(
+            cache.lookup(t0 + Duration::from_secs(1_000_000)),
+            Lookup::Ready(_)
+        ));
     }
 }

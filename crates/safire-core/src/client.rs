@@ -6,10 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::authorize::{AuthorizeFlow, AuthorizeParams, PendingAuthorization};
+use crate::cache::MetadataCache;
 use crate::config::{CallOptions, ClientConfig};
 use crate::discovery::DiscoveryFlow;
 use crate::error::{ConfigurationError, Error};
 use crate::flow::Limits;
+use crate::metadata::SmartMetadata;
 use crate::registration::{ClientMetadata, RegistrationFlow};
 use crate::secret::SecretString;
 use crate::token::TokenFlow;
@@ -20,12 +22,12 @@ pub const USER_AGENT: &str = concat!("safire/", env!("CARGO_PKG_VERSION"));
 /// Creates the flow for each SMART operation from one [`ClientConfig`].
 ///
 /// ```
-/// use safire_core::{AuthorizeParams, ClientConfig, Flow, FlowFactory};
+/// use safire_core::{AuthorizeParams, ClientConfig, FlowFactory, transport::needs_discovery};
 /// let factory = FlowFactory::new(
 ///     ClientConfig::builder("https://ehr.example/fhir").client_id("app").build()?,
 /// );
 /// let flow = factory.authorize(AuthorizeParams::default());
-/// assert!(flow.wants_metadata(), "the authorization endpoint must be discovered");
+/// assert!(needs_discovery(&flow), "the authorization endpoint must be discovered");
 /// # Ok::<(), safire_core::Error>(())
 /// ```
 #[derive(Debug, Clone)]
@@ -65,7 +67,7 @@ impl FlowFactory {
         options: CallOptions,
     ) -> Result<TokenFlow, Error> {
         let client_id = self.config.client_id().unwrap_or_default();
-        if pending.client_id() != client_id || pending.aud() != self.config.issuer() {
+        if pending.client_id() != client_id || pending.aud() != self.config.audience() {
             return Err(ConfigurationError::invalid(
                 "pending authorization",
                 format!(
@@ -118,6 +120,7 @@ pub trait BuildClient: Sized {
 
 /// What [`ClientBuilder`] hands a transport to build its client from.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct ClientSettings {
     /// The client configuration.
     pub config: ClientConfig,
@@ -125,6 +128,8 @@ pub struct ClientSettings {
     pub limits: Limits,
     /// Extra trusted root certificates (DER), on top of the built-in webpki roots.
     pub extra_roots_der: Vec<Vec<u8>>,
+    /// The client's discovery cache (its lifetime set, and any metadata supplied by the user).
+    pub metadata: MetadataCache,
 }
 
 /// Builds a transport's client with non-default limits or extra trusted roots.
@@ -134,6 +139,8 @@ pub struct ClientBuilder<C> {
     config: ClientConfig,
     limits: Limits,
     extra_roots_der: Vec<Vec<u8>>,
+    metadata_lifetime: Duration,
+    metadata: Option<Arc<SmartMetadata>>,
     client: PhantomData<fn() -> C>,
 }
 
@@ -154,8 +161,23 @@ impl<C: BuildClient> ClientBuilder<C> {
             config,
             limits: Limits::default(),
             extra_roots_der: Vec::new(),
+            metadata_lifetime: crate::cache::DEFAULT_METADATA_LIFETIME,
+            metadata: None,
             client: PhantomData,
         }
+    }
+
+    /// How long discovered metadata is used before it is fetched again (default one hour).
+    pub fn metadata_lifetime(mut self, lifetime: Duration) -> Self {
+        self.metadata_lifetime = lifetime;
+        self
+    }
+
+    /// Uses this server metadata (obtained elsewhere) for every flow: no discovery request
+    /// is sent, and it does not expire.
+    pub fn server_metadata(mut self, metadata: SmartMetadata) -> Self {
+        self.metadata = Some(Arc::new(metadata));
+        self
     }
 
     /// All limits at once (body cap, timeouts, redirect hops).
@@ -194,10 +216,15 @@ impl<C: BuildClient> ClientBuilder<C> {
         let limits = self
             .limits
             .allow_insecure_localhost(self.config.allow_insecure_localhost());
+        let metadata = MetadataCache::new(self.metadata_lifetime);
+        if let Some(supplied) = self.metadata {
+            metadata.set(supplied);
+        }
         C::build_client(ClientSettings {
             config: self.config,
             limits,
             extra_roots_der: self.extra_roots_der,
+            metadata,
         })
     }
 }

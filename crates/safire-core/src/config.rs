@@ -42,6 +42,12 @@ pub enum ClientAuth {
         /// How id and secret are encoded.
         encoding: BasicAuthEncoding,
     },
+    /// A confidential symmetric client sending `client_id` and `client_secret` in the form
+    /// body (`client_secret_post`), as many SMART servers also advertise.
+    ClientSecretPost {
+        /// The client secret (may come per call instead).
+        secret: Option<SecretString>,
+    },
     /// A confidential asymmetric client: a signed JWT assertion (RS384 or ES384).
     PrivateKeyJwt {
         /// The signing key (may come per call instead).
@@ -60,6 +66,33 @@ impl ClientAuth {
         }
     }
 
+    /// `client_secret_basic` with the raw `id:secret` in the header (no RFC 6749 §2.3.1
+    /// form-encoding first), for servers that do not URL-decode Basic credentials. Identical
+    /// to [`ClientAuth::client_secret_basic`] for secrets of unreserved characters.
+    ///
+    /// ```
+    /// use safire_core::ClientAuth;
+    /// assert_eq!(ClientAuth::client_secret_basic_raw("a+b").method_name(), "client_secret_basic");
+    /// ```
+    pub fn client_secret_basic_raw(secret: impl Into<SecretString>) -> Self {
+        ClientAuth::ClientSecretBasic {
+            secret: Some(secret.into()),
+            encoding: BasicAuthEncoding::Raw,
+        }
+    }
+
+    /// `client_secret_post`: id and secret in the form body.
+    ///
+    /// ```
+    /// use safire_core::ClientAuth;
+    /// assert_eq!(ClientAuth::client_secret_post("s").method_name(), "client_secret_post");
+    /// ```
+    pub fn client_secret_post(secret: impl Into<SecretString>) -> Self {
+        ClientAuth::ClientSecretPost {
+            secret: Some(secret.into()),
+        }
+    }
+
     /// `private_key_jwt` with a key (any [`Signer`]) and its `kid`.
     pub fn private_key_jwt(signer: impl Signer + 'static, kid: impl Into<String>) -> Self {
         ClientAuth::PrivateKeyJwt {
@@ -73,6 +106,7 @@ impl ClientAuth {
         match self {
             ClientAuth::Public => "none",
             ClientAuth::ClientSecretBasic { .. } => "client_secret_basic",
+            ClientAuth::ClientSecretPost { .. } => "client_secret_post",
             ClientAuth::PrivateKeyJwt { .. } => "private_key_jwt",
         }
     }
@@ -86,6 +120,10 @@ impl fmt::Debug for ClientAuth {
                 .debug_struct("ClientSecretBasic")
                 .field("secret", secret)
                 .field("encoding", encoding)
+                .finish(),
+            ClientAuth::ClientSecretPost { secret } => f
+                .debug_struct("ClientSecretPost")
+                .field("secret", secret)
                 .finish(),
             ClientAuth::PrivateKeyJwt { signer, kid } => f
                 .debug_struct("PrivateKeyJwt")
@@ -180,14 +218,14 @@ impl fmt::Debug for CallOptions {
 ///     .scopes(["openid", "fhirUser", "launch/patient", "patient/*.rs"])
 ///     .client_auth(ClientAuth::client_secret_basic("s3cr3t"))
 ///     .build()?;
-/// assert_eq!(config.issuer(), "https://ehr.example/fhir");
+/// assert_eq!(config.audience(), "https://ehr.example/fhir");
 /// assert!(!format!("{config:?}").contains("s3cr3t"));
 /// # Ok::<(), safire_core::ConfigurationError>(())
 /// ```
 #[derive(Clone)]
 pub struct ClientConfig {
     base_url: String,
-    issuer: String,
+    audience: String,
     authorization_server_issuer: Option<String>,
     client_id: Option<String>,
     redirect_uri: Option<String>,
@@ -203,7 +241,7 @@ impl fmt::Debug for ClientConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientConfig")
             .field("base_url", &self.base_url)
-            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
             .field(
                 "authorization_server_issuer",
                 &self.authorization_server_issuer,
@@ -225,7 +263,7 @@ impl ClientConfig {
     pub fn builder(base_url: impl Into<String>) -> ClientConfigBuilder {
         ClientConfigBuilder {
             base_url: base_url.into(),
-            issuer: None,
+            audience: None,
             authorization_server_issuer: None,
             client_id: None,
             redirect_uri: None,
@@ -243,9 +281,10 @@ impl ClientConfig {
         &self.base_url
     }
 
-    /// The `aud` sent with authorization requests (defaults to the base URL).
-    pub fn issuer(&self) -> &str {
-        &self.issuer
+    /// The `aud` sent with authorization requests: the FHIR server the token is for
+    /// (defaults to the base URL).
+    pub fn audience(&self) -> &str {
+        &self.audience
     }
 
     /// The authorization server's issuer identifier that RFC 9207 `iss` callback parameters
@@ -350,7 +389,7 @@ impl ClientConfig {
 #[derive(Debug, Clone)]
 pub struct ClientConfigBuilder {
     base_url: String,
-    issuer: Option<String>,
+    audience: Option<String>,
     authorization_server_issuer: Option<String>,
     client_id: Option<String>,
     redirect_uri: Option<String>,
@@ -386,14 +425,14 @@ impl ClientConfigBuilder {
     }
 
     /// The `aud` value for authorization requests, when it differs from the base URL.
-    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
-        self.issuer = Some(issuer.into());
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audience = Some(audience.into());
         self
     }
 
     /// The authorization server's issuer identifier (RFC 9207), when it differs from the FHIR
     /// base URL and discovery is skipped: callbacks whose `iss` names another issuer are
-    /// refused. Unlike [`issuer`](Self::issuer) it does not change the `aud` parameter.
+    /// refused. Unlike [`audience`](Self::audience) it does not change the `aud` parameter.
     pub fn authorization_server_issuer(mut self, issuer: impl Into<String>) -> Self {
         self.authorization_server_issuer = Some(issuer.into());
         self
@@ -434,13 +473,13 @@ impl ClientConfigBuilder {
         if self.base_url.trim().is_empty() {
             return Err(ConfigurationError::missing(["base_url"]));
         }
-        let issuer = self.issuer.unwrap_or_else(|| self.base_url.clone());
+        let audience = self.audience.unwrap_or_else(|| self.base_url.clone());
         let mut invalid = Vec::new();
         let mut non_https = Vec::new();
         let checks = [
             ("base_url", Some(&self.base_url)),
             ("redirect_uri", self.redirect_uri.as_ref()),
-            ("issuer", Some(&issuer)),
+            ("audience", Some(&audience)),
             (
                 "authorization_endpoint",
                 self.authorization_endpoint.as_ref(),
@@ -461,7 +500,7 @@ impl ClientConfigBuilder {
         }
         Ok(ClientConfig {
             base_url: self.base_url,
-            issuer,
+            audience,
             authorization_server_issuer: self.authorization_server_issuer,
             client_id: self.client_id.filter(|id| !id.trim().is_empty()),
             redirect_uri: self.redirect_uri,
@@ -519,7 +558,7 @@ mod tests {
     #[test]
     fn issuer_defaults_to_base_url_and_discovery_url_is_slash_safe() {
         let config = base().build().unwrap();
-        assert_eq!(config.issuer(), "https://ehr.example/fhir/");
+        assert_eq!(config.audience(), "https://ehr.example/fhir/");
         assert_eq!(
             config.discovery_url(),
             "https://ehr.example/fhir/.well-known/smart-configuration"
@@ -544,7 +583,11 @@ mod tests {
             err,
             ConfigurationError::Uris {
                 invalid: vec!["redirect_uri".into()],
-                non_https: vec!["base_url".into(), "issuer".into(), "token_endpoint".into()],
+                non_https: vec![
+                    "base_url".into(),
+                    "audience".into(),
+                    "token_endpoint".into()
+                ],
             }
         );
     }

@@ -3,21 +3,96 @@
 use http::Method;
 
 use crate::config::ClientConfig;
-use crate::error::{DiscoveryError, Error};
-use crate::flow::{Env, Flow, HttpRequest, HttpResponse, Operation, Step};
+use crate::error::{ConfigurationError, DiscoveryError, Error};
+use crate::flow::{Env, Flow, Step};
 use crate::metadata::SmartMetadata;
-use crate::requests;
+use crate::requests::{self, HttpRequest, HttpResponse, Operation};
 
-/// The discovery GET for `config`.
-///
-/// ```
-/// use safire_core::{ClientConfig, discovery::discovery_request};
-/// let config = ClientConfig::builder("https://ehr.example/r4/").build()?;
-/// let request = discovery_request(&config)?;
-/// assert_eq!(request.uri(), "https://ehr.example/r4/.well-known/smart-configuration");
-/// # Ok::<(), safire_core::Error>(())
-/// ```
-pub fn discovery_request(config: &ClientConfig) -> Result<HttpRequest, Error> {
+/// A server endpoint a flow sends to: configured explicitly, or taken from the discovered
+/// metadata by one rule ([`ServerEndpoint::resolve`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ServerEndpoint {
+    /// `authorization_endpoint`.
+    Authorization,
+    /// `token_endpoint`.
+    Token,
+    /// `registration_endpoint` (RFC 7591).
+    Registration,
+}
+
+impl ServerEndpoint {
+    /// The metadata field (and configuration attribute) naming this endpoint.
+    pub fn field(self) -> &'static str {
+        match self {
+            ServerEndpoint::Authorization => "authorization_endpoint",
+            ServerEndpoint::Token => "token_endpoint",
+            ServerEndpoint::Registration => "registration_endpoint",
+        }
+    }
+
+    /// The endpoint as configured explicitly, if it is.
+    pub fn configured(self, config: &ClientConfig) -> Option<&str> {
+        match self {
+            ServerEndpoint::Authorization => config.authorization_endpoint(),
+            ServerEndpoint::Token => config.token_endpoint(),
+            ServerEndpoint::Registration => None,
+        }
+    }
+
+    fn discovered(self, metadata: &SmartMetadata) -> Option<&str> {
+        match self {
+            ServerEndpoint::Authorization => metadata.authorization_endpoint.as_deref(),
+            ServerEndpoint::Token => metadata.token_endpoint.as_deref(),
+            ServerEndpoint::Registration => metadata.registration_endpoint.as_deref(),
+        }
+    }
+
+    /// The URL to send to: the configured one, else the discovered one, https checked either
+    /// way. A discovered document without it is a [`DiscoveryError`] naming the field.
+    ///
+    /// ```
+    /// use safire_core::{ClientConfig, ServerEndpoint, SmartMetadata};
+    /// let config = ClientConfig::builder("https://ehr.example/fhir").build()?;
+    /// let metadata: SmartMetadata = serde_json::from_str(r#"{"token_endpoint":"https://ehr.example/t"}"#).unwrap();
+    /// assert_eq!(ServerEndpoint::Token.resolve(&config, Some(&metadata))?, "https://ehr.example/t");
+    /// assert!(ServerEndpoint::Authorization.resolve(&config, Some(&metadata)).is_err());
+    /// # Ok::<(), safire_core::Error>(())
+    /// ```
+    pub fn resolve(
+        self,
+        config: &ClientConfig,
+        metadata: Option<&SmartMetadata>,
+    ) -> Result<String, Error> {
+        if let Some(endpoint) = self.configured(config) {
+            return Ok(endpoint.to_owned());
+        }
+        let Some(metadata) = metadata else {
+            return Err(ConfigurationError::invalid(
+                self.field(),
+                "is neither configured nor discovered; run the flow through a Driver (which \
+                 discovers it) or configure it",
+            )
+            .into());
+        };
+        let Some(endpoint) = self.discovered(metadata) else {
+            let hint = match self {
+                ServerEndpoint::Registration => {
+                    "server does not advertise a 'registration_endpoint' — the server may not \
+                     support Dynamic Client Registration, or the endpoint must be passed explicitly"
+                        .to_owned()
+                }
+                _ => format!("response missing required field '{}'", self.field()),
+            };
+            return Err(DiscoveryError::new(&config.discovery_url(), None, Some(hint)).into());
+        };
+        config.check_endpoint(self.field(), endpoint)?;
+        Ok(endpoint.to_owned())
+    }
+}
+
+/// The discovery GET for `config` (one trailing `/` of the base is dropped).
+pub(crate) fn discovery_request(config: &ClientConfig) -> Result<HttpRequest, Error> {
     requests::build(
         Method::GET,
         &config.discovery_url(),
@@ -51,7 +126,7 @@ pub fn parse_discovery_response(
 /// Fetches and parses the SMART configuration. Output: [`SmartMetadata`].
 #[derive(Debug)]
 pub struct DiscoveryFlow {
-    url: String,
+    config: ClientConfig,
     request: Option<HttpRequest>,
 }
 
@@ -59,7 +134,7 @@ impl DiscoveryFlow {
     /// Discovery for `config`'s base URL.
     pub fn new(config: &ClientConfig) -> Self {
         Self {
-            url: config.discovery_url(),
+            config: config.clone(),
             request: discovery_request(config).ok(),
         }
     }
@@ -68,11 +143,15 @@ impl DiscoveryFlow {
 impl Flow for DiscoveryFlow {
     type Output = SmartMetadata;
 
+    fn config(&self) -> Option<&ClientConfig> {
+        Some(&self.config)
+    }
+
     fn start(&mut self, _env: &mut Env<'_>) -> Result<Step<SmartMetadata>, Error> {
         match self.request.take() {
             Some(request) => Ok(Step::Send(request)),
             None => Err(DiscoveryError::new(
-                &self.url,
+                &self.config.discovery_url(),
                 None,
                 Some("the discovery URL is not a usable URI".into()),
             )
@@ -85,7 +164,8 @@ impl Flow for DiscoveryFlow {
         response: HttpResponse,
         _env: &mut Env<'_>,
     ) -> Result<Step<SmartMetadata>, Error> {
-        Ok(Step::Done(parse_discovery_response(&self.url, response)?))
+        let url = self.config.discovery_url();
+        Ok(Step::Done(parse_discovery_response(&url, response)?))
     }
 }
 

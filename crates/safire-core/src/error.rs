@@ -41,6 +41,9 @@ pub enum Error {
     /// The random number generator failed.
     #[error("The random number generator failed: {0}")]
     Random(String),
+    /// The library was called out of order (see the call contract in [`crate::Driver`]).
+    #[error("Safire was called out of order: {0}")]
+    Usage(&'static str),
 }
 
 // The OAuth-shaped errors are boxed so that `Result<T, Error>` stays small on the happy path.
@@ -65,6 +68,7 @@ impl From<RegistrationError> for Error {
 /// Whose fault an [`Error`] is, so applications can decide between "fix your setup", "the
 /// server misbehaved" and "try again later".
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ErrorSource {
     /// Configuration or call arguments: retrying will not help.
     Caller,
@@ -80,7 +84,7 @@ impl Error {
     /// Whose fault this error is.
     pub fn source_of_fault(&self) -> ErrorSource {
         match self {
-            Error::Configuration(_) => ErrorSource::Caller,
+            Error::Configuration(_) | Error::Usage(_) => ErrorSource::Caller,
             Error::Discovery(_) | Error::Authorization(_) | Error::Token(_) => ErrorSource::Server,
             Error::Registration(_) => ErrorSource::Server,
             Error::Network(_) => ErrorSource::Network,
@@ -437,12 +441,19 @@ pub enum NetworkErrorKind {
 }
 
 /// The transport failed. Filled by transports, and by the core's redirect policy.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// The transport's own error (rustls, io, hyper, ureq …) is kept as [`source()`]; transports
+/// make sure it holds no secret (it never sees a body, and URLs are cut before the query).
+///
+/// [`source()`]: std::error::Error::source
+#[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct NetworkError {
     /// What kind of failure.
     pub kind: NetworkErrorKind,
     /// A human description, e.g. `Connection refused`.
     pub description: String,
+    source: Option<std::sync::Arc<dyn std::error::Error + Send + Sync>>,
 }
 
 impl NetworkError {
@@ -451,9 +462,41 @@ impl NetworkError {
         Self {
             kind,
             description: description.into(),
+            source: None,
         }
     }
+
+    /// A transport failure of `kind` caused by `source`, described by its `Display`.
+    ///
+    /// ```
+    /// use safire_core::{NetworkError, NetworkErrorKind};
+    /// let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+    /// let err = NetworkError::other(NetworkErrorKind::Connect, io);
+    /// assert_eq!(err.to_string(), "HTTP request failed: refused");
+    /// assert!(std::error::Error::source(&err).is_some());
+    /// ```
+    pub fn other(
+        kind: NetworkErrorKind,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self::new(kind, source.to_string()).with_source(source)
+    }
+
+    /// The same error with `source` kept as its cause.
+    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(std::sync::Arc::new(source));
+        self
+    }
 }
+
+// Two errors are equal when they say the same thing; the source is an explanation, not identity.
+impl PartialEq for NetworkError {
+    fn eq(&self, other: &Self) -> bool {
+        self.kind == other.kind && self.description == other.description
+    }
+}
+
+impl Eq for NetworkError {}
 
 impl fmt::Display for NetworkError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -461,7 +504,13 @@ impl fmt::Display for NetworkError {
     }
 }
 
-impl std::error::Error for NetworkError {}
+impl std::error::Error for NetworkError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|source| source as &(dyn std::error::Error + 'static))
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -12,10 +12,10 @@ use serde_json::{Map, Number, Value};
 use crate::error::server_text;
 
 /// Deepest nesting of arrays and objects accepted (the top-level object counts as 1).
-pub const MAX_DEPTH: usize = 64;
+pub(crate) const MAX_DEPTH: usize = 64;
 
 /// Most field names copied into an error's `received_fields`.
-pub const MAX_FIELD_NAMES: usize = 64;
+pub(crate) const MAX_FIELD_NAMES: usize = 64;
 
 /// Parses bytes into a JSON object; `None` for anything else.
 ///
@@ -25,7 +25,7 @@ pub const MAX_FIELD_NAMES: usize = 64;
 /// transport's to cap.
 ///
 /// ```
-/// use safire_core::json::parse_object;
+/// use safire_core::protocol::parse_object;
 /// let obj = parse_object(br#"{"token_endpoint": "https://ehr.example/token"}"#).unwrap();
 /// assert_eq!(obj["token_endpoint"], "https://ehr.example/token");
 /// assert!(parse_object(b"[1, 2]").is_none());
@@ -288,7 +288,7 @@ impl<'de> Visitor<'de> for KeySeed {
 /// [`MAX_FIELD_NAMES`]: what an error may say about a body it could not use (never values).
 ///
 /// ```
-/// use safire_core::json::{field_names, parse_object};
+/// use safire_core::protocol::{field_names, parse_object};
 /// let obj = parse_object(br#"{"token_type": "Bearer", "expires_in": 3600}"#).unwrap();
 /// assert_eq!(field_names(&obj), ["expires_in", "token_type"]);
 /// ```

@@ -72,6 +72,7 @@
 //! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+#![warn(unreachable_pub)]
 #![cfg_attr(
     not(test),
     deny(
@@ -85,27 +86,30 @@
 pub use http;
 pub use url;
 
-pub mod assertion;
-pub mod authorize;
-pub mod cache;
-pub mod client;
-pub mod config;
-pub mod discovery;
-pub mod error;
-pub mod finding;
-pub mod flow;
-pub mod json;
-pub mod metadata;
-pub mod oauth_error;
-pub mod pkce;
-pub mod random;
-pub mod redirect;
-pub mod registration;
-pub mod registration_response;
+// The module tree is private; everything public is re-exported below, once.
+mod assertion;
+mod authorize;
+mod cache;
+mod client;
+mod config;
+mod discovery;
+mod endpoint;
+mod error;
+mod finding;
+mod flow;
+mod json;
+mod metadata;
+mod oauth_error;
+mod operations;
+mod pkce;
+mod random;
+mod redirect;
+mod registration;
+mod registration_response;
 mod requests;
-pub mod secret;
-pub mod token;
-pub mod token_response;
+mod secret;
+mod token;
+mod token_response;
 
 pub use assertion::{
     ClientAssertion, Jwk, Jwks, JwsAlgorithm, MAX_ASSERTION_LIFETIME, PrivateKey, Signer,
@@ -115,22 +119,47 @@ pub use authorize::{
     AuthorizationCode, AuthorizationMethod, AuthorizationRequest, AuthorizeFlow, AuthorizeParams,
     EhrLaunch, PendingAuthorization,
 };
-pub use client::{BuildClient, ClientBuilder, ClientSettings, FlowFactory, USER_AGENT};
+pub use client::{FlowFactory, USER_AGENT};
 pub use config::{BasicAuthEncoding, CallOptions, ClientAuth, ClientConfig, ClientConfigBuilder};
-pub use discovery::DiscoveryFlow;
+pub use discovery::{DiscoveryFlow, ServerEndpoint};
+pub use endpoint::JWT_BEARER_ASSERTION_TYPE;
 pub use error::{
     AuthError, AuthErrorKind, ConfigurationError, DiscoveryError, Error, ErrorSource, NetworkError,
     NetworkErrorKind, OAuthErrorFields, RegistrationError, TokenError,
 };
 pub use finding::{Finding, Severity};
-pub use flow::{
-    Driver, Env, Flow, HttpRequest, HttpResponse, Limits, Operation, Step, run_blocking,
-};
+pub use flow::{Driver, Env, Flow, Limits, Step, run_async, run_blocking};
 pub use metadata::{AssociatedEndpoint, SmartMetadata};
-pub use oauth_error::parse_oauth_error;
 pub use random::{OsRandom, RandomSource, SeededRandom};
+pub use redirect::RedirectPolicy;
 pub use registration::{ClientMetadata, RegistrationFlow};
 pub use registration_response::RegisteredClient;
-pub use secret::SecretString;
-pub use token::{Grant, TokenFlow};
+pub use requests::{HttpRequest, HttpResponse, Operation};
+pub use secret::{REDACTED, SecretString};
+pub use token::{DEFAULT_BACKEND_SCOPES, Grant, TokenFlow};
 pub use token_response::{FhirContextItem, TokenFlowKind, TokenResponse};
+
+/// What a transport (an HTTP client wrapped around the core) needs beyond the flows: the
+/// shared client builder, the discovery cache, and the checks a transport must apply to
+/// every request and response. Applications do not need this module.
+pub mod transport {
+    pub use crate::cache::{DEFAULT_METADATA_LIFETIME, FetchTicket, Lookup, MetadataCache};
+    pub use crate::client::{BuildClient, ClientBuilder, ClientSettings, pem_certificates};
+    pub use crate::error::url_for_message;
+    pub use crate::flow::{
+        body_too_large, check_transport_security, clone_request, needs_discovery,
+    };
+    pub use crate::redirect::next_hop;
+}
+
+/// The protocol's building blocks as pure functions: response parsers, PKCE and client
+/// credentials. For fuzzing, benchmarks and hand-written flows; the flows use them for you.
+pub mod protocol {
+    pub use crate::discovery::parse_discovery_response;
+    pub use crate::endpoint::basic_authorization;
+    pub use crate::error::server_text;
+    pub use crate::json::{field_names, parse_object};
+    pub use crate::oauth_error::{oauth_error_from_object, parse_oauth_error};
+    pub use crate::pkce::{Pkce, s256_challenge, validate_verifier};
+    pub use crate::token::parse_token_response;
+}

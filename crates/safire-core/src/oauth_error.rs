@@ -16,7 +16,7 @@ use crate::json::parse_object;
 /// All text passes through [`server_text`].
 ///
 /// ```
-/// use safire_core::oauth_error::parse_oauth_error;
+/// use safire_core::protocol::parse_oauth_error;
 /// let body = br#"{"error":"invalid_grant","error_description":"Authorization code has expired"}"#;
 /// let fields = parse_oauth_error(400, body);
 /// assert_eq!(fields.status, Some(400));
@@ -39,7 +39,7 @@ pub fn parse_oauth_error(status: u16, body: &[u8]) -> OAuthErrorFields {
 /// OAuth error fields from an already parsed JSON object (see [`parse_oauth_error`]).
 ///
 /// ```
-/// use safire_core::oauth_error::oauth_error_from_object;
+/// use safire_core::protocol::oauth_error_from_object;
 /// let map = serde_json::json!({"error": "invalid_client", "error_uri": 7});
 /// let fields = oauth_error_from_object(200, map.as_object().unwrap());
 /// assert_eq!(fields.error_code.as_deref(), Some("invalid_client"));

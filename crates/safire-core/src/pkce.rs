@@ -13,10 +13,10 @@ const VERIFIER_BYTES: usize = 96;
 /// A PKCE code verifier and its S256 challenge.
 ///
 /// ```
-/// use safire_core::{pkce::Pkce, SeededRandom};
+/// use safire_core::{protocol::Pkce, SeededRandom};
 /// let pkce = Pkce::generate(&mut SeededRandom::new(1))?;
 /// assert_eq!(pkce.verifier().expose().len(), 128);
-/// assert_eq!(pkce.challenge(), safire_core::pkce::s256_challenge(pkce.verifier().expose()));
+/// assert_eq!(pkce.challenge(), safire_core::protocol::s256_challenge(pkce.verifier().expose()));
 /// # Ok::<(), safire_core::Error>(())
 /// ```
 #[derive(Debug, Clone)]

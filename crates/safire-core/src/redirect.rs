@@ -10,7 +10,7 @@ use url::Url;
 
 use crate::config::is_loopback;
 use crate::error::{NetworkError, NetworkErrorKind, url_for_message};
-use crate::flow::{HttpRequest, HttpResponse, Operation};
+use crate::requests::{HttpRequest, HttpResponse, Operation};
 
 /// What redirects may be followed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,7 +36,7 @@ impl Default for RedirectPolicy {
 /// `Err`: the redirect is refused.
 ///
 /// ```
-/// use safire_core::redirect::{RedirectPolicy, next_hop};
+/// use safire_core::{RedirectPolicy, transport::next_hop};
 /// let sent = http::Request::post("https://ehr.example/token").body(Vec::new()).unwrap();
 /// let moved = http::Response::builder()
 ///     .status(307)

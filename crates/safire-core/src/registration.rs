@@ -7,12 +7,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::config::ClientConfig;
-use crate::discovery::{discovery_request, parse_discovery_response};
-use crate::error::{ConfigurationError, DiscoveryError, Error};
-use crate::flow::{Env, Flow, HttpRequest, HttpResponse, Operation, Step};
+use crate::discovery::ServerEndpoint;
+use crate::error::{ConfigurationError, Error};
+use crate::flow::{Env, Flow, Step};
 use crate::metadata::SmartMetadata;
 use crate::registration_response::RegisteredClient;
-use crate::requests;
+use crate::requests::{self, HttpRequest, HttpResponse, Operation};
 use crate::secret::SecretString;
 
 /// The client metadata sent to the registration endpoint (RFC 7591 §2).
@@ -121,7 +121,6 @@ pub struct RegistrationFlow {
     endpoint: Option<String>,
     initial_access_token: Option<SecretString>,
     metadata: Option<Arc<SmartMetadata>>,
-    awaiting_discovery: bool,
 }
 
 impl RegistrationFlow {
@@ -133,7 +132,6 @@ impl RegistrationFlow {
             endpoint: None,
             initial_access_token: None,
             metadata: None,
-            awaiting_discovery: false,
         }
     }
 
@@ -149,35 +147,25 @@ impl RegistrationFlow {
         self
     }
 
-    fn resolve_endpoint(&self) -> Result<Option<String>, Error> {
-        let endpoint = match (&self.endpoint, &self.metadata) {
-            (Some(endpoint), _) => endpoint.clone(),
-            (None, Some(metadata)) => match &metadata.registration_endpoint {
-                Some(endpoint) => endpoint.clone(),
-                None => {
-                    return Err(DiscoveryError::new(
-                        &self.config.discovery_url(),
-                        None,
-                        Some(
-                            "server does not advertise a 'registration_endpoint' — the server may not \
-                             support Dynamic Client Registration, or the endpoint must be passed explicitly"
-                                .into(),
-                        ),
-                    )
-                    .into());
-                }
-            },
-            (None, None) => return Ok(None),
-        };
-        self.config
-            .check_endpoint("registration_endpoint", &endpoint)?;
-        Ok(Some(endpoint))
+    fn resolve_endpoint(&self) -> Result<String, Error> {
+        match &self.endpoint {
+            Some(endpoint) => {
+                self.config
+                    .check_endpoint("registration_endpoint", endpoint)?;
+                Ok(endpoint.clone())
+            }
+            None => ServerEndpoint::Registration.resolve(&self.config, self.metadata.as_deref()),
+        }
+    }
+
+    fn body(&self) -> Result<Vec<u8>, ConfigurationError> {
+        self.body.clone().map_err(|e| {
+            ConfigurationError::invalid("client metadata", format!("cannot be serialized: {e}"))
+        })
     }
 
     fn registration_request(&self, endpoint: &str) -> Result<HttpRequest, Error> {
-        let body = self.body.clone().map_err(|e| {
-            ConfigurationError::invalid("client metadata", format!("cannot be serialized: {e}"))
-        })?;
+        let body = self.body()?;
         let authorization = match &self.initial_access_token {
             None => None,
             Some(token) => {
@@ -209,8 +197,19 @@ impl RegistrationFlow {
 impl Flow for RegistrationFlow {
     type Output = RegisteredClient;
 
-    fn wants_metadata(&self) -> bool {
-        self.endpoint.is_none() && self.metadata.is_none()
+    fn config(&self) -> Option<&ClientConfig> {
+        Some(&self.config)
+    }
+
+    fn endpoints(&self) -> &[ServerEndpoint] {
+        match self.endpoint {
+            Some(_) => &[],
+            None => &[ServerEndpoint::Registration],
+        }
+    }
+
+    fn preflight(&self) -> Result<(), Error> {
+        self.body().map(|_| ()).map_err(Error::from)
     }
 
     fn provide_metadata(&mut self, metadata: Arc<SmartMetadata>) {
@@ -218,13 +217,8 @@ impl Flow for RegistrationFlow {
     }
 
     fn start(&mut self, _env: &mut Env<'_>) -> Result<Step<RegisteredClient>, Error> {
-        match self.resolve_endpoint()? {
-            Some(endpoint) => Ok(Step::Send(self.registration_request(&endpoint)?)),
-            None => {
-                self.awaiting_discovery = true;
-                Ok(Step::Send(discovery_request(&self.config)?))
-            }
-        }
+        let endpoint = self.resolve_endpoint()?;
+        Ok(Step::Send(self.registration_request(&endpoint)?))
     }
 
     fn on_response(
@@ -232,15 +226,6 @@ impl Flow for RegistrationFlow {
         response: HttpResponse,
         _env: &mut Env<'_>,
     ) -> Result<Step<RegisteredClient>, Error> {
-        if self.awaiting_discovery {
-            self.awaiting_discovery = false;
-            let metadata = parse_discovery_response(&self.config.discovery_url(), response)?;
-            self.metadata = Some(Arc::new(metadata));
-            let endpoint = self
-                .resolve_endpoint()?
-                .ok_or_else(|| ConfigurationError::missing(["registration_endpoint"]))?;
-            return Ok(Step::Send(self.registration_request(&endpoint)?));
-        }
         let client = RegisteredClient::parse(response.status().as_u16(), response.body())?;
         Ok(Step::Done(client))
     }
@@ -268,12 +253,15 @@ mod tests {
     }
 
     fn run(
-        flow: &mut RegistrationFlow,
+        flow: RegistrationFlow,
         responses: Vec<HttpResponse>,
     ) -> (Vec<HttpRequest>, Result<RegisteredClient, Error>) {
         let mut random = SeededRandom::new(1);
         let mut env = Env::new(SystemTime::UNIX_EPOCH, &mut random);
         let mut sent = Vec::new();
+        let limits = crate::flow::Limits::default()
+            .allow_insecure_localhost(flow.config.allow_insecure_localhost());
+        let mut flow = crate::flow::Driver::new(flow, limits);
         let mut step = match flow.start(&mut env) {
             Ok(step) => step,
             Err(e) => return (sent, Err(e)),
@@ -304,12 +292,11 @@ mod tests {
 
     #[test]
     fn explicit_endpoint_with_initial_access_token() {
-        let mut flow =
-            RegistrationFlow::new(config(false, "https://ehr.example/fhir"), &metadata())
-                .endpoint("https://ehr.example/register")
-                .initial_access_token("iat-canary");
+        let flow = RegistrationFlow::new(config(false, "https://ehr.example/fhir"), &metadata())
+            .endpoint("https://ehr.example/register")
+            .initial_access_token("iat-canary");
         let (sent, result) = run(
-            &mut flow,
+            flow,
             vec![json(201, r#"{"client_id":"c-1","client_secret":"s"}"#)],
         );
         let client = result.unwrap();
@@ -325,20 +312,18 @@ mod tests {
 
     #[test]
     fn scheme_given_is_sent_verbatim() {
-        let mut flow =
-            RegistrationFlow::new(config(false, "https://ehr.example/fhir"), &metadata())
-                .endpoint("https://ehr.example/register")
-                .initial_access_token("Bearer abc");
-        let (sent, _) = run(&mut flow, vec![json(201, r#"{"client_id":"c"}"#)]);
+        let flow = RegistrationFlow::new(config(false, "https://ehr.example/fhir"), &metadata())
+            .endpoint("https://ehr.example/register")
+            .initial_access_token("Bearer abc");
+        let (sent, _) = run(flow, vec![json(201, r#"{"client_id":"c"}"#)]);
         assert_eq!(sent[0].headers()["authorization"], "Bearer abc");
     }
 
     #[test]
     fn discovered_endpoint_and_its_absence() {
-        let mut flow =
-            RegistrationFlow::new(config(false, "https://ehr.example/fhir"), &metadata());
+        let flow = RegistrationFlow::new(config(false, "https://ehr.example/fhir"), &metadata());
         let (sent, result) = run(
-            &mut flow,
+            flow,
             vec![
                 json(
                     200,
@@ -351,12 +336,8 @@ mod tests {
         assert_eq!(sent[1].uri(), "https://ehr.example/reg");
         assert!(sent[1].headers().get("authorization").is_none());
 
-        let mut flow =
-            RegistrationFlow::new(config(false, "https://ehr.example/fhir"), &metadata());
-        let (_, result) = run(
-            &mut flow,
-            vec![json(200, r#"{"token_endpoint":"https://t"}"#)],
-        );
+        let flow = RegistrationFlow::new(config(false, "https://ehr.example/fhir"), &metadata());
+        let (_, result) = run(flow, vec![json(200, r#"{"token_endpoint":"https://t"}"#)]);
         let err = result.unwrap_err();
         assert!(matches!(err, Error::Discovery(_)));
         assert!(
@@ -368,17 +349,15 @@ mod tests {
 
     #[test]
     fn https_enforced_whatever_the_source() {
-        let mut flow =
-            RegistrationFlow::new(config(false, "https://ehr.example/fhir"), &metadata())
-                .endpoint("http://ehr.example/register");
-        let (sent, result) = run(&mut flow, vec![]);
+        let flow = RegistrationFlow::new(config(false, "https://ehr.example/fhir"), &metadata())
+            .endpoint("http://ehr.example/register");
+        let (sent, result) = run(flow, vec![]);
         assert!(sent.is_empty());
         assert!(matches!(result.unwrap_err(), Error::Configuration(_)));
 
-        let mut flow =
-            RegistrationFlow::new(config(false, "https://ehr.example/fhir"), &metadata());
+        let flow = RegistrationFlow::new(config(false, "https://ehr.example/fhir"), &metadata());
         let (sent, result) = run(
-            &mut flow,
+            flow,
             vec![json(
                 200,
                 r#"{"registration_endpoint":"http://ehr.example/reg"}"#,
@@ -392,20 +371,18 @@ mod tests {
                 .contains("requires HTTPS for: registration_endpoint")
         );
 
-        let mut flow =
-            RegistrationFlow::new(config(true, "http://127.0.0.1:8080/fhir"), &metadata())
-                .endpoint("http://127.0.0.1:8080/register");
-        let (_, result) = run(&mut flow, vec![json(201, r#"{"client_id":"c"}"#)]);
+        let flow = RegistrationFlow::new(config(true, "http://127.0.0.1:8080/fhir"), &metadata())
+            .endpoint("http://127.0.0.1:8080/register");
+        let (_, result) = run(flow, vec![json(201, r#"{"client_id":"c"}"#)]);
         assert!(result.is_ok());
     }
 
     #[test]
     fn errors_carry_status_and_code() {
-        let mut flow =
-            RegistrationFlow::new(config(false, "https://ehr.example/fhir"), &metadata())
-                .endpoint("https://ehr.example/register");
+        let flow = RegistrationFlow::new(config(false, "https://ehr.example/fhir"), &metadata())
+            .endpoint("https://ehr.example/register");
         let (_, result) = run(
-            &mut flow,
+            flow,
             vec![json(
                 400,
                 r#"{"error":"invalid_redirect_uri","error_description":"Redirect URI must use HTTPS"}"#,

@@ -3,7 +3,35 @@
 use http::{HeaderValue, Method, header};
 
 use crate::error::{ConfigurationError, Error};
-use crate::flow::{HttpRequest, Operation};
+
+/// The request type every flow emits.
+pub type HttpRequest = http::Request<Vec<u8>>;
+/// The response type every flow consumes.
+pub type HttpResponse = http::Response<Vec<u8>>;
+
+/// What a request is for; carried in the request's extensions so the redirect policy and
+/// transports can name it in errors and logs without knowing SMART.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Operation {
+    /// `GET /.well-known/smart-configuration`.
+    Discovery,
+    /// A token request (code exchange, refresh, client credentials).
+    Token,
+    /// Dynamic client registration.
+    Registration,
+}
+
+impl Operation {
+    /// A human name for messages and logs.
+    pub fn label(self) -> &'static str {
+        match self {
+            Operation::Discovery => "discovery",
+            Operation::Token => "token endpoint",
+            Operation::Registration => "registration endpoint",
+        }
+    }
+}
 
 /// A request with `Accept: application/json`, tagged with its [`Operation`].
 pub(crate) fn build(

@@ -7,8 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64ct::{Base64, Base64UrlUnpadded, Encoding};
 use proptest::prelude::*;
-use safire_core::pkce::{Pkce, s256_challenge, validate_verifier};
-use safire_core::token::basic_authorization;
+use safire_core::protocol::{Pkce, basic_authorization, s256_challenge, validate_verifier};
 use safire_core::{
     AuthorizeFlow, AuthorizeParams, BasicAuthEncoding, CallOptions, ClientAssertion, ClientConfig,
     Env, Error, Flow, JwsAlgorithm, SecretString, SeededRandom, Signer, Step, TokenFlow,

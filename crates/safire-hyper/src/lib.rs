@@ -95,15 +95,15 @@ use rustls::pki_types::CertificateDer;
 use tokio::sync::Notify;
 
 pub use safire_core;
-use safire_core::cache::{FetchTicket, Lookup, MetadataCache};
+use safire_core::transport::{
+    BuildClient, ClientBuilder, ClientSettings, FetchTicket, Lookup, MetadataCache, needs_discovery,
+};
 pub use safire_core::{
     AuthorizationRequest, AuthorizeParams, CallOptions, ClientAuth, ClientConfig, ClientMetadata,
-    ConfigurationError, Error, ErrorSource, Flow, Limits, NetworkError, NetworkErrorKind,
-    PendingAuthorization, RegisteredClient, SecretString, Signer, SmartMetadata, TokenResponse,
+    ConfigurationError, Error, ErrorSource, Limits, NetworkError, NetworkErrorKind,
+    PendingAuthorization, RegisteredClient, SecretString, Signer, TokenResponse,
 };
-use safire_core::{
-    BuildClient, ClientBuilder, ClientSettings, Driver, Env, FlowFactory, OsRandom, Step,
-};
+use safire_core::{Driver, Env, Flow, FlowFactory, OsRandom, SmartMetadata, Step};
 
 use crate::transport::Transport;
 
@@ -169,16 +169,20 @@ impl SmartClient {
         loop {
             // Registered before the lookup, so an end signalled in between is not missed.
             let ended = self.inner.metadata_ended.notified();
-            match self.inner.metadata.lookup() {
+            match self.inner.metadata.lookup(SystemTime::now()) {
                 Lookup::Ready(metadata) => return Ok(metadata),
                 Lookup::Fetch(ticket) => {
                     let mut fetch = Fetching {
                         ticket: Some(ticket),
                         ended: &self.inner.metadata_ended,
                     };
-                    let outcome = self.drive(self.inner.flows.discovery()).await;
+                    let outcome = self.drive(self.inner.flows.discovery(), None).await;
                     return match fetch.ticket.take() {
-                        Some(ticket) => self.inner.metadata.finish(ticket, outcome),
+                        Some(ticket) => self.inner.metadata.finish(
+                            ticket,
+                            outcome.map(Arc::new),
+                            SystemTime::now(),
+                        ),
                         None => outcome.map(Arc::new),
                     };
                 }
@@ -192,72 +196,31 @@ impl SmartClient {
         }
     }
 
-    /// The authorization request to redirect the user's browser to (standalone or EHR launch).
-    pub async fn authorization_url(
-        &self,
-        params: AuthorizeParams,
-    ) -> Result<AuthorizationRequest, Error> {
-        self.run(self.inner.flows.authorize(params)).await
+    safire_core::client_operations!(safire_core::async_client_methods);
+
+    /// Runs any core [`Flow`] (also one of your own) over this client's connection pool,
+    /// with its limits, its discovery cache and the core's redirect policy.
+    pub async fn run<F: Flow>(&self, flow: F) -> Result<F::Output, Error> {
+        let metadata = if needs_discovery(&flow) {
+            Some(self.server_metadata().await?)
+        } else {
+            None
+        };
+        self.drive(flow, metadata).await
     }
 
-    /// Verifies the authorization callback against `pending` and exchanges the code.
-    pub async fn request_access_token(
-        &self,
-        pending: &PendingAuthorization,
-        callback_url: &str,
-        options: CallOptions,
-    ) -> Result<TokenResponse, Error> {
-        let flow = self
-            .inner
-            .flows
-            .exchange_code(pending, callback_url, options)?;
-        self.run(flow).await
-    }
-
-    /// Exchanges a refresh token for a new access token.
-    pub async fn refresh_token(
-        &self,
-        refresh_token: impl Into<SecretString>,
-        options: CallOptions,
-    ) -> Result<TokenResponse, Error> {
-        self.run(self.inner.flows.refresh(refresh_token.into(), options))
-            .await
-    }
-
-    /// A backend services (client credentials with a signed assertion) token.
-    pub async fn request_backend_token(
-        &self,
-        options: CallOptions,
-    ) -> Result<TokenResponse, Error> {
-        self.run(self.inner.flows.backend_token(options)).await
-    }
-
-    /// Registers a client dynamically (RFC 7591) at `endpoint` or the discovered one.
-    pub async fn register_client(
-        &self,
-        metadata: &ClientMetadata,
-        endpoint: Option<&str>,
-        initial_access_token: Option<SecretString>,
-    ) -> Result<RegisteredClient, Error> {
-        let flow = self
-            .inner
-            .flows
-            .register(metadata, endpoint, initial_access_token);
-        self.run(flow).await
-    }
-
-    /// Runs any core [`Flow`], supplying the cached metadata when it wants it.
-    pub async fn run<F: Flow>(&self, mut flow: F) -> Result<F::Output, Error> {
-        if flow.wants_metadata() {
-            flow.provide_metadata(self.server_metadata().await?);
-        }
-        self.drive(flow).await
+    fn flows(&self) -> &FlowFactory {
+        &self.inner.flows
     }
 
     /// The transport loop: send what the driver asks for, feed back what comes back.
-    async fn drive<F: Flow>(&self, flow: F) -> Result<F::Output, Error> {
+    async fn drive<F: Flow>(
+        &self,
+        flow: F,
+        metadata: Option<Arc<SmartMetadata>>,
+    ) -> Result<F::Output, Error> {
         let transport = &self.inner.transport;
-        let mut driver = Driver::new(flow, transport.limits().clone());
+        let mut driver = Driver::new(flow, transport.limits().clone()).with_metadata(metadata);
         let mut step = driver.start(&mut Env::new(SystemTime::now(), &mut OsRandom))?;
         loop {
             match step {
@@ -306,7 +269,7 @@ impl BuildClient for SmartClient {
             inner: Arc::new(Inner {
                 flows: FlowFactory::new(settings.config),
                 transport: Transport::new(roots, settings.limits)?,
-                metadata: MetadataCache::default(),
+                metadata: settings.metadata,
                 metadata_ended: Notify::new(),
             }),
         })

@@ -15,8 +15,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use rustls::RootCertStore;
-use safire_core::error::url_for_message;
-use safire_core::flow::body_too_large;
+use safire_core::transport::{body_too_large, url_for_message};
 use safire_core::{
     ConfigurationError, Error, HttpRequest, HttpResponse, Limits, NetworkError, NetworkErrorKind,
     Operation,
@@ -168,12 +167,14 @@ fn classify_source(error: &(dyn StdError + 'static)) -> NetworkError {
     let mut innermost = error;
     while let Some(e) = current {
         if let Some(tls) = e.downcast_ref::<rustls::Error>() {
-            return NetworkError::new(NetworkErrorKind::Tls, format!("TLS: {tls}"));
+            return NetworkError::new(NetworkErrorKind::Tls, format!("TLS: {tls}"))
+                .with_source(tls.clone());
         }
         if let Some(io) = e.downcast_ref::<io::Error>() {
             match io.kind() {
                 io::ErrorKind::ConnectionRefused => {
-                    return NetworkError::new(NetworkErrorKind::Connect, "Connection refused");
+                    return NetworkError::new(NetworkErrorKind::Connect, "Connection refused")
+                        .with_source(io::Error::new(io.kind(), io.to_string()));
                 }
                 io::ErrorKind::TimedOut => {
                     return NetworkError::new(NetworkErrorKind::Timeout, "Connection timed out");

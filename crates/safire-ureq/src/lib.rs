@@ -104,20 +104,22 @@ mod transport;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use safire_core::cache::{Lookup, MetadataCache};
-use safire_core::{
-    AuthorizationRequest, AuthorizeParams, BuildClient, CallOptions, ClientBuilder, ClientConfig,
-    ClientMetadata, ClientSettings, Flow, FlowFactory, OsRandom, PendingAuthorization,
-    RegisteredClient, SecretString, SmartMetadata, TokenResponse, run_blocking,
+use safire_core::transport::{
+    BuildClient, ClientBuilder, ClientSettings, Lookup, MetadataCache, needs_discovery,
 };
+use safire_core::{Driver, Env, Flow, FlowFactory, OsRandom, SmartMetadata, Step};
 
 pub use safire_core;
-pub use safire_core::{Error, Limits};
+pub use safire_core::{
+    AuthorizationRequest, AuthorizeParams, CallOptions, ClientAuth, ClientConfig, ClientMetadata,
+    ConfigurationError, Error, ErrorSource, Limits, NetworkError, NetworkErrorKind,
+    PendingAuthorization, RegisteredClient, SecretString, Signer, TokenResponse,
+};
 
 /// A blocking SMART on FHIR client for one server and one client registration.
 ///
-/// Cheap to clone (all clones share one connection pool and one metadata cache), `Send` and
-/// `Sync`.
+/// Cheap to clone (one `Arc`), `Send + Sync`; all clones share the connection pool and the
+/// discovered metadata. Every method runs one `safire_core` flow to completion.
 #[derive(Clone)]
 pub struct SmartClient {
     inner: Arc<Inner>,
@@ -140,31 +142,34 @@ impl std::fmt::Debug for SmartClient {
 }
 
 impl SmartClient {
-    /// A client with the default [`Limits`] and the webpki root certificates.
+    /// A client with default limits for `config`.
     pub fn new(config: ClientConfig) -> Result<Self, Error> {
         Self::builder(config).build()
     }
 
-    /// A builder, to change limits or trust an extra root CA.
+    /// A builder for non-default limits, extra trusted roots, or metadata obtained elsewhere.
     pub fn builder(config: ClientConfig) -> SmartClientBuilder {
         ClientBuilder::new(config)
     }
 
-    /// The configuration.
+    /// The configuration this client was built with.
     pub fn config(&self) -> &ClientConfig {
         self.inner.flows.config()
     }
 
-    /// The server's SMART configuration, discovered on first use and cached for the client's
-    /// lifetime. Concurrent first calls send one request and all get its outcome; a failure is
-    /// not cached, so the next call tries again.
+    /// The server's SMART configuration: discovered once (concurrent callers share one
+    /// request and its outcome, failures included), then reused for its lifetime.
     pub fn server_metadata(&self) -> Result<Arc<SmartMetadata>, Error> {
         loop {
-            match self.inner.metadata.lookup() {
+            match self.inner.metadata.lookup(SystemTime::now()) {
                 Lookup::Ready(metadata) => return Ok(metadata),
                 Lookup::Fetch(ticket) => {
-                    let outcome = self.run(self.inner.flows.discovery());
-                    return self.inner.metadata.finish(ticket, outcome);
+                    let outcome = self.drive(self.inner.flows.discovery(), None);
+                    return self.inner.metadata.finish(
+                        ticket,
+                        outcome.map(Arc::new),
+                        SystemTime::now(),
+                    );
                 }
                 Lookup::Wait(generation) => {
                     if let Some(outcome) = self.inner.metadata.wait_blocking(generation) {
@@ -175,90 +180,56 @@ impl SmartClient {
         }
     }
 
-    /// Builds the authorization request (URL, or form for POST) and the state to keep until
-    /// the callback. Discovers the authorization endpoint unless it is configured.
-    pub fn authorization_url(
+    safire_core::client_operations!(safire_core::blocking_client_methods);
+
+    /// Runs any flow (also one of your own) over this client's connection pool, with its
+    /// limits, its discovery cache and the core's redirect policy.
+    pub fn run<F: Flow>(&self, flow: F) -> Result<F::Output, Error> {
+        let metadata = if needs_discovery(&flow) {
+            Some(self.server_metadata()?)
+        } else {
+            None
+        };
+        self.drive(flow, metadata)
+    }
+
+    fn flows(&self) -> &FlowFactory {
+        &self.inner.flows
+    }
+
+    /// The transport loop: send what the driver asks for until it is done.
+    fn drive<F: Flow>(
         &self,
-        params: AuthorizeParams,
-    ) -> Result<AuthorizationRequest, Error> {
-        self.run(self.inner.flows.authorize(params))
-    }
-
-    /// Verifies the callback URL against `pending` and exchanges the code for tokens.
-    pub fn request_access_token(
-        &self,
-        pending: &PendingAuthorization,
-        callback_url: &str,
-        options: CallOptions,
-    ) -> Result<TokenResponse, Error> {
-        self.run(
-            self.inner
-                .flows
-                .exchange_code(pending, callback_url, options)?,
-        )
-    }
-
-    /// Exchanges a refresh token for new tokens.
-    pub fn refresh_token(
-        &self,
-        refresh_token: impl Into<SecretString>,
-        options: CallOptions,
-    ) -> Result<TokenResponse, Error> {
-        self.run(self.inner.flows.refresh(refresh_token.into(), options))
-    }
-
-    /// A SMART Backend Services token (`client_credentials` with a signed assertion).
-    pub fn request_backend_token(&self, options: CallOptions) -> Result<TokenResponse, Error> {
-        self.run(self.inner.flows.backend_token(options))
-    }
-
-    /// Dynamic client registration (RFC 7591) at `endpoint`, or at the discovered one.
-    pub fn register_client(
-        &self,
-        metadata: &ClientMetadata,
-        endpoint: Option<&str>,
-        initial_access_token: Option<SecretString>,
-    ) -> Result<RegisteredClient, Error> {
-        self.run(
-            self.inner
-                .flows
-                .register(metadata, endpoint, initial_access_token),
-        )
-    }
-
-    /// Runs any core [`Flow`] over this client's connection pool: supplies the cached
-    /// metadata when the flow wants it, then sends what the core's driver asks for.
-    pub fn run<F: Flow>(&self, mut flow: F) -> Result<F::Output, Error> {
-        if flow.wants_metadata() {
-            flow.provide_metadata(self.server_metadata()?);
+        flow: F,
+        metadata: Option<Arc<SmartMetadata>>,
+    ) -> Result<F::Output, Error> {
+        let mut driver = Driver::new(flow, self.inner.limits.clone()).with_metadata(metadata);
+        let mut step = driver.start(&mut Env::new(SystemTime::now(), &mut OsRandom))?;
+        loop {
+            match step {
+                Step::Done(output) => return Ok(output),
+                Step::Send(request) => {
+                    let response = self.inner.http.send(request)?;
+                    step = driver
+                        .on_response(response, &mut Env::new(SystemTime::now(), &mut OsRandom))?;
+                }
+            }
         }
-        run_blocking(
-            flow,
-            &self.inner.limits,
-            &mut OsRandom,
-            SystemTime::now,
-            |request| Ok(self.inner.http.send(request)?),
-        )
     }
 }
 
-/// Builds a [`SmartClient`] with non-default limits or extra trusted roots.
+/// Builds a [`SmartClient`] with non-default limits or extra trusted root certificates.
 pub type SmartClientBuilder = ClientBuilder<SmartClient>;
 
 impl BuildClient for SmartClient {
     fn build_client(settings: ClientSettings) -> Result<Self, Error> {
-        let ClientSettings {
-            config,
-            limits,
-            extra_roots_der,
-        } = settings;
-        let http = transport::Transport::new(&limits, extra_roots_der);
+        let http = transport::Transport::new(&settings.limits, settings.extra_roots_der);
         Ok(SmartClient {
             inner: Arc::new(Inner {
-                flows: FlowFactory::new(config),
-                limits,
+                flows: FlowFactory::new(settings.config),
+                limits: settings.limits,
                 http,
-                metadata: MetadataCache::default(),
+                metadata: settings.metadata,
             }),
         })
     }

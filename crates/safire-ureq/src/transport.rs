@@ -5,8 +5,7 @@ use std::io::ErrorKind;
 use std::time::{Duration, Instant};
 
 use crate::resolve::{DeferredResolver, ResolvingConnector};
-use safire_core::error::url_for_message;
-use safire_core::flow::body_too_large;
+use safire_core::transport::{body_too_large, url_for_message};
 use safire_core::{HttpRequest, HttpResponse, Limits, NetworkError, NetworkErrorKind, USER_AGENT};
 use ureq::Agent;
 use ureq::tls::{Certificate, RootCerts, TlsConfig};
@@ -112,13 +111,16 @@ impl Transport {
             ureq::Error::HostNotFound => NetworkError::new(Kind::Connect, "Host not found"),
             ureq::Error::ConnectionFailed => NetworkError::new(Kind::Connect, "Connection failed"),
             ureq::Error::Tls(reason) => NetworkError::new(Kind::Tls, format!("TLS: {reason}")),
-            ureq::Error::Rustls(e) => NetworkError::new(Kind::Tls, format!("TLS: {e}")),
+            ureq::Error::Rustls(e) => {
+                NetworkError::new(Kind::Tls, format!("TLS: {e}")).with_source(e)
+            }
             ureq::Error::Pem(e) => NetworkError::new(Kind::Tls, format!("TLS: {e}")),
             ureq::Error::Io(e) => {
                 if let Some(tls) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
-                    return NetworkError::new(Kind::Tls, format!("TLS: {tls}"));
+                    return NetworkError::new(Kind::Tls, format!("TLS: {tls}"))
+                        .with_source(tls.clone());
                 }
-                match e.kind() {
+                let error = match e.kind() {
                     ErrorKind::ConnectionRefused => {
                         NetworkError::new(Kind::Connect, "Connection refused")
                     }
@@ -137,7 +139,9 @@ impl Transport {
                         NetworkError::new(Kind::Io, "Connection closed before the response ended")
                     }
                     _ => NetworkError::new(Kind::Io, e.to_string()),
-                }
+                };
+                // io errors name no URL or secret: keep the original as the source.
+                error.with_source(e)
             }
             // Remaining variants (protocol errors, oversized headers, bad URIs) carry no secrets
             // but may quote a URI: say what kind of failure it was, not the URI.

@@ -83,7 +83,7 @@ pub struct PrivateKey {
 /// The library that computes a [`PrivateKey`]'s signatures.
 ///
 /// ```
-/// use safire_core::assertion::SigningBackend;
+/// use safire_core::SigningBackend;
 /// use safire_core::{PrivateKey, SeededRandom};
 /// let key = PrivateKey::generate_es384(&mut SeededRandom::new(1)).unwrap();
 /// let expected = if cfg!(feature = "aws-lc") {

@@ -1,0 +1,346 @@
+//! The authorization request (GET or POST), the pending state the app keeps across the
+//! redirect, the callback check, and EHR launch parsing.
+
+mod launch;
+mod pending;
+
+use std::sync::Arc;
+use std::time::UNIX_EPOCH;
+
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::config::ClientConfig;
+use crate::discovery::ServerEndpoint;
+use crate::error::{ConfigurationError, Error};
+use crate::flow::{Env, Flow, Step};
+use crate::metadata::SmartMetadata;
+use crate::pkce::{Pkce, random_hex};
+use crate::requests::HttpResponse;
+use crate::secret::SecretString;
+
+pub use launch::EhrLaunch;
+pub use pending::{AuthorizationCode, PendingAuthorization};
+
+/// How the authorization request reaches the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum AuthorizationMethod {
+    /// A redirect to the endpoint with the parameters in the query (the default).
+    #[default]
+    Get,
+    /// An auto-submitting HTML form (SMART `authorize-post`).
+    Post,
+}
+
+/// What to ask for in one authorization request.
+///
+/// ```
+/// use safire_core::AuthorizeParams;
+/// let standalone = AuthorizeParams::default();
+/// let ehr = AuthorizeParams::ehr_launch("xyz123").post();
+/// assert_eq!(ehr.launch.as_deref(), Some("xyz123"));
+/// # let _ = standalone;
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct AuthorizeParams {
+    /// GET (default) or POST.
+    pub method: AuthorizationMethod,
+    /// The `launch` value of an EHR launch; `None` for a standalone launch.
+    pub launch: Option<String>,
+    /// Scopes for this request instead of the configured ones.
+    pub scopes: Option<Vec<String>>,
+    /// Further parameters (`prompt`, `login_hint`, …); the standard ones cannot be overridden.
+    pub extra: Vec<(String, String)>,
+}
+
+impl AuthorizeParams {
+    /// An EHR launch with the `launch` value the EHR passed.
+    pub fn ehr_launch(launch: impl Into<String>) -> Self {
+        Self {
+            launch: Some(launch.into()),
+            ..Self::default()
+        }
+    }
+
+    /// Use POST-based authorization.
+    pub fn post(mut self) -> Self {
+        self.method = AuthorizationMethod::Post;
+        self
+    }
+
+    /// Adds a further parameter such as `prompt=consent`.
+    pub fn param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.extra.push((name.into(), value.into()));
+        self
+    }
+
+    /// Ask for these scopes instead of the configured ones.
+    pub fn scopes<I, S>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.scopes = Some(scopes.into_iter().map(Into::into).collect());
+        self
+    }
+}
+
+/// The authorization request to send the user's browser to, and what to keep until the callback.
+#[derive(Debug, Clone)]
+pub struct AuthorizationRequest {
+    /// GET or POST.
+    pub method: AuthorizationMethod,
+    /// GET: the endpoint with the query to redirect to. POST: the bare endpoint (form action).
+    pub url: Url,
+    /// POST: the form fields. GET: the same parameters, for inspection.
+    pub params: Vec<(String, String)>,
+    /// Store this in the user's session; it completes the flow at the callback.
+    pub pending: PendingAuthorization,
+}
+
+impl AuthorizationRequest {
+    /// An HTML page that submits the request (POST) or follows it (GET) by itself, with every
+    /// value HTML-escaped.
+    pub fn auto_submit_html(&self) -> String {
+        let action = escape_html(self.url.as_str());
+        if self.method == AuthorizationMethod::Get {
+            return format!(
+                "<!DOCTYPE html><html><head><meta http-equiv=\"refresh\" content=\"0;url={action}\"></head>\
+                 <body><a href=\"{action}\">Continue to sign in</a></body></html>"
+            );
+        }
+        let mut html = format!(
+            "<!DOCTYPE html><html><body onload=\"document.forms[0].submit()\">\
+             <form method=\"post\" action=\"{action}\">"
+        );
+        for (name, value) in &self.params {
+            html.push_str(&format!(
+                "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+                escape_html(name),
+                escape_html(value)
+            ));
+        }
+        html.push_str("<noscript><button type=\"submit\">Continue to sign in</button></noscript></form></body></html>");
+        html
+    }
+}
+
+fn escape_html(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    for c in raw.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Builds the authorization request. The driver discovers the endpoint first when it is not
+/// configured (and, for POST, the metadata that says whether `authorize-post` is advertised).
+pub struct AuthorizeFlow {
+    config: Arc<ClientConfig>,
+    params: AuthorizeParams,
+    metadata: Option<Arc<SmartMetadata>>,
+}
+
+impl AuthorizeFlow {
+    /// An authorization request for `config` with `params`.
+    pub fn new(config: Arc<ClientConfig>, params: AuthorizeParams) -> Self {
+        Self {
+            config,
+            params,
+            metadata: None,
+        }
+    }
+
+    /// Every missing attribute at once, before any request.
+    fn check_configuration(&self) -> Result<(), ConfigurationError> {
+        let mut missing = Vec::new();
+        if self.config.client_id().is_none() {
+            missing.push("client_id");
+        }
+        if self.scopes().is_empty() {
+            missing.push("scopes");
+        }
+        if self.config.redirect_uri().is_none() {
+            missing.push("redirect_uri");
+        }
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigurationError::missing(missing))
+        }
+    }
+
+    fn scopes(&self) -> &[String] {
+        self.params
+            .scopes
+            .as_deref()
+            .unwrap_or(self.config.scopes())
+    }
+
+    /// The endpoint, and for POST the check that the server accepts it.
+    fn endpoint(&self) -> Result<Url, Error> {
+        let metadata = self.metadata.as_deref();
+        let endpoint = ServerEndpoint::Authorization.resolve(&self.config, metadata)?;
+        if self.params.method == AuthorizationMethod::Post
+            && metadata.is_some_and(|m| !m.supports_post_based_authorization())
+        {
+            return Err(ConfigurationError::invalid(
+                "method",
+                "post: the server does not advertise the 'authorize-post' capability; use AuthorizationMethod::Get",
+            )
+            .into());
+        }
+        Ok(Url::parse(&endpoint).map_err(|_| ConfigurationError::Uris {
+            invalid: vec!["authorization_endpoint".into()],
+            non_https: vec![],
+        })?)
+    }
+
+    /// The request parameters in the order SMART lists them, then the caller's extras.
+    fn parameters(
+        &self,
+        client_id: &str,
+        redirect_uri: &str,
+        state: &str,
+        pkce: &Pkce,
+    ) -> Result<Vec<(String, String)>, ConfigurationError> {
+        let mut params: Vec<(String, String)> = vec![
+            ("response_type".into(), "code".into()),
+            ("client_id".into(), client_id.to_owned()),
+            ("redirect_uri".into(), redirect_uri.to_owned()),
+        ];
+        if let Some(launch) = &self.params.launch {
+            params.push(("launch".into(), launch.clone()));
+        }
+        params.extend([
+            ("scope".to_owned(), self.scopes().join(" ")),
+            ("state".to_owned(), state.to_owned()),
+            ("aud".to_owned(), self.config.audience().to_owned()),
+            ("code_challenge".to_owned(), pkce.challenge().to_owned()),
+            ("code_challenge_method".to_owned(), "S256".to_owned()),
+        ]);
+        for (name, value) in &self.params.extra {
+            if params.iter().any(|(set, _)| set == name) || name == "launch" {
+                return Err(ConfigurationError::invalid(
+                    "authorization parameter",
+                    format!("'{name}' is set by Safire itself and cannot be overridden"),
+                ));
+            }
+            params.push((name.clone(), value.clone()));
+        }
+        Ok(params)
+    }
+
+    /// RFC 9207: the issuers a callback `iss` may name (the configured authorization server
+    /// issuer wins over the discovered one), and whether the server promised to send it.
+    fn expected_issuers(&self) -> (Vec<String>, bool) {
+        let metadata = self.metadata.as_deref();
+        let mut expected = Vec::new();
+        let server_issuer = self
+            .config
+            .authorization_server_issuer()
+            .map(str::to_owned)
+            .or_else(|| metadata.and_then(|m| m.issuer.clone()));
+        if let Some(issuer) = server_issuer {
+            expected.push(issuer);
+        }
+        if !expected.iter().any(|i| i == self.config.audience()) {
+            expected.push(self.config.audience().to_owned());
+        }
+        let required = metadata
+            .and_then(|m| {
+                m.extra
+                    .get("authorization_response_iss_parameter_supported")
+            })
+            .and_then(serde_json::Value::as_bool)
+            .unwrap_or(false);
+        (expected, required)
+    }
+
+    fn build(&self, env: &mut Env<'_>) -> Result<AuthorizationRequest, Error> {
+        let mut url = self.endpoint()?;
+        let client_id = self.config.require_client_id()?;
+        let redirect_uri = self
+            .config
+            .redirect_uri()
+            .ok_or_else(|| ConfigurationError::missing(["redirect_uri"]))?;
+        let state = random_hex(env.random, 16)?;
+        let pkce = Pkce::generate(env.random)?;
+        let params = self.parameters(client_id, redirect_uri, &state, &pkce)?;
+        if self.params.method == AuthorizationMethod::Get {
+            url.query_pairs_mut()
+                .extend_pairs(params.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        }
+        let (expected_issuers, issuer_required) = self.expected_issuers();
+        let created_at = env
+            .now
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        Ok(AuthorizationRequest {
+            method: self.params.method,
+            url,
+            params,
+            pending: PendingAuthorization {
+                state: SecretString::new(state),
+                code_verifier: pkce.into_verifier(),
+                client_id: client_id.to_owned(),
+                aud: self.config.audience().to_owned(),
+                redirect_uri: redirect_uri.to_owned(),
+                expected_issuers,
+                issuer_required,
+                scopes: self.scopes().to_vec(),
+                created_at,
+            },
+        })
+    }
+}
+
+impl Flow for AuthorizeFlow {
+    type Output = AuthorizationRequest;
+
+    fn config(&self) -> Option<&ClientConfig> {
+        Some(&self.config)
+    }
+
+    fn endpoints(&self) -> &[ServerEndpoint] {
+        &[ServerEndpoint::Authorization]
+    }
+
+    fn needs_metadata(&self) -> bool {
+        self.params.method == AuthorizationMethod::Post
+    }
+
+    fn preflight(&self) -> Result<(), Error> {
+        Ok(self.check_configuration()?)
+    }
+
+    fn provide_metadata(&mut self, metadata: Arc<SmartMetadata>) {
+        self.metadata = Some(metadata);
+    }
+
+    fn start(&mut self, env: &mut Env<'_>) -> Result<Step<AuthorizationRequest>, Error> {
+        self.check_configuration()?;
+        Ok(Step::Done(self.build(env)?))
+    }
+
+    fn on_response(
+        &mut self,
+        _response: HttpResponse,
+        _env: &mut Env<'_>,
+    ) -> Result<Step<AuthorizationRequest>, Error> {
+        Err(Error::Usage(
+            "the authorization flow sends no request of its own",
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,274 @@
+//! The client-authenticated request shared by every endpoint that authenticates the client:
+//! token, and (as they land) introspection, revocation and registration management.
+//!
+//! One place resolves the credentials (configuration plus per-call overrides) and applies
+//! them: none (`client_id` in the body), `client_secret_basic` in both encodings,
+//! `client_secret_post`, or a signed `private_key_jwt` assertion. oauth2-rs's
+//! `endpoint_request` is the model.
+
+use std::sync::Arc;
+
+use base64ct::{Base64, Encoding};
+use http::{HeaderValue, Method};
+
+use crate::assertion::{ClientAssertion, MAX_ASSERTION_LIFETIME, Signer};
+use crate::config::{BasicAuthEncoding, CallOptions, ClientAuth, ClientConfig};
+use crate::error::{ConfigurationError, Error};
+use crate::flow::Env;
+use crate::requests::{self, HttpRequest, Operation};
+use crate::secret::SecretString;
+
+/// The `client_assertion_type` for JWT client authentication (RFC 7523).
+pub const JWT_BEARER_ASSERTION_TYPE: &str =
+    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// Form parameters the client authentication sets; never accepted as extra parameters.
+const AUTH_PARAMS: &[&str] = &[
+    "client_id",
+    "client_secret",
+    "client_assertion",
+    "client_assertion_type",
+];
+
+/// How the client proves who it is, once credentials are resolved from config and overrides.
+pub(crate) enum ResolvedAuth {
+    /// `client_id` in the body, no secret.
+    Public,
+    /// `Authorization: Basic`.
+    Basic(HeaderValue),
+    /// `client_id` and `client_secret` in the body.
+    Post(SecretString),
+    /// A signed JWT assertion.
+    Assertion {
+        signer: Arc<dyn Signer>,
+        kid: String,
+    },
+}
+
+/// Which credential the endpoint insists on, beyond what the configuration says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AuthRequirement {
+    /// Whatever the client is configured with (public clients send their id).
+    Configured,
+    /// A confidential client (backend services): a public configuration means an assertion.
+    Confidential,
+}
+
+/// Resolves credentials, or lists every missing one. Called before any request is built, so
+/// a credential problem surfaces before discovery too.
+pub(crate) fn resolve_auth(
+    config: &ClientConfig,
+    options: &CallOptions,
+    requirement: AuthRequirement,
+) -> Result<ResolvedAuth, ConfigurationError> {
+    let client_id = config.require_client_id()?;
+    let configured = config.client_auth();
+    let wants_assertion = matches!(configured, ClientAuth::PrivateKeyJwt { .. })
+        || (requirement == AuthRequirement::Confidential
+            && matches!(configured, ClientAuth::Public));
+    check_overrides_fit(options, wants_assertion, configured)?;
+    if wants_assertion {
+        let (config_signer, config_kid) = match configured {
+            ClientAuth::PrivateKeyJwt { signer, kid } => (signer.clone(), kid.clone()),
+            _ => (None, None),
+        };
+        let signer = options.signer.clone().or(config_signer);
+        let kid = options
+            .kid
+            .clone()
+            .or(config_kid)
+            .filter(|k| !k.trim().is_empty());
+        return match (signer, kid) {
+            (Some(signer), Some(kid)) => Ok(ResolvedAuth::Assertion { signer, kid }),
+            (signer, kid) => {
+                let mut missing = Vec::new();
+                if signer.is_none() {
+                    missing.push("private_key");
+                }
+                if kid.is_none() {
+                    missing.push("kid");
+                }
+                Err(ConfigurationError::missing(missing))
+            }
+        };
+    }
+    let secret_for = |configured: &Option<SecretString>| {
+        options
+            .client_secret
+            .clone()
+            .or_else(|| configured.clone())
+            .filter(|s| !s.is_blank())
+            .ok_or_else(|| ConfigurationError::missing(["client_secret"]))
+    };
+    match configured {
+        ClientAuth::ClientSecretBasic { secret, encoding } => Ok(ResolvedAuth::Basic(
+            basic_authorization(client_id, &secret_for(secret)?, *encoding)?,
+        )),
+        ClientAuth::ClientSecretPost { secret } => Ok(ResolvedAuth::Post(secret_for(secret)?)),
+        _ => Ok(ResolvedAuth::Public),
+    }
+}
+
+/// Per-call credentials must fit how the client authenticates: silently dropping a secret
+/// or key the caller passed would send the request with other credentials than intended.
+fn check_overrides_fit(
+    options: &CallOptions,
+    wants_assertion: bool,
+    configured: &ClientAuth,
+) -> Result<(), ConfigurationError> {
+    let method = if wants_assertion {
+        "private_key_jwt"
+    } else {
+        configured.method_name()
+    };
+    let mismatch = |given: &str| {
+        ConfigurationError::invalid(
+            given,
+            format!(
+                "given per call, but this request authenticates with '{method}'; configure \
+                 the matching ClientAuth or drop the override"
+            ),
+        )
+    };
+    let key_given = options.signer.is_some() || options.kid.is_some();
+    let symmetric = matches!(method, "client_secret_basic" | "client_secret_post");
+    if options.client_secret.is_some() && !symmetric {
+        return Err(mismatch("client_secret"));
+    }
+    if key_given && method != "private_key_jwt" {
+        return Err(mismatch("private_key"));
+    }
+    Ok(())
+}
+
+/// Where an authenticated form POST goes and who sends it.
+pub(crate) struct EndpointRequest<'a> {
+    pub(crate) config: &'a ClientConfig,
+    pub(crate) options: &'a CallOptions,
+    pub(crate) auth: &'a ResolvedAuth,
+    pub(crate) endpoint: &'a str,
+    pub(crate) operation: Operation,
+    /// The operation's own parameter names: never accepted as extra parameters.
+    pub(crate) reserved: &'a [&'a str],
+}
+
+impl EndpointRequest<'_> {
+    /// The request: the operation's own parameters (`form`), the caller's extra parameters
+    /// (never one in `reserved` or set by authentication), then the client authentication.
+    pub(crate) fn build(
+        &self,
+        form: Vec<(&str, &str)>,
+        env: &mut Env<'_>,
+    ) -> Result<HttpRequest, Error> {
+        endpoint_request(self, form, env)
+    }
+}
+
+fn endpoint_request(
+    request: &EndpointRequest<'_>,
+    form: Vec<(&str, &str)>,
+    env: &mut Env<'_>,
+) -> Result<HttpRequest, Error> {
+    let EndpointRequest {
+        config,
+        options,
+        auth,
+        endpoint,
+        operation,
+        reserved,
+    } = *request;
+    let assertion;
+    // The same pairs, borrowed for this call only, so local values can join them.
+    let mut form: Vec<(&str, &str)> = form;
+    let client_id = config.require_client_id()?;
+    for (name, value) in &options.extra_params {
+        if reserved.contains(&name.as_str()) || AUTH_PARAMS.contains(&name.as_str()) {
+            return Err(ConfigurationError::invalid(
+                "extra_param",
+                format!("'{name}' is set by Safire itself and cannot be overridden"),
+            )
+            .into());
+        }
+        form.push((name, value));
+    }
+    let mut authorization = None;
+    match auth {
+        ResolvedAuth::Public => form.push(("client_id", client_id)),
+        ResolvedAuth::Basic(header) => authorization = Some(header.clone()),
+        ResolvedAuth::Post(secret) => {
+            form.push(("client_id", client_id));
+            form.push(("client_secret", secret.expose()));
+        }
+        ResolvedAuth::Assertion { signer, kid } => {
+            assertion = ClientAssertion {
+                signer: signer.as_ref(),
+                kid,
+                jku: config.jwks_uri(),
+                client_id,
+                audience: endpoint,
+                lifetime: MAX_ASSERTION_LIFETIME,
+            }
+            .sign(env.now, env.random)?;
+            form.push(("client_assertion_type", JWT_BEARER_ASSERTION_TYPE));
+            form.push(("client_assertion", assertion.expose()));
+        }
+    }
+    requests::build(
+        Method::POST,
+        endpoint,
+        operation,
+        Some("application/x-www-form-urlencoded"),
+        authorization,
+        requests::form_body(form),
+    )
+}
+
+/// `Basic base64(id:secret)` with the chosen encoding of id and secret.
+pub fn basic_authorization(
+    client_id: &str,
+    secret: &SecretString,
+    encoding: BasicAuthEncoding,
+) -> Result<HeaderValue, ConfigurationError> {
+    let credentials = match encoding {
+        BasicAuthEncoding::Raw => format!("{client_id}:{}", secret.expose()),
+        BasicAuthEncoding::FormUrlEncoded => format!(
+            "{}:{}",
+            form_urlencode(client_id),
+            form_urlencode(secret.expose())
+        ),
+    };
+    let mut value = HeaderValue::try_from(format!(
+        "Basic {}",
+        Base64::encode_string(credentials.as_bytes())
+    ))
+    .map_err(|_| ConfigurationError::invalid("client_secret", "cannot be sent in a header"))?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
+/// RFC 6749 Appendix B encoding: unreserved characters stay, space becomes `+`, every other
+/// byte is percent-encoded.
+pub(crate) fn form_urlencode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                out.push(char::from(byte));
+            }
+            b' ' => out.push('+'),
+            other => {
+                out.push('%');
+                out.push(hex_digit(other >> 4));
+                out.push(hex_digit(other & 0xF));
+            }
+        }
+    }
+    out
+}
+
+/// The uppercase hex digit of a nibble.
+fn hex_digit(nibble: u8) -> char {
+    char::from_digit(u32::from(nibble), 16)
+        .unwrap_or('0')
+        .to_ascii_uppercase()
+}

@@ -1,0 +1,106 @@
+//! The one list of client operations. Both transports' `SmartClient`s (and the transport
+//! scenario suite) generate their methods from it, so a new flow is one entry here.
+//!
+//! [`client_operations!`](crate::client_operations) hands the list to a generator macro:
+//! [`blocking_client_methods!`](crate::blocking_client_methods) or
+//! [`async_client_methods!`](crate::async_client_methods) write `pub fn` methods on a type
+//! that has `fn flows(&self) -> &FlowFactory` and a `run(flow)` (blocking or async).
+//! Each entry reads: doc, `fn name(args) -> Output = |factory| flow expression;`.
+
+/// Hands the list of client operations to `$generator!`, with any `$extra` tokens first.
+///
+/// ```
+/// use safire_core::{Error, Flow, FlowFactory, ClientConfig};
+///
+/// /// A toy transport whose `run` only reports what it was asked to run.
+/// struct Client(FlowFactory);
+/// impl Client {
+///     fn flows(&self) -> &FlowFactory { &self.0 }
+///     fn run<F: Flow>(&self, _flow: F) -> Result<F::Output, Error> {
+///         Err(Error::Usage("toy transport"))
+///     }
+///     safire_core::client_operations!(safire_core::blocking_client_methods);
+/// }
+/// let client = Client(FlowFactory::new(ClientConfig::builder("https://ehr.example/fhir").build()?));
+/// assert!(client.request_backend_token(safire_core::CallOptions::new()).is_err());
+/// # Ok::<(), safire_core::Error>(())
+/// ```
+#[macro_export]
+macro_rules! client_operations {
+    ($generator:path $(, $($extra:tt)*)?) => {
+        $generator! {
+            [$($($extra)*)?]
+
+            /// Builds the authorization URL to send the browser to (discovering the
+            /// authorization endpoint first when it is not configured). Keep the returned
+            /// `pending` server-side: the callback needs it.
+            fn authorization_url(params: $crate::AuthorizeParams) -> $crate::AuthorizationRequest
+                = |flows| flows.authorize(params);
+
+            /// Verifies the callback URL against `pending` (state, RFC 9207 `iss`, errors),
+            /// then exchanges the code with its PKCE verifier.
+            fn request_access_token(
+                pending: &$crate::PendingAuthorization,
+                callback_url: &str,
+                options: $crate::CallOptions
+            ) -> $crate::TokenResponse
+                = |flows| flows.exchange_code(pending, callback_url, options)?;
+
+            /// Exchanges a refresh token for a new access token (optionally narrower scopes).
+            fn refresh_token(
+                refresh_token: impl Into<$crate::SecretString>,
+                options: $crate::CallOptions
+            ) -> $crate::TokenResponse
+                = |flows| flows.refresh(refresh_token.into(), options);
+
+            /// A SMART Backend Services token (`client_credentials`, with a fresh signed
+            /// assertion, or the client secret for servers whose system accounts use one).
+            fn request_backend_token(options: $crate::CallOptions) -> $crate::TokenResponse
+                = |flows| flows.backend_token(options);
+
+            /// Dynamic client registration (RFC 7591) at `endpoint`, else the discovered
+            /// `registration_endpoint`, with an optional initial access token.
+            fn register_client(
+                metadata: &$crate::ClientMetadata,
+                endpoint: Option<&str>,
+                initial_access_token: Option<$crate::SecretString>
+            ) -> $crate::RegisteredClient
+                = |flows| flows.register(metadata, endpoint, initial_access_token);
+        }
+    };
+}
+
+/// Writes the operations as blocking methods calling `self.run(flow)`.
+#[macro_export]
+macro_rules! blocking_client_methods {
+    ([$($extra:tt)*] $(
+        $(#[$meta:meta])*
+        fn $name:ident ( $($arg:ident : $ty:ty),* $(,)? ) -> $output:ty = |$flows:ident| $make:expr;
+    )*) => {
+        $(
+            $(#[$meta])*
+            pub fn $name(&self, $($arg: $ty),*) -> Result<$output, $crate::Error> {
+                let $flows = self.flows();
+                self.run($make)
+            }
+        )*
+    };
+}
+
+/// Writes the operations as async methods awaiting `self.run(flow)`.
+#[macro_export]
+macro_rules! async_client_methods {
+    ([$($extra:tt)*] $(
+        $(#[$meta:meta])*
+        fn $name:ident ( $($arg:ident : $ty:ty),* $(,)? ) -> $output:ty = |$flows:ident| $make:expr;
+    )*) => {
+        $(
+            $(#[$meta])*
+            pub async fn $name(&self, $($arg: $ty),*) -> Result<$output, $crate::Error> {
+                let $flows = self.flows();
+                let flow = $make;
+                self.run(flow).await
+            }
+        )*
+    };
+}

@@ -1,0 +1,254 @@
+//! Token requests: authorization-code exchange, refresh, and backend services
+//! (`client_credentials`), with client authentication applied here, never in a transport.
+
+use std::sync::Arc;
+
+use crate::authorize::AuthorizationCode;
+use crate::config::{CallOptions, ClientConfig};
+use crate::discovery::ServerEndpoint;
+use crate::endpoint::{AuthRequirement, EndpointRequest, ResolvedAuth, resolve_auth};
+use crate::error::{Error, TokenError};
+use crate::flow::{Env, Flow, Step};
+use crate::metadata::SmartMetadata;
+use crate::oauth_error::parse_oauth_error;
+use crate::requests::{self, HttpRequest, HttpResponse, Operation};
+use crate::secret::SecretString;
+use crate::token_response::{TokenFlowKind, TokenResponse};
+
+/// Token request parameters that Safire sets and [`CallOptions::extra_param`] may not.
+const RESERVED_PARAMS: &[&str] = &[
+    "grant_type",
+    "code",
+    "redirect_uri",
+    "code_verifier",
+    "refresh_token",
+    "scope",
+];
+
+/// Scopes a backend services request asks for when none are configured or given.
+pub const DEFAULT_BACKEND_SCOPES: &[&str] = &["system/*.rs"];
+
+/// What is being exchanged for a token.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Grant {
+    /// `authorization_code` with its PKCE verifier.
+    AuthorizationCode(AuthorizationCode),
+    /// `refresh_token`, optionally narrowing scopes via [`CallOptions::scopes`].
+    RefreshToken(SecretString),
+    /// `client_credentials` (SMART Backend Services): a signed assertion, or the client
+    /// secret for servers whose system accounts use one.
+    ClientCredentials,
+}
+
+impl Grant {
+    fn kind(&self) -> TokenFlowKind {
+        match self {
+            Grant::AuthorizationCode(_) => TokenFlowKind::AppLaunch,
+            Grant::RefreshToken(_) => TokenFlowKind::Refresh,
+            Grant::ClientCredentials => TokenFlowKind::BackendServices,
+        }
+    }
+
+    fn auth_requirement(&self) -> AuthRequirement {
+        match self {
+            Grant::ClientCredentials => AuthRequirement::Confidential,
+            _ => AuthRequirement::Configured,
+        }
+    }
+}
+
+/// A token request as a flow. Output: [`TokenResponse`].
+///
+/// ```
+/// # use safire_core::*;
+/// # use std::time::SystemTime;
+/// let config = ClientConfig::builder("https://ehr.example/fhir")
+///     .client_id("app")
+///     .token_endpoint("https://ehr.example/token")
+///     .build()?;
+/// let mut flow = TokenFlow::refresh(config.into(), "rt-1");
+/// let mut random = SeededRandom::new(1);
+/// let mut env = Env::new(SystemTime::UNIX_EPOCH, &mut random);
+/// let Step::Send(request) = flow.start(&mut env)? else { unreachable!() };
+/// assert_eq!(request.body(), b"grant_type=refresh_token&refresh_token=rt-1&client_id=app");
+/// # Ok::<(), safire_core::Error>(())
+/// ```
+pub struct TokenFlow {
+    config: Arc<ClientConfig>,
+    grant: Grant,
+    options: CallOptions,
+    metadata: Option<Arc<SmartMetadata>>,
+}
+
+impl TokenFlow {
+    /// A flow for `grant`.
+    pub fn new(config: Arc<ClientConfig>, grant: Grant) -> Self {
+        Self {
+            config,
+            grant,
+            options: CallOptions::default(),
+            metadata: None,
+        }
+    }
+
+    /// Exchanges the code from a verified callback.
+    pub fn authorization_code(config: Arc<ClientConfig>, code: AuthorizationCode) -> Self {
+        Self::new(config, Grant::AuthorizationCode(code))
+    }
+
+    /// Refreshes with `refresh_token`.
+    pub fn refresh(config: Arc<ClientConfig>, refresh_token: impl Into<SecretString>) -> Self {
+        Self::new(config, Grant::RefreshToken(refresh_token.into()))
+    }
+
+    /// A backend services (`client_credentials`) request.
+    pub fn backend_services(config: Arc<ClientConfig>) -> Self {
+        Self::new(config, Grant::ClientCredentials)
+    }
+
+    /// Per-call overrides (secret, key and kid, scopes).
+    pub fn with_options(mut self, options: CallOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    fn scopes(&self) -> Option<Vec<String>> {
+        match &self.grant {
+            Grant::AuthorizationCode(_) => None,
+            Grant::RefreshToken(_) => self.options.scopes.clone(),
+            Grant::ClientCredentials => Some(
+                self.options
+                    .scopes
+                    .clone()
+                    .filter(|s| !s.is_empty())
+                    .or_else(|| Some(self.config.scopes().to_vec()).filter(|s| !s.is_empty()))
+                    .unwrap_or_else(|| {
+                        DEFAULT_BACKEND_SCOPES
+                            .iter()
+                            .map(|s| (*s).to_owned())
+                            .collect()
+                    }),
+            ),
+        }
+    }
+
+    fn resolve_auth(&self) -> Result<ResolvedAuth, Error> {
+        Ok(resolve_auth(
+            &self.config,
+            &self.options,
+            self.grant.auth_requirement(),
+        )?)
+    }
+
+    fn token_request(&self, endpoint: &str, env: &mut Env<'_>) -> Result<HttpRequest, Error> {
+        let auth = self.resolve_auth()?;
+        let scope = self.scopes().map(|s| s.join(" "));
+        let mut form: Vec<(&str, &str)> = Vec::with_capacity(8);
+        match &self.grant {
+            Grant::AuthorizationCode(code) => {
+                form.push(("grant_type", "authorization_code"));
+                form.push(("code", code.code.expose()));
+                form.push(("redirect_uri", &code.redirect_uri));
+                form.push(("code_verifier", code.code_verifier.expose()));
+            }
+            Grant::RefreshToken(token) => {
+                form.push(("grant_type", "refresh_token"));
+                form.push(("refresh_token", token.expose()));
+            }
+            Grant::ClientCredentials => form.push(("grant_type", "client_credentials")),
+        }
+        if let Some(scope) = &scope {
+            form.push(("scope", scope));
+        }
+        EndpointRequest {
+            config: &self.config,
+            options: &self.options,
+            auth: &auth,
+            endpoint,
+            operation: Operation::Token,
+            reserved: RESERVED_PARAMS,
+        }
+        .build(form, env)
+    }
+}
+
+/// Parses a token endpoint response: 2xx → [`TokenResponse`], otherwise a [`TokenError`]
+/// carrying the OAuth error fields.
+pub fn parse_token_response(
+    response: &HttpResponse,
+    received_at: std::time::SystemTime,
+) -> Result<TokenResponse, TokenError> {
+    let status = response.status();
+    if !requests::is_success(status) {
+        return Err(TokenError {
+            oauth: parse_oauth_error(status.as_u16(), response.body()),
+            received_fields: Vec::new(),
+            detail: None,
+        });
+    }
+    TokenResponse::parse(status.as_u16(), response.body(), received_at)
+}
+
+impl Flow for TokenFlow {
+    type Output = TokenResponse;
+
+    fn config(&self) -> Option<&ClientConfig> {
+        Some(&self.config)
+    }
+
+    fn endpoints(&self) -> &[ServerEndpoint] {
+        &[ServerEndpoint::Token]
+    }
+
+    fn preflight(&self) -> Result<(), Error> {
+        self.resolve_auth().map(|_| ())
+    }
+
+    fn provide_metadata(&mut self, metadata: Arc<SmartMetadata>) {
+        self.metadata = Some(metadata);
+    }
+
+    fn start(&mut self, env: &mut Env<'_>) -> Result<Step<TokenResponse>, Error> {
+        // Every credential problem surfaces before any request is built.
+        self.resolve_auth()?;
+        let endpoint = ServerEndpoint::Token.resolve(&self.config, self.metadata.as_deref())?;
+        Ok(Step::Send(self.token_request(&endpoint, env)?))
+    }
+
+    fn on_response(
+        &mut self,
+        response: HttpResponse,
+        env: &mut Env<'_>,
+    ) -> Result<Step<TokenResponse>, Error> {
+        let mut token = parse_token_response(&response, env.now)?;
+        if let Some(kind) = token
+            .token_type
+            .as_deref()
+            .filter(|t| !t.eq_ignore_ascii_case("bearer"))
+        {
+            return Err(TokenError {
+                oauth: crate::error::OAuthErrorFields {
+                    status: Some(response.status().as_u16()),
+                    ..Default::default()
+                },
+                received_fields: Vec::new(),
+                detail: Some(
+                    format!(
+                        "unsupported token_type '{}': Safire uses Bearer tokens (DPoP and \
+                         other proof-of-possession types are not supported)",
+                        crate::error::server_text(kind)
+                    )
+                    .into(),
+                ),
+            }
+            .into());
+        }
+        let findings = token.compliance_findings(self.grant.kind());
+        token.findings = findings;
+        Ok(Step::Done(token))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,260 @@
+use super::*;
+use crate::assertion::Signer;
+use crate::authorize::AuthorizationCode;
+use crate::config::{BasicAuthEncoding, ClientAuth};
+use crate::endpoint::basic_authorization;
+use crate::random::SeededRandom;
+use base64ct::{Base64, Encoding};
+use http::{HeaderValue, Method};
+use std::collections::HashMap;
+use std::time::SystemTime;
+
+fn builder() -> crate::config::ClientConfigBuilder {
+    ClientConfig::builder("https://ehr.example/fhir")
+        .client_id("my-app")
+        .token_endpoint("https://ehr.example/token")
+}
+
+fn first_request(flow: &mut TokenFlow) -> Result<HttpRequest, Error> {
+    let mut random = SeededRandom::new(1);
+    match flow.start(&mut Env::new(SystemTime::UNIX_EPOCH, &mut random))? {
+        Step::Send(request) => Ok(request),
+        Step::Done(_) => panic!("a token flow always sends"),
+    }
+}
+
+fn form(request: &HttpRequest) -> HashMap<String, String> {
+    url::form_urlencoded::parse(request.body())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+fn code() -> AuthorizationCode {
+    AuthorizationCode {
+        code: SecretString::new("code-canary"),
+        code_verifier: SecretString::new("v".repeat(64)),
+        redirect_uri: "https://app.example/cb".into(),
+    }
+}
+
+#[test]
+fn public_code_exchange() {
+    let config = Arc::new(builder().build().unwrap());
+    let request = first_request(&mut TokenFlow::authorization_code(config, code())).unwrap();
+    assert_eq!(request.method(), Method::POST);
+    assert_eq!(request.uri(), "https://ehr.example/token");
+    assert_eq!(
+        request.headers()["content-type"],
+        "application/x-www-form-urlencoded"
+    );
+    assert!(request.headers().get("authorization").is_none());
+    let f = form(&request);
+    assert_eq!(f["grant_type"], "authorization_code");
+    assert_eq!(f["code"], "code-canary");
+    assert_eq!(f["redirect_uri"], "https://app.example/cb");
+    assert_eq!(f["code_verifier"], "v".repeat(64));
+    assert_eq!(f["client_id"], "my-app");
+}
+
+#[test]
+fn basic_auth_both_encodings() {
+    let secret = SecretString::new("p@ss w:rd");
+    let rfc = basic_authorization("my app", &secret, BasicAuthEncoding::FormUrlEncoded).unwrap();
+    let raw = basic_authorization("my app", &secret, BasicAuthEncoding::Raw).unwrap();
+    let decode = |v: &HeaderValue| {
+        let b64 = v
+            .to_str()
+            .unwrap()
+            .strip_prefix("Basic ")
+            .unwrap()
+            .to_owned();
+        String::from_utf8(Base64::decode_vec(&b64).unwrap()).unwrap()
+    };
+    assert_eq!(decode(&rfc), "my+app:p%40ss+w%3Ard");
+    assert_eq!(decode(&raw), "my app:p@ss w:rd");
+    assert!(rfc.is_sensitive());
+    let plain = SecretString::new("abc-123_~.");
+    assert_eq!(
+        basic_authorization("id", &plain, BasicAuthEncoding::FormUrlEncoded).unwrap(),
+        basic_authorization("id", &plain, BasicAuthEncoding::Raw).unwrap()
+    );
+}
+
+#[test]
+fn symmetric_client_sends_basic_and_no_client_id() {
+    let config = Arc::new(
+        builder()
+            .client_auth(ClientAuth::client_secret_basic("secret-canary"))
+            .build()
+            .unwrap(),
+    );
+    let request = first_request(&mut TokenFlow::refresh(config.clone(), "rt")).unwrap();
+    assert!(
+        request.headers()["authorization"]
+            .to_str()
+            .unwrap()
+            .starts_with("Basic ")
+    );
+    assert!(!form(&request).contains_key("client_id"));
+    // Per-call secret override wins.
+    let overridden = first_request(
+        &mut TokenFlow::refresh(config, "rt")
+            .with_options(CallOptions::new().client_secret("rotated")),
+    )
+    .unwrap();
+    assert_ne!(
+        overridden.headers()["authorization"],
+        request.headers()["authorization"]
+    );
+}
+
+#[test]
+fn missing_credentials_fail_before_any_request() {
+    let no_secret = Arc::new(
+        builder()
+            .client_auth(ClientAuth::ClientSecretBasic {
+                secret: None,
+                encoding: BasicAuthEncoding::Raw,
+            })
+            .build()
+            .unwrap(),
+    );
+    let err = first_request(&mut TokenFlow::refresh(no_secret, "rt")).unwrap_err();
+    assert_eq!(err.to_string(), "Configuration missing: client_secret");
+
+    let no_key = Arc::new(
+        ClientConfig::builder("https://ehr.example/fhir")
+            .client_id("svc")
+            .client_auth(ClientAuth::PrivateKeyJwt {
+                signer: None,
+                kid: None,
+            })
+            .build()
+            .unwrap(),
+    );
+    // No token endpoint configured either: the credential error still comes first.
+    let err = first_request(&mut TokenFlow::backend_services(no_key)).unwrap_err();
+    assert_eq!(err.to_string(), "Configuration missing: private_key, kid");
+
+    let no_client = Arc::new(
+        ClientConfig::builder("https://ehr.example/fhir")
+            .build()
+            .unwrap(),
+    );
+    let err = first_request(&mut TokenFlow::refresh(no_client, "rt")).unwrap_err();
+    assert_eq!(err.to_string(), "Configuration missing: client_id");
+}
+
+#[test]
+fn refresh_with_narrower_scopes() {
+    let config = Arc::new(builder().build().unwrap());
+    let request = first_request(
+        &mut TokenFlow::refresh(config, "rt-canary")
+            .with_options(CallOptions::new().scopes(["patient/Observation.rs"])),
+    )
+    .unwrap();
+    let f = form(&request);
+    assert_eq!(f["grant_type"], "refresh_token");
+    assert_eq!(f["refresh_token"], "rt-canary");
+    assert_eq!(f["scope"], "patient/Observation.rs");
+}
+
+#[test]
+fn extra_params_are_sent_but_cannot_override() {
+    let config = Arc::new(builder().build().unwrap());
+    let request = first_request(
+        &mut TokenFlow::refresh(config.clone(), "rt")
+            .with_options(CallOptions::new().extra_param("resource", "https://other.example/fhir")),
+    )
+    .unwrap();
+    assert_eq!(form(&request)["resource"], "https://other.example/fhir");
+    let err = first_request(
+        &mut TokenFlow::refresh(config, "rt")
+            .with_options(CallOptions::new().extra_param("client_id", "evil")),
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("'client_id' is set by Safire"),
+        "{err}"
+    );
+}
+
+#[test]
+fn overrides_that_do_not_fit_the_auth_method_are_refused() {
+    let public = Arc::new(builder().build().unwrap());
+    let err = first_request(
+        &mut TokenFlow::refresh(public, "rt").with_options(CallOptions::new().client_secret("s")),
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("Invalid client_secret: given per call"),
+        "{err}"
+    );
+    let symmetric = Arc::new(
+        builder()
+            .client_auth(ClientAuth::client_secret_basic("s"))
+            .build()
+            .unwrap(),
+    );
+    let key: Arc<dyn Signer> =
+        Arc::new(crate::assertion::PrivateKey::generate_es384(&mut SeededRandom::new(1)).unwrap());
+    let err = first_request(
+        &mut TokenFlow::refresh(symmetric, "rt")
+            .with_options(CallOptions::new().private_key(key.clone(), "k")),
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("Invalid private_key: given per call"),
+        "{err}"
+    );
+    // Backend services always use an assertion: a per-call key is what it needs.
+    let backend = Arc::new(builder().build().unwrap());
+    let request = first_request(
+        &mut TokenFlow::backend_services(backend)
+            .with_options(CallOptions::new().private_key(key, "k")),
+    )
+    .unwrap();
+    assert!(form(&request).contains_key("client_assertion"));
+    assert!(!form(&request).contains_key("client_id"));
+}
+
+#[test]
+fn non_bearer_tokens_are_refused() {
+    let config = Arc::new(builder().build().unwrap());
+    let mut flow = TokenFlow::refresh(config, "rt");
+    let mut random = SeededRandom::new(1);
+    let mut env = Env::new(SystemTime::UNIX_EPOCH, &mut random);
+    let _ = flow.start(&mut env).unwrap();
+    let response = http::Response::builder()
+        .status(200)
+        .body(br#"{"access_token":"at-canary","token_type":"DPoP","scope":"x"}"#.to_vec())
+        .unwrap();
+    let err = flow.on_response(response, &mut env).unwrap_err();
+    assert!(
+        err.to_string().contains("unsupported token_type 'DPoP'"),
+        "{err}"
+    );
+    assert!(!format!("{err:?}").contains("at-canary"));
+}
+
+#[test]
+fn oauth_errors_become_token_errors() {
+    let config = Arc::new(builder().build().unwrap());
+    let mut flow = TokenFlow::refresh(config, "rt");
+    let mut random = SeededRandom::new(1);
+    let mut env = Env::new(SystemTime::UNIX_EPOCH, &mut random);
+    let _ = flow.start(&mut env).unwrap();
+    let response = http::Response::builder()
+        .status(400)
+        .body(br#"{"error":"invalid_grant","error_description":"Refresh token expired"}"#.to_vec())
+        .unwrap();
+    let err = flow.on_response(response, &mut env).unwrap_err();
+    assert_eq!(err.status(), Some(400));
+    assert_eq!(err.error_code(), Some("invalid_grant"));
+    assert_eq!(
+        err.to_string(),
+        "Token request failed — HTTP 400 — invalid_grant — Refresh token expired"
+    );
+}
