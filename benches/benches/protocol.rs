@@ -9,8 +9,8 @@ use safire_benches::{
     AUTHORIZE, SMART_CONFIGURATION, TOKEN_RESPONSE, authorize_baseline, now, pkce_baseline,
     token_form_baseline,
 };
-use safire_core::{AuthorizationCode, AuthorizeFlow};
 use safire_core::protocol::Pkce;
+use safire_core::{AuthorizationCode, AuthorizeFlow};
 use safire_core::{
     AuthorizeParams, ClientConfig, Env, Flow, OsRandom, SecretString, SmartMetadata, Step,
     TokenFlow, TokenResponse,

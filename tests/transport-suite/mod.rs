@@ -9,52 +9,39 @@ pub mod servers;
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use safire_core::{
-    AuthorizationRequest, AuthorizeParams, CallOptions, ClientConfig, ClientMetadata, Error, Flow,
-    Limits, PendingAuthorization, RegisteredClient, SecretString, SmartMetadata, TokenResponse,
-};
+use safire_core::{ClientConfig, Error, Flow, Limits, SmartMetadata};
 
-/// A transport's client, with blocking calls (an async transport blocks on its runtime).
-pub trait TestClient: Send + Sync + Sized + 'static {
-    /// Builds a client with these limits (`builder.limits(limits)`) and, when given, an extra
-    /// trusted root CA in PEM (`builder.add_root_certificate_pem(pem)`).
-    fn build(
-        config: ClientConfig,
-        limits: Limits,
-        root_ca_pem: Option<&[u8]>,
-    ) -> Result<Self, Error>;
-    /// `SmartClient::server_metadata`.
-    fn server_metadata(&self) -> Result<Arc<SmartMetadata>, Error>;
-    /// `SmartClient::authorization_url`.
-    fn authorization_url(&self, params: AuthorizeParams) -> Result<AuthorizationRequest, Error>;
-    /// `SmartClient::request_access_token`.
-    fn request_access_token(
-        &self,
-        pending: &PendingAuthorization,
-        callback_url: &str,
-        options: CallOptions,
-    ) -> Result<TokenResponse, Error>;
-    /// `SmartClient::refresh_token`.
-    fn refresh_token(
-        &self,
-        refresh_token: SecretString,
-        options: CallOptions,
-    ) -> Result<TokenResponse, Error>;
-    /// `SmartClient::request_backend_token`.
-    fn request_backend_token(&self, options: CallOptions) -> Result<TokenResponse, Error>;
-    /// `SmartClient::register_client`.
-    fn register_client(
-        &self,
-        metadata: &ClientMetadata,
-        endpoint: Option<&str>,
-        initial_access_token: Option<SecretString>,
-    ) -> Result<RegisteredClient, Error>;
-    /// `SmartClient::run`.
-    fn run<F>(&self, flow: F) -> Result<F::Output, Error>
-    where
-        F: Flow + Send + 'static,
-        F::Output: Send + 'static;
+/// Writes [`TestClient`] from the core's one list of client operations
+/// (`safire_core::client_operations!`): a new flow needs no edit here.
+macro_rules! test_client_trait {
+    ([] $(
+        $(#[$meta:meta])*
+        fn $name:ident ( $($arg:ident : $ty:ty),* $(,)? ) -> $output:ty = |$flows:ident| $make:expr;
+    )*) => {
+        /// A transport's client, with blocking calls (an async transport blocks on its runtime).
+        pub trait TestClient: Send + Sync + Sized + 'static {
+            /// Builds a client with these limits (`builder.limits(limits)`) and, when given, an
+            /// extra trusted root CA in PEM (`builder.add_root_certificate_pem(pem)`).
+            fn build(
+                config: ClientConfig,
+                limits: Limits,
+                root_ca_pem: Option<&[u8]>,
+            ) -> Result<Self, Error>;
+            /// `SmartClient::server_metadata`.
+            fn server_metadata(&self) -> Result<Arc<SmartMetadata>, Error>;
+            $(
+                $(#[$meta])*
+                fn $name(&self, $($arg: $ty),*) -> Result<$output, Error>;
+            )*
+            /// `SmartClient::run`.
+            fn run<F>(&self, flow: F) -> Result<F::Output, Error>
+            where
+                F: Flow + Send + 'static,
+                F::Output: Send + 'static;
+        }
+    };
 }
+safire_core::client_operations!(test_client_trait);
 
 /// Expands to one `#[test]` per scenario for the client type `$client`. The including module
 /// must be named `suite` at the test crate's root.
@@ -125,6 +112,27 @@ macro_rules! test_client {
         client: |$this:ident| $client:expr,
         wait: |$call:ident| $wait:expr $(,)?
     ) => {
+        ::safire_core::client_operations!(
+            $crate::suite::test_client_impl,
+            $wrapper, $smart_client,
+            new: |$new_client| $new,
+            client: |$this| $client,
+            wait: |$call| $wait
+        );
+    };
+}
+
+/// The forwarding `impl TestClient` behind [`test_client!`], one method per core operation.
+macro_rules! test_client_impl {
+    ([
+        $wrapper:ty, $smart_client:ty,
+        new: |$new_client:ident| $new:expr,
+        client: |$this:ident| $client:expr,
+        wait: |$call:ident| $wait:expr
+    ] $(
+        $(#[$meta:meta])*
+        fn $name:ident ( $($arg:ident : $ty:ty),* $(,)? ) -> $output:ty = |$flows:ident| $make:expr;
+    )*) => {
         impl $crate::suite::TestClient for $wrapper {
             fn build(
                 config: ::safire_core::ClientConfig,
@@ -147,55 +155,13 @@ macro_rules! test_client {
                 $wait
             }
 
-            fn authorization_url(
-                &self,
-                params: ::safire_core::AuthorizeParams,
-            ) -> Result<::safire_core::AuthorizationRequest, ::safire_core::Error> {
-                let $this = self;
-                let $call = $client.authorization_url(params);
-                $wait
-            }
-
-            fn request_access_token(
-                &self,
-                pending: &::safire_core::PendingAuthorization,
-                callback_url: &str,
-                options: ::safire_core::CallOptions,
-            ) -> Result<::safire_core::TokenResponse, ::safire_core::Error> {
-                let $this = self;
-                let $call = $client.request_access_token(pending, callback_url, options);
-                $wait
-            }
-
-            fn refresh_token(
-                &self,
-                refresh_token: ::safire_core::SecretString,
-                options: ::safire_core::CallOptions,
-            ) -> Result<::safire_core::TokenResponse, ::safire_core::Error> {
-                let $this = self;
-                let $call = $client.refresh_token(refresh_token, options);
-                $wait
-            }
-
-            fn request_backend_token(
-                &self,
-                options: ::safire_core::CallOptions,
-            ) -> Result<::safire_core::TokenResponse, ::safire_core::Error> {
-                let $this = self;
-                let $call = $client.request_backend_token(options);
-                $wait
-            }
-
-            fn register_client(
-                &self,
-                metadata: &::safire_core::ClientMetadata,
-                endpoint: Option<&str>,
-                initial_access_token: Option<::safire_core::SecretString>,
-            ) -> Result<::safire_core::RegisteredClient, ::safire_core::Error> {
-                let $this = self;
-                let $call = $client.register_client(metadata, endpoint, initial_access_token);
-                $wait
-            }
+            $(
+                fn $name(&self, $($arg: $ty),*) -> Result<$output, ::safire_core::Error> {
+                    let $this = self;
+                    let $call = $client.$name($($arg),*);
+                    $wait
+                }
+            )*
 
             fn run<F>(&self, flow: F) -> Result<F::Output, ::safire_core::Error>
             where
@@ -210,6 +176,7 @@ macro_rules! test_client {
     };
 }
 pub(crate) use test_client;
+pub(crate) use test_client_impl;
 
 /// Everything written through `tracing` in this test process, at TRACE level. The first call
 /// installs the global subscriber; events from every thread (and runtime worker) land here.
