@@ -34,10 +34,16 @@ pub fn read_text(path: &Path) -> Result<String, CliError> {
 /// Reads a token file.
 pub fn read_token_file(path: &Path) -> Result<TokenFile, CliError> {
     let text = read_text(path)?;
-    // serde_json's message names a line and column (and a field), never the secret values.
     let file: TokenFile = serde_json::from_str(&text).map_err(|e| {
+        // serde_json quotes wrongly typed values in some messages; the file holds secrets, so
+        // only a missing field is named, otherwise the position.
+        let detail = if e.to_string().starts_with("missing field") {
+            e.to_string()
+        } else {
+            format!("line {}, column {}", e.line(), e.column())
+        };
         CliError::msg(format!(
-            "{} is not a token file written by `safire launch --save`: {e}",
+            "{} is not a token file written by `safire launch --save` ({detail})",
             path.display()
         ))
     })?;
@@ -108,6 +114,21 @@ pub fn write_secret_json(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn token_file_errors_do_not_quote_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("token.json");
+        let body = r#"{"version":1,"fhir_base_url":"https://ehr.example","client_id":"c",
+            "token":{"access_token":"at-secret-1234","expires_in":"refresh-secret-5678"}}"#;
+        fs::write(&path, body).unwrap();
+        let err = read_token_file(&path).err().unwrap().to_string();
+        assert!(err.contains("(line 2, column"), "{err}");
+        assert!(!err.contains("secret"), "{err}");
+        fs::write(&path, r#"{"version":1}"#).unwrap();
+        let err = read_token_file(&path).err().unwrap().to_string();
+        assert!(err.contains("missing field `fhir_base_url`"), "{err}");
+    }
 
     #[test]
     fn secret_files_are_owner_only_and_replace_wider_files() {

@@ -53,14 +53,19 @@ impl Loopback {
     pub fn wait(self, timeout: Duration) -> Result<Callback, CliError> {
         let redirect_uri = self.redirect_uri();
         let (found, callback) = mpsc::channel();
-        // The accepting thread is left behind on timeout; the process exits right after.
+        // One thread per connection: a browser may open a connection it never uses (a
+        // speculative preconnect), which must not hold up the one carrying the request.
+        // The threads are left behind on timeout; the process exits right after.
+        let port = self.port;
         std::thread::spawn(move || {
             for stream in self.listener.incoming() {
                 let Ok(stream) = stream else { continue };
-                if let Some(callback) = handle(stream, self.port) {
-                    let _ = found.send(callback);
-                    return;
-                }
+                let found = found.clone();
+                std::thread::spawn(move || {
+                    if let Some(callback) = handle(stream, port) {
+                        let _ = found.send(callback);
+                    }
+                });
             }
         });
         callback.recv_timeout(timeout).map_err(|_| {
@@ -211,6 +216,8 @@ mod tests {
             format!("http://127.0.0.1:{port}/callback")
         );
         let waiter = std::thread::spawn(move || loopback.wait(Duration::from_secs(30)));
+        // A connection that never sends anything (a browser's preconnect) stays open throughout.
+        let _idle = TcpStream::connect(("127.0.0.1", port)).unwrap();
         assert!(get(port, "/favicon.ico").starts_with("HTTP/1.1 404"));
         assert!(get(port, "/callback").starts_with("HTTP/1.1 400"));
         let browser = std::thread::spawn(move || get(port, "/callback?code=c&state=s"));

@@ -5,6 +5,15 @@
 //! `files.rs` reads and writes (secret files 0600), `loopback.rs` is the RFC 8252 redirect
 //! listener, `progress.rs` the stderr spinner, `thumbprint.rs` the default `kid`.
 #![forbid(unsafe_code)]
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
 
 mod files;
 mod flows;
@@ -186,7 +195,7 @@ struct LaunchArgs {
     #[arg(long)]
     no_browser: bool,
     /// Port of the loopback redirect listener on 127.0.0.1 [default: any free port]
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, hide_default_value = true)]
     port: u16,
     /// Seconds to wait for the browser to come back
     #[arg(long, value_name = "SECONDS", default_value_t = 300)]

@@ -214,7 +214,7 @@ fn discover_fails_with_the_library_message() {
 }
 
 #[test]
-fn discover_strict_fails_on_compliance_errors_only() {
+fn discover_strict_passes_a_document_with_only_warnings() {
     let env = Env::new(Sandbox::builder());
     // The sandbox's document has warnings (http on loopback) but no errors.
     ok(&safire(&[
@@ -792,4 +792,68 @@ fn launch_gives_up_after_the_timeout() {
              (raise --timeout, or check that the server accepts this redirect URI)"
         ),
     );
+}
+
+#[test]
+fn rs384_key_from_keygen_registers_and_gets_a_backend_token() {
+    let env = Env::new(Sandbox::builder());
+    let key = env.path("rs.pem");
+    let key_arg = key.to_str().unwrap();
+    let out = ok(&safire(&[
+        "keygen", "--alg", "rs384", "--bits", "2048", "--out", key_arg,
+    ]));
+    assert!(out.starts_with("Wrote a new RS384 private key"), "{out}");
+    assert_owner_only(&key);
+    let jwks: serde_json::Value = serde_json::from_str(&ok(&safire(&["jwks", key_arg]))).unwrap();
+    assert_eq!(
+        (&jwks["keys"][0]["kty"], &jwks["keys"][0]["alg"]),
+        (&"RSA".into(), &"RS384".into())
+    );
+    let reg = env.path("rs.json");
+    ok(&safire(&[
+        "register",
+        &env.base,
+        "--insecure-localhost",
+        "--backend",
+        "--key",
+        key_arg,
+        "--scope",
+        "system/*.rs",
+        "--out",
+        reg.to_str().unwrap(),
+    ]));
+    let client_id = json_file(&reg)["client_id"].as_str().unwrap().to_owned();
+    let out = ok(&safire(&[
+        "token",
+        "backend",
+        &env.base,
+        "--insecure-localhost",
+        "--client-id",
+        &client_id,
+        "--key",
+        key_arg,
+        "--scope",
+        "system/*.rs",
+    ]));
+    assert!(
+        out.contains("scope                        system/*.rs\n"),
+        "{out}"
+    );
+
+    // Too small: the library's message, and no file.
+    let small = env.path("small.pem");
+    let expected = safire_ureq::safire_core::PrivateKey::generate_rs384(1024).unwrap_err();
+    fails_with(
+        &safire(&[
+            "keygen",
+            "--alg",
+            "RS384",
+            "--bits",
+            "1024",
+            "--out",
+            small.to_str().unwrap(),
+        ]),
+        &expected.to_string(),
+    );
+    assert!(!small.exists());
 }
