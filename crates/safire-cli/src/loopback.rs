@@ -48,9 +48,10 @@ impl Loopback {
         format!("http://127.0.0.1:{}{CALLBACK_PATH}", self.port)
     }
 
-    /// Waits up to `timeout` for a GET of the redirect URI carrying `code` or `error`. Other
-    /// requests (a favicon, a stray visit without parameters) are answered and ignored.
-    pub fn wait(self, timeout: Duration) -> Result<Callback, CliError> {
+    /// Starts answering on the listener. A GET of the redirect URI carrying `code` or
+    /// `error` is kept for [`Listening::wait`]; other requests (a favicon, a stray visit
+    /// without parameters) are answered and ignored.
+    pub fn listen(self) -> Listening {
         let redirect_uri = self.redirect_uri();
         let (found, callback) = mpsc::channel();
         // One thread per connection: a browser may open a connection it never uses (a
@@ -68,10 +69,27 @@ impl Loopback {
                 });
             }
         });
-        callback.recv_timeout(timeout).map_err(|_| {
+        Listening {
+            callback,
+            redirect_uri,
+        }
+    }
+}
+
+/// A listener answering in the background.
+pub struct Listening {
+    callback: mpsc::Receiver<Callback>,
+    redirect_uri: String,
+}
+
+impl Listening {
+    /// Waits up to `timeout` for the authorization response.
+    pub fn wait(self, timeout: Duration) -> Result<Callback, CliError> {
+        self.callback.recv_timeout(timeout).map_err(|_| {
             CliError::msg(format!(
-                "no authorization response reached {redirect_uri} within {} s \
+                "no authorization response reached {} within {} s \
                  (raise --timeout, or check that the server accepts this redirect URI)",
+                self.redirect_uri,
                 timeout.as_secs()
             ))
         })
@@ -170,29 +188,38 @@ fn escape_html(text: &str) -> String {
     out
 }
 
-/// Opens `url` in the system browser.
-pub fn open_browser(url: &str) -> std::io::Result<()> {
+/// How long the browser opener (`xdg-open`, `open`) has to report a failure.
+const OPENER_GRACE: Duration = Duration::from_secs(2);
+
+/// Opens `url` in the system browser. Fails if the opener cannot start or exits with an error
+/// within [`OPENER_GRACE`]; an opener still running then (it may be a terminal browser) is left
+/// to run.
+pub fn open_browser(url: &str) -> Result<(), String> {
     use std::process::{Command, Stdio};
-    let mut command = if cfg!(target_os = "macos") {
-        let mut c = Command::new("open");
-        c.arg(url);
-        c
+    let (program, args): (&str, Vec<&str>) = if cfg!(target_os = "macos") {
+        ("open", vec![url])
     } else if cfg!(windows) {
         // Not `cmd /C start`: cmd would split the URL at `&`.
-        let mut c = Command::new("rundll32");
-        c.arg("url.dll,FileProtocolHandler").arg(url);
-        c
+        ("rundll32", vec!["url.dll,FileProtocolHandler", url])
     } else {
-        let mut c = Command::new("xdg-open");
-        c.arg(url);
-        c
+        ("xdg-open", vec![url])
     };
-    command
+    let mut child = Command::new(program)
+        .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .map(|_| ())
+        .map_err(|e| format!("cannot run {program}: {e}"))?;
+    let (done, exited) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(child.wait());
+    });
+    match exited.recv_timeout(OPENER_GRACE) {
+        Ok(Ok(status)) if !status.success() => Err(format!("{program} failed ({status})")),
+        Ok(Err(e)) => Err(format!("{program} failed: {e}")),
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]
@@ -215,7 +242,8 @@ mod tests {
             loopback.redirect_uri(),
             format!("http://127.0.0.1:{port}/callback")
         );
-        let waiter = std::thread::spawn(move || loopback.wait(Duration::from_secs(30)));
+        let listening = loopback.listen();
+        let waiter = std::thread::spawn(move || listening.wait(Duration::from_secs(30)));
         // A connection that never sends anything (a browser's preconnect) stays open throughout.
         let _idle = TcpStream::connect(("127.0.0.1", port)).unwrap();
         assert!(get(port, "/favicon.ico").starts_with("HTTP/1.1 404"));
@@ -237,7 +265,11 @@ mod tests {
     fn times_out_with_a_message_naming_the_redirect_uri() {
         let loopback = Loopback::bind(0).unwrap();
         let uri = loopback.redirect_uri();
-        let err = loopback.wait(Duration::from_millis(50)).err().unwrap();
+        let err = loopback
+            .listen()
+            .wait(Duration::from_millis(50))
+            .err()
+            .unwrap();
         assert!(err.to_string().contains(&uri), "{err}");
     }
 }

@@ -124,7 +124,7 @@ struct RegisterArgs {
     #[arg(long, value_name = "PEM")]
     key: Option<PathBuf>,
     /// Key id to register [default: the key's RFC 7638 thumbprint]
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     kid: Option<String>,
     /// Redirect URI of an app (repeatable), e.g. http://127.0.0.1:8765/callback
     #[arg(long = "redirect-uri", value_name = "URI")]
@@ -143,6 +143,7 @@ struct RegisterArgs {
         long,
         env = "SAFIRE_INITIAL_ACCESS_TOKEN",
         hide_env_values = true,
+        allow_hyphen_values = true,
         value_name = "TOKEN"
     )]
     initial_access_token: Option<String>,
@@ -165,13 +166,13 @@ struct BackendArgs {
     /// The FHIR base URL
     fhir_base: String,
     /// The registered client id
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     client_id: String,
     /// The client's private key (PEM: PKCS#8, PKCS#1 RSA or SEC1 EC P-384)
     #[arg(long, value_name = "PEM")]
     key: PathBuf,
     /// Key id registered for the key [default: the key's RFC 7638 thumbprint]
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     kid: Option<String>,
     /// Scopes to request (space-separated or repeated), e.g. 'system/Patient.rs'
     #[arg(long = "scope", value_name = "SCOPES")]
@@ -186,7 +187,7 @@ struct LaunchArgs {
     /// The FHIR base URL
     fhir_base: String,
     /// The registered client id (a public client)
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     client_id: String,
     /// Scopes to request (space-separated or repeated)
     #[arg(long = "scope", value_name = "SCOPES", default_value = DEFAULT_LAUNCH_SCOPES)]
@@ -225,7 +226,7 @@ struct JwksArgs {
     /// The private key (PEM)
     key: PathBuf,
     /// Key id [default: the key's RFC 7638 thumbprint]
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     kid: Option<String>,
 }
 
@@ -460,6 +461,8 @@ fn launch(server: &Server, args: LaunchArgs) -> Result<(), CliError> {
             split_scopes(&args.scopes),
         )
     })?;
+    // Listening before the browser opens, so an instant redirect finds the listener ready.
+    let listening = loopback.listen();
     println!("Redirect URI: {redirect_uri}");
     if args.no_browser {
         println!("Open this URL in a browser to sign in:");
@@ -468,13 +471,13 @@ fn launch(server: &Server, args: LaunchArgs) -> Result<(), CliError> {
         println!("Opening the system browser. If it does not open, visit:");
         println!("{}", launch.url);
         if let Err(e) = loopback::open_browser(&launch.url) {
-            eprintln!("warning: could not start the browser ({e}); open the URL above");
+            eprintln!("warning: could not open the browser ({e}); open the URL above");
         }
     }
     let timeout = Duration::from_secs(args.timeout);
     let callback = with_spinner(
         format!("Waiting for the browser to return to {redirect_uri}"),
-        || loopback.wait(timeout),
+        || listening.wait(timeout),
     )?;
     let token = match with_spinner("Exchanging the authorization code", || {
         launch.finish(&callback.url)

@@ -857,3 +857,190 @@ fn rs384_key_from_keygen_registers_and_gets_a_backend_token() {
     );
     assert!(!small.exists());
 }
+
+/// A fake `xdg-open` on PATH: records the URL it was given, exits with `status`.
+#[cfg(target_os = "linux")]
+fn fake_opener(env: &Env, status: u8) -> (PathBuf, PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let bin = env.path("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let record = env.path("opened-url");
+    let script = bin.join("xdg-open");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nprintf '%s' \"$1\" > '{}'\nexit {status}\n",
+            record.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (bin, record)
+}
+
+#[cfg(target_os = "linux")]
+fn launch_with_browser(env: &Env, client_id: &str, path: &Path) -> Launch {
+    let mut child = Command::new(SAFIRE)
+        .args([
+            "launch",
+            &env.base,
+            "--insecure-localhost",
+            "--client-id",
+            client_id,
+        ])
+        .env("PATH", path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let redirect_uri = lines
+        .next()
+        .unwrap()
+        .unwrap()
+        .strip_prefix("Redirect URI: ")
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        lines.next().unwrap().unwrap(),
+        "Opening the system browser. If it does not open, visit:"
+    );
+    let authorization_url = lines.next().unwrap().unwrap();
+    Launch {
+        child,
+        lines,
+        redirect_uri,
+        authorization_url,
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn launch_opens_the_system_browser() {
+    let env = Env::new(Sandbox::builder());
+    let (bin, record) = fake_opener(&env, 0);
+    let launch = launch_with_browser(&env, "cli-browser", &bin);
+    env.sandbox
+        .register_client(ClientRegistration::public(
+            "cli-browser",
+            [launch.redirect_uri.clone()],
+        ))
+        .unwrap();
+    let url = launch.authorization_url.clone();
+    assert_eq!(launch.browse().0, 200);
+    let o = launch.finish();
+    assert!(ok(&o).contains("patient                      sandbox-patient-1\n"));
+    assert!(stderr(&o).is_empty(), "{}", stderr(&o));
+    // The opener ran (and finished) before the CLI waited for the callback.
+    assert_eq!(std::fs::read_to_string(&record).unwrap(), url);
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn launch_warns_when_the_browser_cannot_be_opened() {
+    let env = Env::new(Sandbox::builder());
+    let (bin, _) = fake_opener(&env, 3);
+    let launch = launch_with_browser(&env, "cli-headless", &bin);
+    env.sandbox
+        .register_client(ClientRegistration::public(
+            "cli-headless",
+            [launch.redirect_uri.clone()],
+        ))
+        .unwrap();
+    assert_eq!(launch.browse().0, 200);
+    let o = launch.finish();
+    ok(&o);
+    assert_eq!(
+        stderr(&o),
+        "warning: could not open the browser (xdg-open failed (exit status: 3)); open the URL above\n"
+    );
+    // No opener at all.
+    let empty = env.path("empty-bin");
+    std::fs::create_dir(&empty).unwrap();
+    let launch = launch_with_browser(&env, "cli-headless-2", &empty);
+    env.sandbox
+        .register_client(ClientRegistration::public(
+            "cli-headless-2",
+            [launch.redirect_uri.clone()],
+        ))
+        .unwrap();
+    assert_eq!(launch.browse().0, 200);
+    let o = launch.finish();
+    ok(&o);
+    assert!(
+        stderr(&o).starts_with("warning: could not open the browser (cannot run xdg-open: "),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn ca_cert_must_hold_a_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let pem = dir.path().join("ca.pem");
+    std::fs::write(&pem, "not a certificate").unwrap();
+    let config = ClientConfig::builder("https://ehr.example/fhir")
+        .build()
+        .unwrap();
+    let expected = safire_ureq::SmartClient::builder(config)
+        .add_root_certificate_pem(b"not a certificate")
+        .unwrap_err();
+    fails_with(
+        &safire(&[
+            "discover",
+            "https://ehr.example/fhir",
+            "--ca-cert",
+            pem.to_str().unwrap(),
+        ]),
+        &expected.to_string(),
+    );
+    let missing = dir.path().join("missing.pem");
+    let o = safire(&[
+        "discover",
+        "https://ehr.example/fhir",
+        "--ca-cert",
+        missing.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).starts_with(&format!("error: cannot read {}: ", missing.display())),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn ids_may_start_with_a_hyphen() {
+    // Generated client ids and RFC 7638 kids are base64url: a leading `-` is common.
+    let env = Env::new(Sandbox::builder());
+    let backend = &env.sandbox.clients().backend;
+    let jwks: serde_json::Value = backend.jwks.clone().unwrap();
+    let mut jwk = jwks["keys"][0].clone();
+    jwk["kid"] = "-kid-1".into();
+    env.sandbox
+        .register_client(ClientRegistration::backend(
+            "-client-1",
+            serde_json::json!({ "keys": [jwk] }),
+            "system/*.rs",
+        ))
+        .unwrap();
+    let key = env.key_file(backend.private_key_pem.as_deref().unwrap());
+    let out = ok(&safire(&[
+        "token",
+        "backend",
+        &env.base,
+        "--insecure-localhost",
+        "--client-id",
+        "-client-1",
+        "--key",
+        key.to_str().unwrap(),
+        "--kid",
+        "-kid-1",
+        "--scope",
+        "system/*.rs",
+    ]));
+    assert!(
+        out.starts_with("Backend services token for -client-1\n"),
+        "{out}"
+    );
+}
