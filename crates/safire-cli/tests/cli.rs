@@ -1,0 +1,1046 @@
+//! The `safire` binary against an in-process safire-sandbox.
+//!
+//! The sandbox sits behind a recording TCP proxy (its advertised base URL is the proxy's), so
+//! the tests know every token and secret the server sent and can check that none of them
+//! reaches the terminal unless asked.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+
+use safire_sandbox::{ClientRegistration, Endpoint, Fault, LaunchContext, Sandbox, SandboxBuilder};
+use safire_ureq::safire_core::{ClientConfig, url};
+
+const SAFIRE: &str = env!("CARGO_BIN_EXE_safire");
+
+/// A sandbox reached through a proxy that records what the server sent.
+struct Env {
+    sandbox: Sandbox,
+    base: String,
+    from_server: Arc<Mutex<Vec<u8>>>,
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    fn new(builder: SandboxBuilder) -> Env {
+        let proxy = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let base = format!("http://{}/fhir", proxy.local_addr().unwrap());
+        let sandbox = builder.public_base_url(&base).start().unwrap();
+        let upstream = sandbox.local_addr();
+        let from_server = Arc::new(Mutex::new(Vec::new()));
+        let record = from_server.clone();
+        std::thread::spawn(move || {
+            for client in proxy.incoming() {
+                let Ok(mut client) = client else { continue };
+                let record = record.clone();
+                std::thread::spawn(move || {
+                    let mut server = TcpStream::connect(upstream).unwrap();
+                    let (mut client_in, mut server_out) =
+                        (client.try_clone().unwrap(), server.try_clone().unwrap());
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut client_in, &mut server_out);
+                        let _ = server_out.shutdown(std::net::Shutdown::Write);
+                    });
+                    let mut buf = [0u8; 8192];
+                    loop {
+                        let n = match server.read(&mut buf) {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => n,
+                        };
+                        // Recorded before forwarding: once the CLI has it, so does the test.
+                        record.lock().unwrap().extend_from_slice(&buf[..n]);
+                        if client.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                    }
+                    let _ = client.shutdown(std::net::Shutdown::Both);
+                });
+            }
+        });
+        Env {
+            sandbox,
+            base,
+            from_server,
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Every value of `"name":"…"` the server sent so far.
+    fn sent(&self, name: &str) -> Vec<String> {
+        let bytes = self.from_server.lock().unwrap().clone();
+        let text = String::from_utf8_lossy(&bytes);
+        let needle = format!("\"{name}\":\"");
+        text.match_indices(&needle)
+            .filter_map(|(at, _)| {
+                let rest = &text[at + needle.len()..];
+                rest.find('"').map(|end| rest[..end].to_owned())
+            })
+            .collect()
+    }
+
+    /// Writes a pre-registered client's key to a file.
+    fn key_file(&self, pem: &str) -> PathBuf {
+        let path = self.path("client-key.pem");
+        std::fs::write(&path, pem).unwrap();
+        path
+    }
+}
+
+fn safire(args: &[&str]) -> Output {
+    Command::new(SAFIRE)
+        .args(args)
+        .env_remove("SAFIRE_INITIAL_ACCESS_TOKEN")
+        .output()
+        .unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8(o.stderr.clone()).unwrap()
+}
+
+#[track_caller]
+fn ok(o: &Output) -> String {
+    assert!(o.status.success(), "failed: {}\n{}", stderr(o), stdout(o));
+    stdout(o)
+}
+
+/// Fails with exit status 1 and exactly `error: <message>` on stderr.
+#[track_caller]
+fn fails_with(o: &Output, message: &str) {
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(o));
+    assert_eq!(stderr(o), format!("error: {message}\n"));
+}
+
+#[track_caller]
+fn assert_absent(o: &Output, secrets: &[String]) {
+    assert!(!secrets.is_empty(), "no secret to look for");
+    for secret in secrets {
+        assert!(secret.len() >= 16, "not a secret: {secret}");
+        assert!(!stdout(o).contains(secret.as_str()), "secret on stdout");
+        assert!(!stderr(o).contains(secret.as_str()), "secret on stderr");
+    }
+}
+
+#[cfg(unix)]
+#[track_caller]
+fn assert_owner_only(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "{}", path.display());
+}
+#[cfg(not(unix))]
+fn assert_owner_only(_: &Path) {}
+
+fn json_file(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn help_lists_every_command() {
+    let help = ok(&safire(&["--help"]));
+    for command in [
+        "discover", "register", "token", "launch", "refresh", "jwks", "keygen",
+    ] {
+        assert!(help.contains(command), "{command} missing from\n{help}");
+    }
+    assert!(ok(&safire(&["token", "--help"])).contains("backend"));
+}
+
+#[test]
+fn discover_prints_endpoints_capabilities_and_findings() {
+    let env = Env::new(Sandbox::builder());
+    let out = ok(&safire(&["discover", &env.base, "--insecure-localhost"]));
+    assert!(
+        out.contains(&format!("token_endpoint               {}/token", env.base)),
+        "{out}"
+    );
+    assert!(out.contains(&format!(
+        "registration_endpoint        {}/register",
+        env.base
+    )));
+    assert!(out.contains("\n  launch-standalone\n"), "{out}");
+    assert!(out.contains("backend services             yes"), "{out}");
+    assert!(out.contains("OpenID Connect               no"), "{out}");
+    // http on loopback is reported, not hidden.
+    assert!(out.contains("Compliance findings ("), "{out}");
+    let findings = out.split("Compliance findings").nth(1).unwrap();
+    assert!(findings.contains("warning"), "{out}");
+
+    let json = ok(&safire(&[
+        "discover",
+        &env.base,
+        "--json",
+        "--insecure-localhost",
+    ]));
+    let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(doc["token_endpoint"], format!("{}/token", env.base));
+    assert!(
+        doc["capabilities"]
+            .as_array()
+            .unwrap()
+            .contains(&"client-public".into())
+    );
+}
+
+#[test]
+fn discover_fails_with_the_library_message() {
+    let env = Env::new(Sandbox::builder());
+    // Without the opt-in, http is refused before any request.
+    let expected = ClientConfig::builder(&env.base)
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(expected.contains("HTTPS"), "{expected}");
+    fails_with(&safire(&["discover", &env.base]), &expected);
+    assert_eq!(env.sandbox.requests(Endpoint::SmartConfiguration), 0);
+
+    env.sandbox
+        .faults()
+        .fail_next(Endpoint::SmartConfiguration, 1, Fault::MalformedJson);
+    let o = safire(&["discover", &env.base, "--insecure-localhost"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).starts_with("error: "), "{}", stderr(&o));
+    assert!(stdout(&o).is_empty());
+}
+
+#[test]
+fn discover_strict_passes_a_document_with_only_warnings() {
+    let env = Env::new(Sandbox::builder());
+    // The sandbox's document has warnings (http on loopback) but no errors.
+    ok(&safire(&[
+        "discover",
+        &env.base,
+        "--insecure-localhost",
+        "--strict",
+    ]));
+}
+
+#[test]
+fn keygen_and_jwks() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("key.pem");
+    let key_arg = key.to_str().unwrap();
+    let out = ok(&safire(&["keygen", "--alg", "ES384", "--out", key_arg]));
+    assert_owner_only(&key);
+    let pem = std::fs::read_to_string(&key).unwrap();
+    assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----\n"));
+    assert!(
+        !out.contains(pem.lines().nth(1).unwrap()),
+        "key material printed"
+    );
+    let kid = out
+        .lines()
+        .find_map(|l| l.strip_prefix("kid (RFC 7638 thumbprint): "))
+        .unwrap()
+        .to_owned();
+
+    let jwks: serde_json::Value = serde_json::from_str(&ok(&safire(&["jwks", key_arg]))).unwrap();
+    let jwk = &jwks["keys"][0];
+    assert_eq!(jwks["keys"].as_array().unwrap().len(), 1);
+    assert_eq!(jwk["kid"], kid.as_str());
+    assert_eq!(
+        (&jwk["kty"], &jwk["crv"], &jwk["alg"]),
+        (&"EC".into(), &"P-384".into(), &"ES384".into())
+    );
+    assert!(jwk.get("d").is_none(), "private part exported");
+    let named: serde_json::Value =
+        serde_json::from_str(&ok(&safire(&["jwks", key_arg, "--kid", "k-1"]))).unwrap();
+    assert_eq!(named["keys"][0]["kid"], "k-1");
+
+    // Failures: an existing file is kept, an unknown algorithm is a usage error, a file that is
+    // not a key gets the library's message.
+    let o = safire(&["keygen", "--alg", "ES384", "--out", key_arg]);
+    fails_with(
+        &o,
+        &format!(
+            "{} already exists; pass --force to replace it",
+            key.display()
+        ),
+    );
+    assert_eq!(std::fs::read_to_string(&key).unwrap(), pem);
+    assert_eq!(
+        safire(&["keygen", "--alg", "HS256", "--out", key_arg])
+            .status
+            .code(),
+        Some(2)
+    );
+    let public = dir.path().join("public.pem");
+    std::fs::write(
+        &public,
+        "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n",
+    )
+    .unwrap();
+    let expected =
+        safire_ureq::safire_core::PrivateKey::from_pem(&std::fs::read_to_string(&public).unwrap())
+            .unwrap_err();
+    fails_with(
+        &safire(&["jwks", public.to_str().unwrap()]),
+        &format!("cannot use the key in {}: {expected}", public.display()),
+    );
+}
+
+#[test]
+fn register_public_symmetric_and_asymmetric_clients() {
+    let env = Env::new(Sandbox::builder());
+    let out_file = env.path("public.json");
+    let out = ok(&safire(&[
+        "register",
+        &env.base,
+        "--insecure-localhost",
+        "--redirect-uri",
+        "http://127.0.0.1:8765/callback",
+        "--scope",
+        "launch/patient patient/*.rs",
+        "--out",
+        out_file.to_str().unwrap(),
+    ]));
+    let saved = json_file(&out_file);
+    let client_id = saved["client_id"].as_str().unwrap();
+    assert!(
+        out.starts_with(&format!("Registered client {client_id}\n")),
+        "{out}"
+    );
+    assert_eq!(saved["token_endpoint_auth_method"], "none");
+    assert_eq!(saved["redirect_uris"][0], "http://127.0.0.1:8765/callback");
+    assert_owner_only(&out_file);
+
+    // Symmetric: the secret goes to the file, not the terminal.
+    let out_file = env.path("symmetric.json");
+    let o = safire(&[
+        "register",
+        &env.base,
+        "--insecure-localhost",
+        "--auth",
+        "symmetric",
+        "--redirect-uri",
+        "https://app.example/cb",
+        "--out",
+        out_file.to_str().unwrap(),
+    ]);
+    ok(&o);
+    let secrets = env.sent("client_secret");
+    assert_eq!(secrets.len(), 1);
+    assert_eq!(json_file(&out_file)["client_secret"], secrets[0].as_str());
+    assert_absent(&o, &secrets);
+    assert!(stdout(&o).contains("[hidden; pass --show-secrets]"));
+    let shown = ok(&safire(&[
+        "register",
+        &env.base,
+        "--insecure-localhost",
+        "--auth",
+        "symmetric",
+        "--redirect-uri",
+        "https://app.example/cb",
+        "--show-secrets",
+    ]));
+    assert!(shown.contains(env.sent("client_secret").last().unwrap().as_str()));
+
+    // Asymmetric backend service with a generated key, then a token with it (same default kid).
+    let key = env.path("backend.pem");
+    ok(&safire(&[
+        "keygen",
+        "--alg",
+        "ES384",
+        "--out",
+        key.to_str().unwrap(),
+    ]));
+    let out_file = env.path("backend.json");
+    ok(&safire(&[
+        "register",
+        &env.base,
+        "--insecure-localhost",
+        "--backend",
+        "--key",
+        key.to_str().unwrap(),
+        "--scope",
+        "system/*.rs",
+        "--out",
+        out_file.to_str().unwrap(),
+    ]));
+    let saved = json_file(&out_file);
+    assert_eq!(saved["token_endpoint_auth_method"], "private_key_jwt");
+    assert!(saved["jwks"]["keys"][0].get("d").is_none());
+    let out = ok(&safire(&[
+        "token",
+        "backend",
+        &env.base,
+        "--insecure-localhost",
+        "--client-id",
+        saved["client_id"].as_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+        "--scope",
+        "system/Patient.rs",
+    ]));
+    assert!(
+        out.contains("scope                        system/Patient.rs\n"),
+        "{out}"
+    );
+}
+
+#[test]
+fn register_failures() {
+    let env = Env::new(Sandbox::builder().initial_access_token("iat-0123456789abcdef"));
+    let args = [
+        "register",
+        &env.base,
+        "--insecure-localhost",
+        "--redirect-uri",
+        "http://127.0.0.1:8765/callback",
+    ];
+    let o = safire(&args);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).starts_with("error: "), "{}", stderr(&o));
+    assert!(stderr(&o).contains("401"), "{}", stderr(&o));
+    assert_eq!(env.sandbox.requests(Endpoint::Register), 1);
+
+    // From the environment, the token works and is not echoed.
+    let o = Command::new(SAFIRE)
+        .args(args)
+        .env("SAFIRE_INITIAL_ACCESS_TOKEN", "iat-0123456789abcdef")
+        .output()
+        .unwrap();
+    ok(&o);
+    assert_absent(&o, &["iat-0123456789abcdef".to_owned()]);
+    let o = safire(
+        &[
+            &args[..],
+            &["--initial-access-token", "iat-0123456789abcdef"],
+        ]
+        .concat(),
+    );
+    ok(&o);
+
+    // Caught before any request.
+    fails_with(
+        &safire(&["register", &env.base, "--insecure-localhost"]),
+        "an app needs at least one --redirect-uri (for `safire launch --port 8765`: \
+         http://127.0.0.1:8765/callback); pass --backend for a backend service",
+    );
+    fails_with(
+        &safire(&[
+            "register",
+            &env.base,
+            "--insecure-localhost",
+            "--backend",
+            "--auth",
+            "public",
+        ]),
+        "a backend service authenticates with a key: use --auth asymmetric --key key.pem",
+    );
+    assert_eq!(env.sandbox.requests(Endpoint::Register), 3);
+}
+
+#[test]
+fn backend_token_shows_scope_and_expiry_and_hides_the_token() {
+    let env = Env::new(Sandbox::builder());
+    let backend = &env.sandbox.clients().backend;
+    let key = env.key_file(backend.private_key_pem.as_deref().unwrap());
+    let kid = backend.kid.as_deref().unwrap();
+    let args = [
+        "token",
+        "backend",
+        &env.base,
+        "--insecure-localhost",
+        "--client-id",
+        &backend.client_id,
+        "--key",
+        key.to_str().unwrap(),
+        "--kid",
+        kid,
+        "--scope",
+        "system/*.rs",
+    ];
+    let o = safire(&args);
+    let out = ok(&o);
+    assert!(
+        out.contains("scope                        system/*.rs\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("expires                      in 300 s ("),
+        "{out}"
+    );
+    assert!(out.contains("refresh_token                none\n"), "{out}");
+    assert_absent(&o, &env.sent("access_token"));
+
+    let out = ok(&safire(&[&args[..], &["--show-token"]].concat()));
+    let tokens = env.sent("access_token");
+    assert_eq!(tokens.len(), 2);
+    assert!(
+        out.contains(&format!("access_token                 {}\n", tokens[1])),
+        "{out}"
+    );
+}
+
+#[test]
+fn backend_token_failures() {
+    let env = Env::new(Sandbox::builder());
+    let backend = &env.sandbox.clients().backend;
+    let key = env.key_file(backend.private_key_pem.as_deref().unwrap());
+    let kid = backend.kid.as_deref().unwrap();
+    // A scope the client is not registered for: the server's OAuth error, worded by the library.
+    let o = safire(&[
+        "token",
+        "backend",
+        &env.base,
+        "--insecure-localhost",
+        "--client-id",
+        &backend.client_id,
+        "--key",
+        key.to_str().unwrap(),
+        "--kid",
+        kid,
+        "--scope",
+        "system/*.write",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).starts_with("error: "), "{}", stderr(&o));
+    assert!(stderr(&o).contains("invalid_scope"), "{}", stderr(&o));
+    // Wrong kid (the default thumbprint is not what the sandbox registered).
+    let o = safire(&[
+        "token",
+        "backend",
+        &env.base,
+        "--insecure-localhost",
+        "--client-id",
+        &backend.client_id,
+        "--key",
+        key.to_str().unwrap(),
+    ]);
+    assert!(stderr(&o).contains("invalid_client"), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(1));
+}
+
+/// A running `safire launch --no-browser`, its output read line by line.
+struct Launch {
+    child: Child,
+    lines: std::io::Lines<BufReader<std::process::ChildStdout>>,
+    redirect_uri: String,
+    authorization_url: String,
+}
+
+fn start_launch(env: &Env, client_id: &str, extra: &[&str]) -> Launch {
+    let mut child = Command::new(SAFIRE)
+        .args([
+            "launch",
+            &env.base,
+            "--insecure-localhost",
+            "--no-browser",
+            "--client-id",
+            client_id,
+        ])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let redirect_uri = first.strip_prefix("Redirect URI: ").unwrap().to_owned();
+    assert_eq!(
+        lines.next().unwrap().unwrap(),
+        "Open this URL in a browser to sign in:"
+    );
+    let authorization_url = lines.next().unwrap().unwrap();
+    Launch {
+        child,
+        lines,
+        redirect_uri,
+        authorization_url,
+    }
+}
+
+impl Launch {
+    /// Plays the browser: the authorization URL (auto-approved), then the redirect.
+    fn browse(&self) -> (u16, String) {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .max_redirects(0)
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let response = agent.get(&self.authorization_url).call().unwrap();
+        assert_eq!(response.status(), 302);
+        let location = response.headers()["location"].to_str().unwrap().to_owned();
+        assert!(
+            location.starts_with(&format!("{}?", self.redirect_uri)),
+            "{location}"
+        );
+        let mut page = agent.get(&location).call().unwrap();
+        (
+            page.status().as_u16(),
+            page.body_mut().read_to_string().unwrap(),
+        )
+    }
+
+    fn finish(mut self) -> Output {
+        let rest: Vec<String> = self.lines.by_ref().map(Result::unwrap).collect();
+        let mut stderr = String::new();
+        self.child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        let status = self.child.wait().unwrap();
+        let mut stdout = rest.join("\n");
+        stdout.push('\n');
+        Output {
+            status,
+            stdout: stdout.into_bytes(),
+            stderr: stderr.into_bytes(),
+        }
+    }
+}
+
+#[test]
+fn launch_end_to_end_then_refresh() {
+    let env = Env::new(
+        Sandbox::builder().launch_context(
+            LaunchContext::new()
+                .patient("pat-cli-7")
+                .encounter("enc-cli-3")
+                .need_patient_banner(true),
+        ),
+    );
+    let save = env.path("token.json");
+    let launch = start_launch(
+        &env,
+        "cli-native-app",
+        &[
+            "--scope",
+            "launch/patient launch/encounter patient/*.rs offline_access",
+            "--save",
+            save.to_str().unwrap(),
+            "--timeout",
+            "60",
+        ],
+    );
+    let redirect = url::Url::parse(&launch.redirect_uri).unwrap();
+    assert_eq!(
+        (redirect.host_str(), redirect.path()),
+        (Some("127.0.0.1"), "/callback")
+    );
+    assert_ne!(redirect.port(), Some(0));
+    let auth = url::Url::parse(&launch.authorization_url).unwrap();
+    let query: std::collections::HashMap<_, _> = auth.query_pairs().into_owned().collect();
+    assert_eq!(query["redirect_uri"], launch.redirect_uri);
+    assert_eq!(query["code_challenge_method"], "S256");
+    assert_eq!(query["aud"], env.base);
+    // RFC 8252 loopback redirect with an ephemeral port: register exactly what the CLI uses.
+    env.sandbox
+        .register_client(ClientRegistration::public(
+            "cli-native-app",
+            [launch.redirect_uri.clone()],
+        ))
+        .unwrap();
+
+    let (status, page) = launch.browse();
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Signed in"), "{page}");
+    let o = launch.finish();
+    let out = ok(&o);
+    assert!(
+        out.contains("patient                      pat-cli-7\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("encounter                    enc-cli-3\n"),
+        "{out}"
+    );
+    assert!(out.contains("need_patient_banner          true\n"), "{out}");
+    assert!(
+        out.contains("scope                        launch/patient launch/encounter patient/*.rs offline_access\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("refresh_token                issued\n"),
+        "{out}"
+    );
+    // No secret on the terminal; all of them in the 0600 file.
+    let access = env.sent("access_token");
+    let refresh = env.sent("refresh_token");
+    assert_eq!((access.len(), refresh.len()), (1, 1));
+    assert_absent(&o, &[access.clone(), refresh.clone()].concat());
+    assert_owner_only(&save);
+    let file = json_file(&save);
+    assert_eq!(file["token"]["access_token"], access[0].as_str());
+    assert_eq!(file["token"]["refresh_token"], refresh[0].as_str());
+    assert_eq!(file["client_id"], "cli-native-app");
+
+    // Refresh: rotated tokens are written back to the file, still 0600 and still off-screen.
+    let before = env.path("token-before-refresh.json");
+    std::fs::copy(&save, &before).unwrap();
+    let o = safire(&["refresh", save.to_str().unwrap(), "--insecure-localhost"]);
+    let out = ok(&o);
+    assert!(out.contains("scope                        launch/patient launch/encounter patient/*.rs offline_access\n"), "{out}");
+    let (access, refresh) = (env.sent("access_token"), env.sent("refresh_token"));
+    assert_eq!((access.len(), refresh.len()), (2, 2));
+    assert_absent(&o, &[access.clone(), refresh.clone()].concat());
+    assert_owner_only(&save);
+    assert_eq!(
+        json_file(&save)["token"]["refresh_token"],
+        refresh[1].as_str()
+    );
+    // A narrower scope, shown this time.
+    let o = safire(&[
+        "refresh",
+        save.to_str().unwrap(),
+        "--insecure-localhost",
+        "--scope",
+        "patient/*.rs",
+        "--show-token",
+    ]);
+    let out = ok(&o);
+    let access = env.sent("access_token");
+    assert!(
+        out.contains(&format!("access_token                 {}\n", access[2])),
+        "{out}"
+    );
+    assert!(
+        out.contains("scope                        patient/*.rs\n"),
+        "{out}"
+    );
+
+    // Failure: the rotated-away refresh token is refused (and the sandbox revokes the grant).
+    let o = safire(&["refresh", before.to_str().unwrap(), "--insecure-localhost"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).starts_with("error: "), "{}", stderr(&o));
+    assert!(stderr(&o).contains("invalid_grant"), "{}", stderr(&o));
+    assert_absent(&o, &env.sent("refresh_token"));
+}
+
+#[test]
+fn refresh_needs_a_refresh_token() {
+    let env = Env::new(Sandbox::builder());
+    let launch = start_launch(
+        &env,
+        "cli-no-offline",
+        &[
+            "--scope",
+            "launch/patient patient/*.rs",
+            "--save",
+            env.path("t.json").to_str().unwrap(),
+        ],
+    );
+    env.sandbox
+        .register_client(ClientRegistration::public(
+            "cli-no-offline",
+            [launch.redirect_uri.clone()],
+        ))
+        .unwrap();
+    assert_eq!(launch.browse().0, 200);
+    let out = ok(&launch.finish());
+    assert!(out.contains("refresh_token                none\n"), "{out}");
+    let path = env.path("t.json");
+    fails_with(
+        &safire(&["refresh", path.to_str().unwrap(), "--insecure-localhost"]),
+        &format!(
+            "{} holds no refresh token; launch with the offline_access (or online_access) scope",
+            path.display()
+        ),
+    );
+}
+
+#[test]
+fn launch_denied_by_the_user_fails_with_the_library_message() {
+    let env = Env::new(Sandbox::builder().deny_authorization(true));
+    let launch = start_launch(&env, "cli-denied", &[]);
+    env.sandbox
+        .register_client(ClientRegistration::public(
+            "cli-denied",
+            [launch.redirect_uri.clone()],
+        ))
+        .unwrap();
+    let (status, page) = launch.browse();
+    assert_eq!(status, 400);
+    assert!(page.contains("Sign-in failed"), "{page}");
+    let o = launch.finish();
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.starts_with("error: ") && err.contains("access_denied"),
+        "{err}"
+    );
+    // The page shows the same message as the terminal.
+    let message = err.trim_end().strip_prefix("error: ").unwrap();
+    assert!(!message.contains('<'));
+    assert!(page.contains(message), "{page}");
+    assert_eq!(env.sandbox.requests(Endpoint::Token), 0);
+}
+
+#[test]
+fn launch_gives_up_after_the_timeout() {
+    let env = Env::new(Sandbox::builder());
+    let launch = start_launch(&env, "cli-slow", &["--timeout", "1"]);
+    let redirect_uri = launch.redirect_uri.clone();
+    let o = launch.finish();
+    fails_with(
+        &o,
+        &format!(
+            "no authorization response reached {redirect_uri} within 1 s \
+             (raise --timeout, or check that the server accepts this redirect URI)"
+        ),
+    );
+}
+
+#[test]
+fn rs384_key_from_keygen_registers_and_gets_a_backend_token() {
+    let env = Env::new(Sandbox::builder());
+    let key = env.path("rs.pem");
+    let key_arg = key.to_str().unwrap();
+    let out = ok(&safire(&[
+        "keygen", "--alg", "rs384", "--bits", "2048", "--out", key_arg,
+    ]));
+    assert!(out.starts_with("Wrote a new RS384 private key"), "{out}");
+    assert_owner_only(&key);
+    let jwks: serde_json::Value = serde_json::from_str(&ok(&safire(&["jwks", key_arg]))).unwrap();
+    assert_eq!(
+        (&jwks["keys"][0]["kty"], &jwks["keys"][0]["alg"]),
+        (&"RSA".into(), &"RS384".into())
+    );
+    let reg = env.path("rs.json");
+    ok(&safire(&[
+        "register",
+        &env.base,
+        "--insecure-localhost",
+        "--backend",
+        "--key",
+        key_arg,
+        "--scope",
+        "system/*.rs",
+        "--out",
+        reg.to_str().unwrap(),
+    ]));
+    let client_id = json_file(&reg)["client_id"].as_str().unwrap().to_owned();
+    let out = ok(&safire(&[
+        "token",
+        "backend",
+        &env.base,
+        "--insecure-localhost",
+        "--client-id",
+        &client_id,
+        "--key",
+        key_arg,
+        "--scope",
+        "system/*.rs",
+    ]));
+    assert!(
+        out.contains("scope                        system/*.rs\n"),
+        "{out}"
+    );
+
+    // Too small: the library's message, and no file.
+    let small = env.path("small.pem");
+    let expected = safire_ureq::safire_core::PrivateKey::generate_rs384(1024).unwrap_err();
+    fails_with(
+        &safire(&[
+            "keygen",
+            "--alg",
+            "RS384",
+            "--bits",
+            "1024",
+            "--out",
+            small.to_str().unwrap(),
+        ]),
+        &expected.to_string(),
+    );
+    assert!(!small.exists());
+}
+
+/// A fake `xdg-open` on PATH: records the URL it was given, exits with `status`.
+#[cfg(target_os = "linux")]
+fn fake_opener(env: &Env, status: u8) -> (PathBuf, PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let bin = env.path("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let record = env.path("opened-url");
+    let script = bin.join("xdg-open");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nprintf '%s' \"$1\" > '{}'\nexit {status}\n",
+            record.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (bin, record)
+}
+
+#[cfg(target_os = "linux")]
+fn launch_with_browser(env: &Env, client_id: &str, path: &Path) -> Launch {
+    let mut child = Command::new(SAFIRE)
+        .args([
+            "launch",
+            &env.base,
+            "--insecure-localhost",
+            "--client-id",
+            client_id,
+        ])
+        .env("PATH", path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let redirect_uri = lines
+        .next()
+        .unwrap()
+        .unwrap()
+        .strip_prefix("Redirect URI: ")
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        lines.next().unwrap().unwrap(),
+        "Opening the system browser. If it does not open, visit:"
+    );
+    let authorization_url = lines.next().unwrap().unwrap();
+    Launch {
+        child,
+        lines,
+        redirect_uri,
+        authorization_url,
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn launch_opens_the_system_browser() {
+    let env = Env::new(Sandbox::builder());
+    let (bin, record) = fake_opener(&env, 0);
+    let launch = launch_with_browser(&env, "cli-browser", &bin);
+    env.sandbox
+        .register_client(ClientRegistration::public(
+            "cli-browser",
+            [launch.redirect_uri.clone()],
+        ))
+        .unwrap();
+    let url = launch.authorization_url.clone();
+    assert_eq!(launch.browse().0, 200);
+    let o = launch.finish();
+    assert!(ok(&o).contains("patient                      sandbox-patient-1\n"));
+    assert!(stderr(&o).is_empty(), "{}", stderr(&o));
+    // The opener ran (and finished) before the CLI waited for the callback.
+    assert_eq!(std::fs::read_to_string(&record).unwrap(), url);
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn launch_warns_when_the_browser_cannot_be_opened() {
+    let env = Env::new(Sandbox::builder());
+    let (bin, _) = fake_opener(&env, 3);
+    let launch = launch_with_browser(&env, "cli-headless", &bin);
+    env.sandbox
+        .register_client(ClientRegistration::public(
+            "cli-headless",
+            [launch.redirect_uri.clone()],
+        ))
+        .unwrap();
+    assert_eq!(launch.browse().0, 200);
+    let o = launch.finish();
+    ok(&o);
+    assert_eq!(
+        stderr(&o),
+        "warning: could not open the browser (xdg-open failed (exit status: 3)); open the URL above\n"
+    );
+    // No opener at all.
+    let empty = env.path("empty-bin");
+    std::fs::create_dir(&empty).unwrap();
+    let launch = launch_with_browser(&env, "cli-headless-2", &empty);
+    env.sandbox
+        .register_client(ClientRegistration::public(
+            "cli-headless-2",
+            [launch.redirect_uri.clone()],
+        ))
+        .unwrap();
+    assert_eq!(launch.browse().0, 200);
+    let o = launch.finish();
+    ok(&o);
+    assert!(
+        stderr(&o).starts_with("warning: could not open the browser (cannot run xdg-open: "),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn ca_cert_must_hold_a_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let pem = dir.path().join("ca.pem");
+    std::fs::write(&pem, "not a certificate").unwrap();
+    let config = ClientConfig::builder("https://ehr.example/fhir")
+        .build()
+        .unwrap();
+    let expected = safire_ureq::SmartClient::builder(config)
+        .add_root_certificate_pem(b"not a certificate")
+        .unwrap_err();
+    fails_with(
+        &safire(&[
+            "discover",
+            "https://ehr.example/fhir",
+            "--ca-cert",
+            pem.to_str().unwrap(),
+        ]),
+        &expected.to_string(),
+    );
+    let missing = dir.path().join("missing.pem");
+    let o = safire(&[
+        "discover",
+        "https://ehr.example/fhir",
+        "--ca-cert",
+        missing.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).starts_with(&format!("error: cannot read {}: ", missing.display())),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn ids_may_start_with_a_hyphen() {
+    // Generated client ids and RFC 7638 kids are base64url: a leading `-` is common.
+    let env = Env::new(Sandbox::builder());
+    let backend = &env.sandbox.clients().backend;
+    let jwks: serde_json::Value = backend.jwks.clone().unwrap();
+    let mut jwk = jwks["keys"][0].clone();
+    jwk["kid"] = "-kid-1".into();
+    env.sandbox
+        .register_client(ClientRegistration::backend(
+            "-client-1",
+            serde_json::json!({ "keys": [jwk] }),
+            "system/*.rs",
+        ))
+        .unwrap();
+    let key = env.key_file(backend.private_key_pem.as_deref().unwrap());
+    let out = ok(&safire(&[
+        "token",
+        "backend",
+        &env.base,
+        "--insecure-localhost",
+        "--client-id",
+        "-client-1",
+        "--key",
+        key.to_str().unwrap(),
+        "--kid",
+        "-kid-1",
+        "--scope",
+        "system/*.rs",
+    ]));
+    assert!(
+        out.starts_with("Backend services token for -client-1\n"),
+        "{out}"
+    );
+}
