@@ -45,7 +45,7 @@ fn pending(discover: bool) -> PendingAuthorization {
     let now = || UNIX_EPOCH + Duration::from_secs(1_700_000_000);
     let send = |_req: safire_core::HttpRequest| {
         assert!(discover, "no request expected with a configured endpoint");
-        Ok(safire_core::http::Response::builder()
+        Ok::<_, safire_core::Error>(safire_core::http::Response::builder()
             .status(200)
             .body(DISCOVERY.to_vec())
             .unwrap())
