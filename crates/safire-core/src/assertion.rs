@@ -21,6 +21,7 @@ use crate::secret::SecretString;
 mod aws_lc;
 mod jwk;
 mod keys;
+pub(crate) mod pem;
 
 pub use jwk::{Jwk, Jwks};
 pub use keys::{PrivateKey, SigningBackend};
