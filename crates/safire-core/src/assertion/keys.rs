@@ -5,13 +5,12 @@
 //!
 //! * [`pem_import`]: PEM text (PKCS#8, PKCS#1, SEC1) and the DER inside it;
 //! * [`jwk_import`]: private JWKs and JWK Sets;
-//! * [`generate`]: fresh ES384 and RS384 keys.
+//! * [`generate`]: fresh ES384 and RS384 keys from a [`RandomSource`].
 
 use std::fmt;
 
 use rsa::RsaPrivateKey;
 use rsa::pkcs8::{EncodePrivateKey, LineEnding};
-use rsa::rand_core::{TryCryptoRng, TryRng};
 use rsa::traits::PublicKeyParts;
 use sha2::Sha384;
 
@@ -19,6 +18,7 @@ use sha2::Sha384;
 use super::aws_lc::AwsLcKey;
 use super::{Jwk, JwsAlgorithm, Signer};
 use crate::error::{ConfigurationError, Error};
+use crate::random::{OsRandom, RandomSource, RngAdapter};
 use crate::secret::{REDACTED, SecretString};
 
 mod generate;
@@ -44,17 +44,23 @@ const P384_BYTES: usize = 48;
 /// costs only the signature itself.
 ///
 /// * RSA keys sign `RS384`: RSASSA-PKCS1-v1_5 with SHA-384, through the blinded private-key
-///   operation with fresh OS randomness per signature (RUSTSEC-2023-0071, Marvin attack).
+///   operation (RUSTSEC-2023-0071, Marvin attack). The blinding factor comes from the
+///   [`RandomSource`] given to [`Signer::sign_with_random`] (a [`ClientAssertion`] passes its
+///   own); plain [`Signer::sign`] uses [`OsRandom`]. Blinding does not change the signature,
+///   which PKCS#1 v1.5 makes deterministic.
 /// * P-384 keys sign `ES384`: ECDSA with SHA-384, JWS `r || s` encoding (96 bytes).
 ///
 /// **Backends.** By default the signatures come from the RustCrypto crates (`rsa`, `p384`;
 /// ES384 nonces are RFC 6979 deterministic). With the `aws-lc` cargo feature the same keys sign
 /// through aws-lc-rs instead, about 2× faster for ES384 and 5× for RS384 (see BENCHMARKS.md);
-/// AWS-LC also blinds RSA and draws ES384 nonces from its own generator, so ES384 signatures
+/// AWS-LC also blinds RSA and draws ES384 nonces from its own generator, not from the
+/// [`RandomSource`] (the one exception to the rule in [`crate::random`]), so ES384 signatures
 /// then differ from run to run. [`PrivateKey::backend`] tells which one a key uses and
 /// [`PrivateKey::into_rust_crypto`] forces RustCrypto.
 ///
 /// Its `Debug` output never shows key material.
+///
+/// [`ClientAssertion`]: super::ClientAssertion
 ///
 /// ```
 /// use safire_core::{JwsAlgorithm, PrivateKey, SeededRandom, Signer};
@@ -224,7 +230,19 @@ impl Signer for PrivateKey {
         }
     }
 
+    /// Signs with blinding from [`OsRandom`]; see [`Signer::sign_with_random`].
     fn sign(&self, signing_input: &[u8]) -> Result<Vec<u8>, Error> {
+        self.sign_with_random(signing_input, &mut OsRandom)
+    }
+
+    /// Signs; an RS384 key (RustCrypto backend) blinds with `random`, and a failure of
+    /// `random` is returned as it is ([`Error::Random`]). ES384 (RFC 6979) and the `aws-lc`
+    /// backend do not use `random`.
+    fn sign_with_random(
+        &self,
+        signing_input: &[u8],
+        random: &mut dyn RandomSource,
+    ) -> Result<Vec<u8>, Error> {
         use signature::SignatureEncoding;
         #[cfg(feature = "aws-lc")]
         if let Some(fast) = &self.fast {
@@ -233,17 +251,13 @@ impl Signer for PrivateKey {
         match &self.inner {
             KeyInner::Rsa(key) => {
                 use signature::RandomizedSigner;
-                // Blinded private-key operation with fresh OS randomness (RUSTSEC-2023-0071).
-                let signature = key
-                    .try_sign_with_rng(&mut OsRng, signing_input)
-                    .map_err(|_| {
-                        Error::Signing(
-                            "RS384 signing failed (the OS random number generator may be \
-                             unavailable)"
-                                .to_owned(),
-                        )
-                    })?;
-                Ok(signature.to_vec())
+                let mut rng = RngAdapter::new(random);
+                match key.try_sign_with_rng(&mut rng, signing_input) {
+                    Ok(signature) => Ok(signature.to_vec()),
+                    Err(_) => Err(rng
+                        .into_error()
+                        .unwrap_or_else(|| Error::Signing("RS384 signing failed".to_owned()))),
+                }
             }
             KeyInner::Ec(key) => {
                 use signature::Signer as _;
@@ -279,39 +293,6 @@ fn wrong_curve(found: &str) -> ConfigurationError {
          generate one with `openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384`"
     ))
 }
-
-/// The OS random number generator in the shape the `rsa` crate wants, with errors instead of
-/// panics.
-struct OsRng;
-
-#[derive(Debug)]
-struct OsRngError;
-
-impl fmt::Display for OsRngError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("the OS random number generator failed")
-    }
-}
-
-impl std::error::Error for OsRngError {}
-
-impl TryRng for OsRng {
-    type Error = OsRngError;
-
-    fn try_next_u32(&mut self) -> Result<u32, OsRngError> {
-        getrandom::u32().map_err(|_| OsRngError)
-    }
-
-    fn try_next_u64(&mut self) -> Result<u64, OsRngError> {
-        getrandom::u64().map_err(|_| OsRngError)
-    }
-
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), OsRngError> {
-        getrandom::fill(dst).map_err(|_| OsRngError)
-    }
-}
-
-impl TryCryptoRng for OsRng {}
 
 #[cfg(test)]
 mod tests;

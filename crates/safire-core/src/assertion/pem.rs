@@ -7,8 +7,8 @@
 //! closing dashes would otherwise run the label over the base64 body), so callers may quote a
 //! label in an error message.
 //!
-//! Private keys ([`super::PrivateKey::from_pem`]) and root certificates both read PEM through
-//! here.
+//! Private keys ([`super::PrivateKey::from_pem`]) read PEM through here, and so should every
+//! other PEM reader in the crate (root certificates), so that there is one set of rules.
 
 use base64ct::{Base64, Encoding};
 use zeroize::Zeroizing;

@@ -1,15 +1,14 @@
-//! Making fresh keys: ES384 from the caller's [`RandomSource`], RS384 from the OS.
-
-use std::convert::Infallible;
+//! Making fresh keys. Every random bit comes from the caller's [`RandomSource`], so a seeded
+//! source gives the same key on every run (tests, sandboxes) and [`OsRandom`] a fresh one.
+//!
+//! [`OsRandom`]: crate::OsRandom
 
 use rsa::RsaPrivateKey;
-use rsa::rand_core::{TryCryptoRng, TryRng};
-use sha2::{Digest, Sha384};
 use zeroize::Zeroizing;
 
 use super::{MAX_RSA_BITS, MIN_RSA_BITS, P384_BYTES, PrivateKey, invalid};
 use crate::error::Error;
-use crate::random::{OsRandom, RandomSource};
+use crate::random::{RandomSource, seeded_from};
 
 impl PrivateKey {
     /// Generates a fresh P-384 key for `ES384` from `random`.
@@ -38,17 +37,23 @@ impl PrivateKey {
         ))
     }
 
-    /// Generates a fresh RSA key of `bits` bits (2048–8192) for `RS384`, seeded from the OS.
+    /// Generates a fresh RSA key of `bits` bits (2048–8192) for `RS384` from `random`.
+    ///
+    /// 256 bits are drawn from `random` up front and expanded with ChaCha20 for the prime
+    /// search (which needs a generator that cannot fail half-way), so a failing source is an
+    /// [`Error::Random`], and [`SeededRandom`](crate::SeededRandom) gives the same key on every
+    /// run.
     ///
     /// Slow (hundreds of milliseconds to seconds); meant for tests and examples. Deployments
-    /// should generate keys once with their usual tooling and load them with [`Self::from_pem`].
+    /// should generate keys once with their usual tooling and load them with
+    /// [`Self::from_pem`].
     ///
     /// ```no_run
-    /// use safire_core::{JwsAlgorithm, PrivateKey, Signer};
-    /// let key = PrivateKey::generate_rs384(2048).unwrap();
+    /// use safire_core::{JwsAlgorithm, OsRandom, PrivateKey, Signer};
+    /// let key = PrivateKey::generate_rs384(2048, &mut OsRandom).unwrap();
     /// assert_eq!(key.algorithm(), JwsAlgorithm::RS384);
     /// ```
-    pub fn generate_rs384(bits: usize) -> Result<Self, Error> {
+    pub fn generate_rs384(bits: usize, random: &mut dyn RandomSource) -> Result<Self, Error> {
         let wanted = u32::try_from(bits).unwrap_or(u32::MAX);
         if !(MIN_RSA_BITS..=MAX_RSA_BITS).contains(&wanted) {
             return Err(invalid(format!(
@@ -57,78 +62,9 @@ impl PrivateKey {
             ))
             .into());
         }
-        let mut seed = Zeroizing::new([0u8; 48]);
-        OsRandom.fill_bytes(seed.as_mut_slice())?;
-        let mut rng = KeygenRng::new(&seed);
+        let mut rng = seeded_from(random)?;
         let key = RsaPrivateKey::new(&mut rng, bits)
             .map_err(|_| Error::Signing("generating the RSA key failed".to_owned()))?;
         Self::from_rsa(key).map_err(Error::from)
     }
 }
-
-/// Key generation needs an infallible CSPRNG; rather than panic if the OS generator fails
-/// mid-way, draw a 384-bit seed up front (fallibly) and expand it Hash_DRBG-style:
-/// block_i = SHA-384(seed || i).
-pub(super) struct KeygenRng {
-    seed: Zeroizing<[u8; 48]>,
-    counter: u64,
-    block: Zeroizing<[u8; 48]>,
-    used: usize,
-}
-
-impl KeygenRng {
-    pub(super) fn new(seed: &[u8; 48]) -> Self {
-        Self {
-            seed: Zeroizing::new(*seed),
-            counter: 0,
-            block: Zeroizing::new([0u8; 48]),
-            used: 48,
-        }
-    }
-
-    pub(super) fn fill(&mut self, mut dst: &mut [u8]) {
-        while !dst.is_empty() {
-            if self.used >= self.block.len() {
-                let mut hasher = Sha384::new();
-                hasher.update(self.seed.as_slice());
-                hasher.update(self.counter.to_be_bytes());
-                for (out, byte) in self.block.iter_mut().zip(hasher.finalize()) {
-                    *out = byte;
-                }
-                self.counter = self.counter.wrapping_add(1);
-                self.used = 0;
-            }
-            let available = self.block.get(self.used..).unwrap_or_default();
-            let take = available.len().min(dst.len());
-            let (head, tail) = dst.split_at_mut(take);
-            for (out, byte) in head.iter_mut().zip(available) {
-                *out = *byte;
-            }
-            self.used += take;
-            dst = tail;
-        }
-    }
-}
-
-impl TryRng for KeygenRng {
-    type Error = Infallible;
-
-    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
-        let mut bytes = [0u8; 4];
-        self.fill(&mut bytes);
-        Ok(u32::from_le_bytes(bytes))
-    }
-
-    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
-        let mut bytes = [0u8; 8];
-        self.fill(&mut bytes);
-        Ok(u64::from_le_bytes(bytes))
-    }
-
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
-        self.fill(dst);
-        Ok(())
-    }
-}
-
-impl TryCryptoRng for KeygenRng {}

@@ -1,13 +1,11 @@
-//! Tests of [`PrivateKey`]: every PEM and JWK form, the refusals and their messages, and key
-//! generation.
+//! Tests of [`PrivateKey`]: every PEM and JWK form, the refusals and their messages, key
+//! generation, and the randomness each operation draws.
 
 use base64ct::{Base64UrlUnpadded, Encoding};
-use sha2::{Digest, Sha384};
 
-use super::generate::KeygenRng;
 use super::*;
 use crate::assertion::tests::{b64, fixture, verify};
-use crate::random::{RandomSource, SeededRandom};
+use crate::random::SeededRandom;
 
 fn load(pem: &str) -> PrivateKey {
     PrivateKey::from_pem(pem).unwrap()
@@ -207,7 +205,7 @@ fn generated_keys_work() {
     assert_ne!(a.public_jwk(), c.public_jwk());
     signs_and_verifies(&a);
 
-    let rsa = PrivateKey::generate_rs384(2048).unwrap();
+    let rsa = PrivateKey::generate_rs384(2048, &mut OsRandom).unwrap();
     assert_eq!(rsa.algorithm(), JwsAlgorithm::RS384);
     assert_eq!(b64(rsa.public.n.as_deref().unwrap()).len(), 256);
     signs_and_verifies(&rsa);
@@ -218,7 +216,7 @@ fn generated_keys_work() {
 #[test]
 fn generate_rejects_bad_sizes_and_failing_random() {
     for bits in [0, 1024, 2047, 8193, usize::MAX] {
-        let err = PrivateKey::generate_rs384(bits).unwrap_err();
+        let err = PrivateKey::generate_rs384(bits, &mut OsRandom).unwrap_err();
         assert!(matches!(err, Error::Configuration(_)), "{bits}: {err}");
     }
     #[derive(Debug)]
@@ -234,30 +232,143 @@ fn generate_rejects_bad_sizes_and_failing_random() {
         PrivateKey::generate_es384(&mut Zeros),
         Err(Error::Random(_))
     ));
+    // A failing source is reported as it is, for both kinds of key.
+    assert_eq!(
+        PrivateKey::generate_rs384(2048, &mut FailingRandom).unwrap_err(),
+        Error::Random("no entropy".into())
+    );
+    assert_eq!(
+        PrivateKey::generate_es384(&mut FailingRandom).unwrap_err(),
+        Error::Random("no entropy".into())
+    );
+}
+
+#[derive(Debug)]
+struct FailingRandom;
+
+impl RandomSource for FailingRandom {
+    fn fill_bytes(&mut self, _: &mut [u8]) -> Result<(), Error> {
+        Err(Error::Random("no entropy".into()))
+    }
+}
+
+/// Counts the bytes drawn, and hands out the seeded stream.
+#[derive(Debug)]
+struct Counting {
+    inner: SeededRandom,
+    drawn: usize,
+}
+
+impl RandomSource for Counting {
+    fn fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), Error> {
+        self.drawn += dest.len();
+        self.inner.fill_bytes(dest)
+    }
 }
 
 #[test]
-fn keygen_rng_is_deterministic_across_block_boundaries() {
-    let seed = [7u8; 48];
-    let mut one = KeygenRng::new(&seed);
-    let mut whole = [0u8; 100];
-    one.fill(&mut whole);
-    let mut two = KeygenRng::new(&seed);
-    let mut pieces = [0u8; 100];
-    let (a, rest) = pieces.split_at_mut(47);
-    two.fill(a);
-    let (b, c) = rest.split_at_mut(2);
-    two.fill(b);
-    two.fill(c);
-    assert_eq!(whole, pieces);
-    let first_block: [u8; 48] = {
-        let mut h = Sha384::new();
-        h.update(seed);
-        h.update(0u64.to_be_bytes());
-        h.finalize().into()
+fn the_same_seed_gives_the_same_rsa_key_and_another_seed_another() {
+    let a = PrivateKey::generate_rs384(2048, &mut SeededRandom::new(1)).unwrap();
+    let b = PrivateKey::generate_rs384(2048, &mut SeededRandom::new(1)).unwrap();
+    let c = PrivateKey::generate_rs384(2048, &mut SeededRandom::new(2)).unwrap();
+    assert_eq!(a.public_jwk(), b.public_jwk());
+    assert_eq!(a.to_pkcs8_pem().unwrap(), b.to_pkcs8_pem().unwrap());
+    assert_ne!(a.public_jwk(), c.public_jwk());
+    assert_eq!(b64(a.public.n.as_deref().unwrap()).len(), 256);
+    // PKCS#1 v1.5 is deterministic: the same key gives the same signature, whatever blinds it.
+    let input = b"header.claims";
+    let signature = a
+        .sign_with_random(input, &mut SeededRandom::new(7))
+        .unwrap();
+    assert_eq!(
+        signature,
+        b.sign_with_random(input, &mut SeededRandom::new(8))
+            .unwrap()
+    );
+    assert_eq!(signature, a.sign(input).unwrap());
+    assert_ne!(signature, c.sign(input).unwrap());
+    signs_and_verifies(&a);
+}
+
+#[test]
+fn key_generation_draws_only_from_the_given_source() {
+    let mut es = Counting {
+        inner: SeededRandom::new(3),
+        drawn: 0,
     };
-    assert_eq!(&whole[..48], &first_block);
-    assert_ne!(&whole[..48], &whole[48..96]);
+    let key = PrivateKey::generate_es384(&mut es).unwrap();
+    assert_eq!(es.drawn, 48, "one P-384 scalar");
+    assert_eq!(
+        key.public_jwk(),
+        PrivateKey::generate_es384(&mut SeededRandom::new(3))
+            .unwrap()
+            .public_jwk()
+    );
+    let mut rs = Counting {
+        inner: SeededRandom::new(3),
+        drawn: 0,
+    };
+    PrivateKey::generate_rs384(2048, &mut rs).unwrap();
+    assert_eq!(rs.drawn, 32, "one ChaCha20 seed");
+}
+
+#[test]
+fn rsa_blinding_draws_from_the_given_source() {
+    let key = load(fixture!("rsa2048.pkcs8.pem")).into_rust_crypto();
+    let input = b"header.claims";
+    // The source is asked for the blinding factor, and its failure comes back unchanged.
+    assert_eq!(
+        key.sign_with_random(input, &mut FailingRandom).unwrap_err(),
+        Error::Random("no entropy".into())
+    );
+    let mut counting = Counting {
+        inner: SeededRandom::new(1),
+        drawn: 0,
+    };
+    let signature = key.sign_with_random(input, &mut counting).unwrap();
+    assert!(counting.drawn >= 256, "a blinding factor as wide as n");
+    assert!(verify(&key.public_jwk().unwrap(), input, &signature));
+    assert_eq!(signature, key.sign(input).unwrap());
+
+    // ES384 (RFC 6979) needs no randomness at all.
+    let ec = load(fixture!("p384.pkcs8.pem")).into_rust_crypto();
+    let a = ec.sign_with_random(input, &mut FailingRandom).unwrap();
+    assert_eq!(a, ec.sign(input).unwrap());
+}
+
+#[test]
+fn client_assertions_blind_with_their_own_source() {
+    use crate::assertion::ClientAssertion;
+    use std::time::{Duration, UNIX_EPOCH};
+    /// Gives the `jti` its bytes, then fails.
+    #[derive(Debug)]
+    struct JtiOnly(bool);
+    impl RandomSource for JtiOnly {
+        fn fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), Error> {
+            if std::mem::replace(&mut self.0, true) {
+                return Err(Error::Random("blinding asked".into()));
+            }
+            dest.fill(1);
+            Ok(())
+        }
+    }
+    let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    let assertion = |key| ClientAssertion {
+        signer: key,
+        kid: "k",
+        jku: None,
+        client_id: "c",
+        audience: "https://ehr.example.com/token",
+        lifetime: Duration::from_secs(60),
+    };
+    let rsa = load(fixture!("rsa2048.pkcs8.pem")).into_rust_crypto();
+    assert_eq!(
+        assertion(&rsa).sign(now, &mut JtiOnly(false)).unwrap_err(),
+        Error::Random("blinding asked".into())
+    );
+    let ec = load(fixture!("p384.pkcs8.pem")).into_rust_crypto();
+    let jwt = assertion(&ec).sign(now, &mut JtiOnly(false)).unwrap();
+    assert_eq!(jwt.expose().split('.').count(), 3);
 }
 
 #[test]
