@@ -145,43 +145,31 @@ pub trait Signer: Send + Sync + fmt::Debug {
     }
 }
 
-impl<S: Signer + ?Sized> Signer for Box<S> {
-    fn algorithm(&self) -> JwsAlgorithm {
-        (**self).algorithm()
-    }
-    fn sign(&self, signing_input: &[u8]) -> Result<Vec<u8>, Error> {
-        (**self).sign(signing_input)
-    }
-    fn public_jwk(&self) -> Option<Jwk> {
-        (**self).public_jwk()
-    }
-    fn sign_with_random(
-        &self,
-        signing_input: &[u8],
-        random: &mut dyn RandomSource,
-    ) -> Result<Vec<u8>, Error> {
-        (**self).sign_with_random(signing_input, random)
-    }
+/// `Box<S>` and `Arc<S>` sign as the `S` inside does.
+macro_rules! forward_signer {
+    ($($pointer:ident),*) => {$(
+        impl<S: Signer + ?Sized> Signer for $pointer<S> {
+            fn algorithm(&self) -> JwsAlgorithm {
+                (**self).algorithm()
+            }
+            fn sign(&self, signing_input: &[u8]) -> Result<Vec<u8>, Error> {
+                (**self).sign(signing_input)
+            }
+            fn public_jwk(&self) -> Option<Jwk> {
+                (**self).public_jwk()
+            }
+            fn sign_with_random(
+                &self,
+                signing_input: &[u8],
+                random: &mut dyn RandomSource,
+            ) -> Result<Vec<u8>, Error> {
+                (**self).sign_with_random(signing_input, random)
+            }
+        }
+    )*};
 }
 
-impl<S: Signer + ?Sized> Signer for Arc<S> {
-    fn algorithm(&self) -> JwsAlgorithm {
-        (**self).algorithm()
-    }
-    fn sign(&self, signing_input: &[u8]) -> Result<Vec<u8>, Error> {
-        (**self).sign(signing_input)
-    }
-    fn public_jwk(&self) -> Option<Jwk> {
-        (**self).public_jwk()
-    }
-    fn sign_with_random(
-        &self,
-        signing_input: &[u8],
-        random: &mut dyn RandomSource,
-    ) -> Result<Vec<u8>, Error> {
-        (**self).sign_with_random(signing_input, random)
-    }
-}
+forward_signer!(Box, Arc);
 
 /// The header and claims of a SMART client assertion (Backend Services and
 /// client-confidential-asymmetric), ready to be signed.
