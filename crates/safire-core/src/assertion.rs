@@ -21,6 +21,7 @@ use crate::secret::SecretString;
 mod aws_lc;
 mod jwk;
 mod keys;
+pub(crate) mod pem;
 
 pub use jwk::{Jwk, Jwks};
 pub use keys::{PrivateKey, SigningBackend};
@@ -126,31 +127,49 @@ pub trait Signer: Send + Sync + fmt::Debug {
     /// The public key as a JWK for registration, without `kid`/`alg`/`use` (add them with
     /// [`Jwk::with_kid`]); `None` when the signer cannot tell (e.g. a remote KMS).
     fn public_jwk(&self) -> Option<Jwk>;
+
+    /// [`Signer::sign`], drawing whatever randomness the signature needs from `random`.
+    ///
+    /// [`ClientAssertion::sign`] calls this with its own source (the flows' `Env` source),
+    /// so that everything random in an assertion comes from one place (see
+    /// [`crate::random`]). [`PrivateKey`] blinds its RSA operation with `random`. The default
+    /// ignores `random` and calls [`Signer::sign`]: right for signers that need no randomness
+    /// or must use their own (an HSM, a KMS; say so in your signer's docs).
+    fn sign_with_random(
+        &self,
+        signing_input: &[u8],
+        random: &mut dyn RandomSource,
+    ) -> Result<Vec<u8>, Error> {
+        let _ = random;
+        self.sign(signing_input)
+    }
 }
 
-impl<S: Signer + ?Sized> Signer for Box<S> {
-    fn algorithm(&self) -> JwsAlgorithm {
-        (**self).algorithm()
-    }
-    fn sign(&self, signing_input: &[u8]) -> Result<Vec<u8>, Error> {
-        (**self).sign(signing_input)
-    }
-    fn public_jwk(&self) -> Option<Jwk> {
-        (**self).public_jwk()
-    }
+/// `Box<S>` and `Arc<S>` sign as the `S` inside does.
+macro_rules! forward_signer {
+    ($($pointer:ident),*) => {$(
+        impl<S: Signer + ?Sized> Signer for $pointer<S> {
+            fn algorithm(&self) -> JwsAlgorithm {
+                (**self).algorithm()
+            }
+            fn sign(&self, signing_input: &[u8]) -> Result<Vec<u8>, Error> {
+                (**self).sign(signing_input)
+            }
+            fn public_jwk(&self) -> Option<Jwk> {
+                (**self).public_jwk()
+            }
+            fn sign_with_random(
+                &self,
+                signing_input: &[u8],
+                random: &mut dyn RandomSource,
+            ) -> Result<Vec<u8>, Error> {
+                (**self).sign_with_random(signing_input, random)
+            }
+        }
+    )*};
 }
 
-impl<S: Signer + ?Sized> Signer for Arc<S> {
-    fn algorithm(&self) -> JwsAlgorithm {
-        (**self).algorithm()
-    }
-    fn sign(&self, signing_input: &[u8]) -> Result<Vec<u8>, Error> {
-        (**self).sign(signing_input)
-    }
-    fn public_jwk(&self) -> Option<Jwk> {
-        (**self).public_jwk()
-    }
-}
+forward_signer!(Box, Arc);
 
 /// The header and claims of a SMART client assertion (Backend Services and
 /// client-confidential-asymmetric), ready to be signed.
@@ -215,8 +234,9 @@ impl ClientAssertion<'_> {
     /// Builds and signs the assertion as a compact JWS, issued at `now`.
     ///
     /// `exp` is `now + min(lifetime, 300 s)` and `iat` is `now` (whole seconds); `jti` is 128
-    /// bits from `random`, base64url. The JWT is returned as a [`SecretString`] because it
-    /// authenticates the client until it expires.
+    /// bits from `random`, base64url, and the signer gets `random` too
+    /// ([`Signer::sign_with_random`]; RSA blinding). The JWT is returned as a [`SecretString`]
+    /// because it authenticates the client until it expires.
     ///
     /// Fails with [`Error::Configuration`] when `kid`, `client_id` or `audience` is empty or the
     /// lifetime is under a second, [`Error::Random`] when `random` fails, and
@@ -298,7 +318,7 @@ impl ClientAssertion<'_> {
         jwt.push(b'.');
         push_base64url(&mut jwt, claims_json)?;
 
-        let signature = self.signer.sign(&jwt)?;
+        let signature = self.signer.sign_with_random(&jwt, random)?;
         jwt.push(b'.');
         push_base64url(&mut jwt, &signature)?;
 

@@ -363,6 +363,28 @@ fn boxed_and_shared_signers_work() {
 }
 
 #[test]
+fn the_random_source_reaches_the_signer_through_boxes_and_arcs() {
+    // RS384 with the RustCrypto backend blinds with the source it is given.
+    let shared: Arc<dyn Signer> = Arc::new(rs384_key().into_rust_crypto());
+    let boxed: Box<dyn Signer> = Box::new(rs384_key().into_rust_crypto());
+    for signer in [&shared as &dyn Signer, &boxed as &dyn Signer] {
+        assert_eq!(
+            signer
+                .sign_with_random(b"a.b", &mut FailingRandom)
+                .unwrap_err(),
+            Error::Random("no entropy".into())
+        );
+    }
+    // A signer that does not override it just signs, without touching the source.
+    assert_eq!(
+        FailingSigner
+            .sign_with_random(b"a.b", &mut FailingRandom)
+            .unwrap_err(),
+        Error::Signing("HSM offline".into())
+    );
+}
+
+#[test]
 fn assertion_debug_shows_no_secret() {
     let key = es384_key();
     let text = format!("{:?}", assertion(&key));
