@@ -232,7 +232,7 @@ pub enum KeyAlgorithm {
 pub fn generate_key(algorithm: KeyAlgorithm) -> Result<PrivateKey, Error> {
     match algorithm {
         KeyAlgorithm::Es384 => PrivateKey::generate_es384(&mut OsRandom),
-        KeyAlgorithm::Rs384 { bits } => PrivateKey::generate_rs384(bits),
+        KeyAlgorithm::Rs384 { bits } => PrivateKey::generate_rs384(bits, &mut OsRandom),
     }
 }
 

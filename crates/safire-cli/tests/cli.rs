@@ -842,7 +842,11 @@ fn rs384_key_from_keygen_registers_and_gets_a_backend_token() {
 
     // Too small: the library's message, and no file.
     let small = env.path("small.pem");
-    let expected = safire_ureq::safire_core::PrivateKey::generate_rs384(1024).unwrap_err();
+    let expected = safire_ureq::safire_core::PrivateKey::generate_rs384(
+        1024,
+        &mut safire_ureq::safire_core::OsRandom,
+    )
+    .unwrap_err();
     fails_with(
         &safire(&[
             "keygen",

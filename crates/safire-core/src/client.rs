@@ -232,30 +232,18 @@ impl<C: BuildClient> ClientBuilder<C> {
 /// The DER of every `CERTIFICATE` block in `pem`; an error when there is none or a block
 /// does not decode.
 pub fn pem_certificates(pem: &[u8]) -> Result<Vec<Vec<u8>>, ConfigurationError> {
-    let invalid = |reason: &str| ConfigurationError::invalid("root_certificate_pem", reason);
-    let text = std::str::from_utf8(pem).map_err(|_| invalid("not valid PEM (not UTF-8)"))?;
+    let invalid = |reason: String| ConfigurationError::invalid("root_certificate_pem", reason);
+    let text =
+        std::str::from_utf8(pem).map_err(|_| invalid("not valid PEM (not UTF-8)".into()))?;
     let mut certificates = Vec::new();
-    let mut rest = text;
-    while let Some(start) = rest.find("-----BEGIN ") {
-        let block = rest.get(start..).unwrap_or_default();
-        let Some(end_marker) = block.find("-----END ") else {
-            return Err(invalid("a PEM block has no END line"));
-        };
-        let after_end = block.get(end_marker + 9..).unwrap_or_default();
-        let Some(close) = after_end.find("-----") else {
-            return Err(invalid("a PEM END line is not closed"));
-        };
-        let block_len = end_marker + 9 + close + 5;
-        let one = block.get(..block_len).unwrap_or_default();
-        let (label, der) = pem_rfc7468::decode_vec(one.as_bytes())
-            .map_err(|_| invalid("a PEM block does not decode"))?;
-        if label == "CERTIFICATE" {
-            certificates.push(der);
+    for block in crate::assertion::pem::blocks(text) {
+        let block = block.map_err(|e| invalid(e.to_string()))?;
+        if block.label == "CERTIFICATE" {
+            certificates.push(block.decode().map_err(|e| invalid(e.to_string()))?.to_vec());
         }
-        rest = block.get(block_len..).unwrap_or_default();
     }
     if certificates.is_empty() {
-        return Err(invalid("no CERTIFICATE block found"));
+        return Err(invalid("no CERTIFICATE block found".into()));
     }
     Ok(certificates)
 }
