@@ -584,7 +584,9 @@ pub fn redirect_https_to_https_is_followed<C: TestClient>() {
     let real = TestServer::https(&ca, |_, base| Reply::json(200, smart_configuration(base)));
     let target = real.url("/fhir/.well-known/smart-configuration");
     let moved = TestServer::https(&ca, move |_, _| Reply::redirect(301, &target));
-    let client: C = build(config_for(&moved), fast_limits(), Some(&ca));
+    // Another origin: followed only with the explicit opt-in.
+    let limits = fast_limits().allow_cross_origin_discovery_redirects(true);
+    let client: C = build(config_for(&moved), limits, Some(&ca));
 
     let metadata = client.server_metadata().unwrap();
     assert_eq!(
@@ -596,6 +598,58 @@ pub fn redirect_https_to_https_is_followed<C: TestClient>() {
     assert_eq!(followed.len(), 1);
     assert_eq!(followed[0].method, "GET");
     assert_common_headers(&followed[0]);
+}
+
+/// Issue 11.3: discovery may not hand the client another origin's metadata by default.
+pub fn discovery_redirect_to_another_origin_is_refused<C: TestClient>() {
+    let evil = TestServer::http(|_, base| Reply::json(200, smart_configuration(base)));
+    let target = evil.url(DISCOVERY);
+    let server = TestServer::http(move |_, _| Reply::redirect(302, &target));
+    let client: C = client(config_for(&server));
+
+    let err = client.server_metadata().unwrap_err();
+    assert_eq!(
+        network(&err).kind,
+        NetworkErrorKind::RedirectRefused,
+        "{err}"
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains(&evil.base_url()),
+        "names the target origin: {text}"
+    );
+    assert!(
+        text.contains("allow_cross_origin_discovery_redirects"),
+        "names the opt-in: {text}"
+    );
+    assert!(
+        evil.requests().is_empty(),
+        "the other origin is never contacted"
+    );
+}
+
+/// Issue 11.2: a redirect target with `user:password@` is refused before anything is sent,
+/// and the credentials never appear in the error.
+pub fn redirect_target_with_userinfo_is_refused<C: TestClient>() {
+    let other = TestServer::http(|_, base| Reply::json(200, smart_configuration(base)));
+    let target = other
+        .url(DISCOVERY)
+        .replacen("http://", "http://mallory:userinfo-canary@", 1);
+    let server = TestServer::http(move |_, _| Reply::redirect(302, &target));
+    let limits = fast_limits().allow_cross_origin_discovery_redirects(true);
+    let client: C = build(config_for(&server), limits, None);
+
+    let err = client.server_metadata().unwrap_err();
+    assert_eq!(
+        network(&err).kind,
+        NetworkErrorKind::RedirectRefused,
+        "{err}"
+    );
+    for text in [err.to_string(), format!("{err:?}")] {
+        assert!(!text.contains("userinfo-canary"), "{text}");
+        assert!(!text.contains("mallory"), "{text}");
+    }
+    assert!(other.requests().is_empty(), "nothing reaches the target");
 }
 
 pub fn redirect_loop_stops_at_the_limit<C: TestClient>() {
@@ -627,7 +681,8 @@ pub fn cross_origin_redirect_drops_authorization<C: TestClient>() {
         "/start" => Reply::redirect(302, "/same-origin"),
         _ => Reply::redirect(307, &landing),
     });
-    let client: C = client(config_for(&server));
+    let limits = fast_limits().allow_cross_origin_discovery_redirects(true);
+    let client: C = build(config_for(&server), limits, None);
     let (status, body) = client
         .run(get_with_authorization(
             server.url("/start"),

@@ -60,6 +60,8 @@ macro_rules! scenarios {
             redirect_https_to_http_is_blocked,
             redirect_https_to_https_is_followed,
             redirect_loop_stops_at_the_limit,
+            discovery_redirect_to_another_origin_is_refused,
+            redirect_target_with_userinfo_is_refused,
             cross_origin_redirect_drops_authorization,
             token_endpoint_redirects_are_refused,
             registration_endpoint_redirects_are_refused,

@@ -233,8 +233,7 @@ impl<C: BuildClient> ClientBuilder<C> {
 /// does not decode.
 pub fn pem_certificates(pem: &[u8]) -> Result<Vec<Vec<u8>>, ConfigurationError> {
     let invalid = |reason: String| ConfigurationError::invalid("root_certificate_pem", reason);
-    let text =
-        std::str::from_utf8(pem).map_err(|_| invalid("not valid PEM (not UTF-8)".into()))?;
+    let text = std::str::from_utf8(pem).map_err(|_| invalid("not valid PEM (not UTF-8)".into()))?;
     let mut certificates = Vec::new();
     for block in crate::assertion::pem::blocks(text) {
         let block = block.map_err(|e| invalid(e.to_string()))?;

@@ -235,7 +235,27 @@ pub struct ClientConfig {
     jwks_uri: Option<String>,
     auth: ClientAuth,
     allow_insecure_localhost: bool,
+    server: ServerDeclarations,
 }
+
+/// What the application declares about the server instead of (or on top of) discovery.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct ServerDeclarations {
+    /// The server always sends RFC 9207 `iss` (RFC 8414's
+    /// `authorization_response_iss_parameter_supported`).
+    pub(crate) sends_iss: bool,
+    /// A callback `iss` is refused when no authorization server issuer is known.
+    pub(crate) strict_issuer: bool,
+    /// The server accepts POST authorization requests (the `authorize-post` capability).
+    pub(crate) authorize_post: bool,
+    /// How long a pending authorization may wait for its callback.
+    pub(crate) max_pending_age: std::time::Duration,
+    /// Other FHIR servers whose EHR launches this client accepts (besides its base URL).
+    pub(crate) launch_issuers: Vec<String>,
+}
+
+/// The default for [`ClientConfigBuilder::max_pending_age`]: ten minutes.
+pub const DEFAULT_MAX_PENDING_AGE: std::time::Duration = std::time::Duration::from_secs(600);
 
 impl fmt::Debug for ClientConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -254,6 +274,7 @@ impl fmt::Debug for ClientConfig {
             .field("jwks_uri", &self.jwks_uri)
             .field("auth", &self.auth)
             .field("allow_insecure_localhost", &self.allow_insecure_localhost)
+            .field("server", &self.server)
             .finish()
     }
 }
@@ -273,6 +294,10 @@ impl ClientConfig {
             jwks_uri: None,
             auth: ClientAuth::Public,
             allow_insecure_localhost: false,
+            server: ServerDeclarations {
+                max_pending_age: DEFAULT_MAX_PENDING_AGE,
+                ..ServerDeclarations::default()
+            },
         }
     }
 
@@ -331,6 +356,33 @@ impl ClientConfig {
     /// Whether plain http to loopback hosts is allowed (development only).
     pub fn allow_insecure_localhost(&self) -> bool {
         self.allow_insecure_localhost
+    }
+
+    /// Whether the server is declared to always send RFC 9207 `iss`.
+    pub fn server_sends_iss(&self) -> bool {
+        self.server.sends_iss
+    }
+
+    /// Whether a callback `iss` is refused when no authorization server issuer is known.
+    pub fn strict_issuer_check(&self) -> bool {
+        self.server.strict_issuer
+    }
+
+    /// Whether the server is declared to accept POST authorization requests.
+    pub fn authorize_post_supported(&self) -> bool {
+        self.server.authorize_post
+    }
+
+    /// How long a pending authorization may wait for its callback.
+    pub fn max_pending_age(&self) -> std::time::Duration {
+        self.server.max_pending_age
+    }
+
+    /// The FHIR servers whose EHR launches this client accepts: its base URL, plus any
+    /// declared with [`ClientConfigBuilder::launch_issuer`].
+    pub fn launch_issuers(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.base_url.as_str())
+            .chain(self.server.launch_issuers.iter().map(String::as_str))
     }
 
     /// `<base_url>/.well-known/smart-configuration`, with one trailing slash of the base removed.
@@ -399,9 +451,46 @@ pub struct ClientConfigBuilder {
     jwks_uri: Option<String>,
     auth: ClientAuth,
     allow_insecure_localhost: bool,
+    server: ServerDeclarations,
 }
 
 impl ClientConfigBuilder {
+    /// Declares that the server always sends RFC 9207 `iss` with the authorization response
+    /// (RFC 8414's `authorization_response_iss_parameter_supported`), for servers whose
+    /// metadata does not say so: a callback without `iss` is then refused.
+    pub fn server_sends_iss(mut self, sends: bool) -> Self {
+        self.server.sends_iss = sends;
+        self
+    }
+
+    /// Refuse a callback `iss` when no authorization server issuer is known (none configured
+    /// with [`authorization_server_issuer`](Self::authorization_server_issuer), none
+    /// discovered). By default such an `iss` is accepted with a finding.
+    pub fn strict_issuer_check(mut self, strict: bool) -> Self {
+        self.server.strict_issuer = strict;
+        self
+    }
+
+    /// Declares that the server accepts POST authorization requests (`authorize-post`), so a
+    /// POST authorization with a configured endpoint needs no discovery.
+    pub fn authorize_post_supported(mut self, supported: bool) -> Self {
+        self.server.authorize_post = supported;
+        self
+    }
+
+    /// How long a pending authorization may wait for its callback (default 10 minutes): the
+    /// code exchange refuses older ones.
+    pub fn max_pending_age(mut self, age: std::time::Duration) -> Self {
+        self.server.max_pending_age = age;
+        self
+    }
+
+    /// Accepts EHR launches from this FHIR server too (the base URL is always accepted).
+    pub fn launch_issuer(mut self, iss: impl Into<String>) -> Self {
+        self.server.launch_issuers.push(iss.into());
+        self
+    }
+
     /// The client id (leave unset until dynamic registration has issued one).
     pub fn client_id(mut self, client_id: impl Into<String>) -> Self {
         self.client_id = Some(client_id.into());
@@ -486,6 +575,10 @@ impl ClientConfigBuilder {
             ),
             ("token_endpoint", self.token_endpoint.as_ref()),
             ("jwks_uri", self.jwks_uri.as_ref()),
+            (
+                "authorization_server_issuer",
+                self.authorization_server_issuer.as_ref(),
+            ),
         ];
         for (field, value) in checks {
             let Some(value) = value else { continue };
@@ -510,6 +603,7 @@ impl ClientConfigBuilder {
             jwks_uri: self.jwks_uri,
             auth: self.auth,
             allow_insecure_localhost: self.allow_insecure_localhost,
+            server: self.server,
         })
     }
 }
@@ -527,7 +621,8 @@ pub(crate) fn classify_uri(value: &str, allow_insecure_localhost: bool) -> UriCl
     let Ok(url) = Url::parse(value) else {
         return UriClass::Invalid;
     };
-    if !url.has_host() || url.cannot_be_a_base() {
+    // `user:password@` would send credentials the server chose (or leak ours in logs).
+    if !url.has_host() || url.cannot_be_a_base() || has_userinfo(&url) {
         return UriClass::Invalid;
     }
     match url.scheme() {
@@ -535,6 +630,11 @@ pub(crate) fn classify_uri(value: &str, allow_insecure_localhost: bool) -> UriCl
         "http" if allow_insecure_localhost && is_loopback(&url) => UriClass::Ok,
         _ => UriClass::NonHttps,
     }
+}
+
+/// True when the URL carries `user` or `user:password` before its host.
+pub(crate) fn has_userinfo(url: &Url) -> bool {
+    !url.username().is_empty() || url.password().is_some()
 }
 
 /// `localhost`, 127.0.0.0/8 and `::1`.

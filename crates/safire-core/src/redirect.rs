@@ -8,17 +8,21 @@
 use http::{Method, StatusCode, header};
 use url::Url;
 
-use crate::config::is_loopback;
+use crate::config::{has_userinfo, is_loopback};
 use crate::error::{NetworkError, NetworkErrorKind, url_for_message};
 use crate::requests::{HttpRequest, HttpResponse, Operation};
 
 /// What redirects may be followed.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RedirectPolicy {
     /// Most hops followed for one request (default 5).
     pub max_hops: usize,
     /// Whether an http `Location` on a loopback host is acceptable (development only).
     pub allow_insecure_localhost: bool,
+    /// Whether discovery may follow a redirect to another origin (default: no). The metadata
+    /// found there would name the endpoints that receive the client's credentials.
+    pub allow_cross_origin_discovery: bool,
 }
 
 impl Default for RedirectPolicy {
@@ -26,6 +30,7 @@ impl Default for RedirectPolicy {
         Self {
             max_hops: 5,
             allow_insecure_localhost: false,
+            allow_cross_origin_discovery: false,
         }
     }
 }
@@ -93,6 +98,16 @@ pub fn next_hop(
             ),
         )
     })?;
+    if has_userinfo(&target) {
+        return Err(NetworkError::new(
+            NetworkErrorKind::RedirectRefused,
+            format!(
+                "Refused to follow a redirect to a URL with credentials in it ({}): the server \
+                 chose them, and they would be sent to another host",
+                url_for_message(target.as_str())
+            ),
+        ));
+    }
     let secure = match target.scheme() {
         "https" => true,
         "http" => policy.allow_insecure_localhost && is_loopback(&target),
@@ -104,6 +119,22 @@ pub fn next_hop(
             format!(
                 "Blocked redirect to non-HTTPS URL: {}",
                 url_for_message(target.as_str())
+            ),
+        ));
+    }
+    let discovery = sent.extensions().get::<Operation>() == Some(&Operation::Discovery);
+    if discovery
+        && !policy.allow_cross_origin_discovery
+        && !same_origin_or_upgrade(&sent_url, &target)
+    {
+        return Err(NetworkError::new(
+            NetworkErrorKind::RedirectRefused,
+            format!(
+                "Refused to follow a discovery redirect from {} to another origin, {}: the \
+                 metadata there would decide where the client's credentials go. If that server \
+                 is trusted, allow it with Limits::allow_cross_origin_discovery_redirects(true)",
+                sent_url.origin().ascii_serialization(),
+                url_for_message(&target.origin().ascii_serialization())
             ),
         ));
     }
@@ -134,6 +165,12 @@ pub fn next_hop(
         next.headers_mut().remove(header::COOKIE);
     }
     Ok(Some(next))
+}
+
+/// The same origin, or the same host moved from http to https.
+fn same_origin_or_upgrade(from: &Url, to: &Url) -> bool {
+    from.origin() == to.origin()
+        || (from.scheme() == "http" && to.scheme() == "https" && from.host_str() == to.host_str())
 }
 
 fn is_followable_redirect(status: StatusCode) -> bool {
@@ -177,11 +214,15 @@ mod tests {
 
     #[test]
     fn cross_origin_drops_authorization() {
+        let opted_in = RedirectPolicy {
+            allow_cross_origin_discovery: true,
+            ..RedirectPolicy::default()
+        };
         let next = next_hop(
             &get("https://ehr.example/a"),
             &redirect(301, "https://cdn.example/b"),
             0,
-            &RedirectPolicy::default(),
+            &opted_in,
         )
         .unwrap()
         .unwrap();
@@ -212,6 +253,7 @@ mod tests {
     fn loopback_http_needs_the_opt_in() {
         let policy = RedirectPolicy {
             allow_insecure_localhost: true,
+            allow_cross_origin_discovery: true,
             ..RedirectPolicy::default()
         };
         let sent = get("http://127.0.0.1:8080/a");
@@ -310,5 +352,55 @@ mod tests {
             );
             assert!(result.is_err(), "{location}");
         }
+    }
+
+    #[test]
+    fn discovery_stays_on_its_origin_unless_allowed() {
+        let sent = get("https://ehr.example/fhir/.well-known/smart-configuration");
+        let err = next_hop(
+            &sent,
+            &redirect(302, "https://evil.example/.well-known/smart-configuration"),
+            0,
+            &RedirectPolicy::default(),
+        )
+        .unwrap_err();
+        assert_eq!(err.kind, NetworkErrorKind::RedirectRefused);
+        let text = err.to_string();
+        assert!(text.contains("https://evil.example"), "{text}");
+        assert!(
+            text.contains("allow_cross_origin_discovery_redirects"),
+            "{text}"
+        );
+        // Same origin, and an http -> https upgrade of the same host, are fine.
+        assert!(
+            next_hop(
+                &sent,
+                &redirect(302, "/r4/x"),
+                0,
+                &RedirectPolicy::default()
+            )
+            .is_ok()
+        );
+        let policy = RedirectPolicy {
+            allow_insecure_localhost: true,
+            ..RedirectPolicy::default()
+        };
+        let plain = get("http://localhost/fhir/.well-known/smart-configuration");
+        assert!(next_hop(&plain, &redirect(301, "https://localhost/x"), 0, &policy).is_ok());
+        assert!(next_hop(&plain, &redirect(301, "https://127.0.0.1/x"), 0, &policy).is_err());
+    }
+
+    #[test]
+    fn userinfo_in_a_target_is_refused_without_printing_it() {
+        let err = next_hop(
+            &get("https://ehr.example/a"),
+            &redirect(302, "https://user:pass-canary@ehr.example/b"),
+            0,
+            &RedirectPolicy::default(),
+        )
+        .unwrap_err();
+        assert_eq!(err.kind, NetworkErrorKind::RedirectRefused);
+        assert!(!err.to_string().contains("pass-canary"), "{err}");
+        assert!(!err.to_string().contains("user:"), "{err}");
     }
 }

@@ -224,6 +224,12 @@ impl Limits {
         self
     }
 
+    /// The same limits with cross-origin discovery redirects allowed or not (default: not).
+    pub fn allow_cross_origin_discovery_redirects(mut self, allow: bool) -> Self {
+        self.redirects.allow_cross_origin_discovery = allow;
+        self
+    }
+
     /// The same limits with another redirect hop limit.
     pub fn max_redirects(mut self, hops: usize) -> Self {
         self.redirects.max_hops = hops;
