@@ -97,6 +97,7 @@ pub mod flow;
 pub mod json;
 pub mod metadata;
 pub mod oauth_error;
+mod oidc;
 pub mod pkce;
 pub mod random;
 pub mod redirect;
@@ -128,6 +129,12 @@ pub use flow::{
 };
 pub use metadata::{AssociatedEndpoint, SmartMetadata};
 pub use oauth_error::parse_oauth_error;
+pub use oidc::{
+    DEFAULT_CLOCK_SKEW, FhirUser, FhirUserError, IdTokenError, IdTokenValidation, JwksError,
+    JwksRefreshPolicy, KeyType, MAX_JWKS_BYTES, MAX_JWKS_KEYS, MAX_JWS_BYTES, MIN_RSA_BITS,
+    ResourceType, ServerJwks, ServerKey, VerifiedIdToken, VerifiedJws, VerifyAlgorithm,
+    VerifyError, verify_id_token, verify_jws,
+};
 pub use random::{OsRandom, RandomSource, SeededRandom};
 pub use registration::{ClientMetadata, RegistrationFlow};
 pub use registration_response::RegisteredClient;
