@@ -249,6 +249,47 @@ impl fmt::Debug for VerifiedIdToken {
 /// non-empty string. `exp`, `iat`, `nbf` and `auth_time` are JSON numbers of seconds since
 /// the epoch (fractions allowed).
 ///
+/// A whole round: the server's key, its JWK Set, a token it signed, the verified identity.
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// use base64ct::{Base64UrlUnpadded as B64, Encoding};
+/// use safire_core::{
+///     IdTokenValidation, PrivateKey, ResourceType, SeededRandom, ServerJwks, Signer,
+///     verify_id_token,
+/// };
+///
+/// // The server side, for the example: an ES384 key published in a JWK Set.
+/// let server_key = PrivateKey::generate_es384(&mut SeededRandom::new(1))?;
+/// let set = serde_json::json!({"keys": [server_key.public_jwk().unwrap().with_kid("k1")]});
+/// let now = UNIX_EPOCH + Duration::from_secs(1_767_225_600);
+/// let claims = serde_json::json!({
+///     "iss": "https://ehr.example", "aud": "my-app", "sub": "u-1", "nonce": "n-1",
+///     "iat": 1_767_225_590, "exp": 1_767_225_900, "fhirUser": "Practitioner/dr-1",
+/// });
+/// let input = format!(
+///     "{}.{}",
+///     B64::encode_string(br#"{"alg":"ES384","kid":"k1"}"#),
+///     B64::encode_string(claims.to_string().as_bytes()),
+/// );
+/// let token = format!("{input}.{}", B64::encode_string(&server_key.sign(input.as_bytes())?));
+///
+/// // The client side: parse the JWK Set once, verify each id_token against it.
+/// let jwks = ServerJwks::parse(set.to_string().as_bytes()).unwrap();
+/// let validation = IdTokenValidation::new("https://ehr.example", "my-app", now)
+///     .with_nonce("n-1")
+///     .with_fhir_base("https://ehr.example/fhir".parse().unwrap());
+/// let identity = verify_id_token(&token, &jwks, &validation).unwrap();
+/// let user = identity.fhir_user.as_ref().unwrap();
+/// assert_eq!(user.resource_type(), &ResourceType::Practitioner);
+/// assert_eq!(user.url().as_str(), "https://ehr.example/fhir/Practitioner/dr-1");
+/// assert_eq!(identity.sub, "u-1");
+/// assert!(!format!("{identity:?}").contains("dr-1"));
+/// # Ok::<(), safire_core::Error>(())
+/// ```
+///
+/// Refusals are typed:
+///
 /// ```
 /// use std::time::SystemTime;
 /// use safire_core::{IdTokenError, IdTokenValidation, ServerJwks, VerifyError, verify_id_token};

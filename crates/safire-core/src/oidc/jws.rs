@@ -176,6 +176,19 @@ impl VerifyError {
 ///
 /// The payload is the decoded bytes as signed; [`verify_id_token`](super::verify_id_token)
 /// parses and checks them as ID token claims.
+///
+/// ```
+/// use base64ct::{Base64UrlUnpadded as B64, Encoding};
+/// use safire_core::{PrivateKey, SeededRandom, ServerJwks, Signer, VerifyAlgorithm, verify_jws};
+/// let key = PrivateKey::generate_es384(&mut SeededRandom::new(2))?;
+/// let set = serde_json::json!({"keys": [key.public_jwk().unwrap().with_kid("k")]});
+/// let jwks = ServerJwks::parse(set.to_string().as_bytes()).unwrap();
+/// let input = format!("{}.{}", B64::encode_string(br#"{"alg":"ES384"}"#), B64::encode_string(b"hi"));
+/// let token = format!("{input}.{}", B64::encode_string(&key.sign(input.as_bytes())?));
+/// let jws = verify_jws(&token, &jwks).unwrap();
+/// assert_eq!((jws.alg, jws.kid, jws.payload), (VerifyAlgorithm::ES384, None, b"hi".to_vec()));
+/// # Ok::<(), safire_core::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct VerifiedJws {
     /// The verified algorithm.
