@@ -100,6 +100,7 @@ mod flow;
 mod json;
 mod metadata;
 mod oauth_error;
+mod oidc;
 mod operations;
 mod pkce;
 mod random;
@@ -120,7 +121,10 @@ pub use authorize::{
     EhrLaunch, PendingAuthorization,
 };
 pub use client::{FlowFactory, USER_AGENT};
-pub use config::{BasicAuthEncoding, CallOptions, ClientAuth, ClientConfig, ClientConfigBuilder};
+pub use config::{
+    BasicAuthEncoding, CallOptions, ClientAuth, ClientConfig, ClientConfigBuilder,
+    DEFAULT_MAX_PENDING_AGE,
+};
 pub use discovery::{DiscoveryFlow, ServerEndpoint};
 pub use endpoint::JWT_BEARER_ASSERTION_TYPE;
 pub use error::{
@@ -130,6 +134,12 @@ pub use error::{
 pub use finding::{Finding, Severity};
 pub use flow::{Driver, Env, Flow, Limits, Step, run_async, run_blocking};
 pub use metadata::{AssociatedEndpoint, SmartMetadata};
+pub use oidc::{
+    DEFAULT_CLOCK_SKEW, FhirUser, FhirUserError, IdTokenError, IdTokenValidation, JwksError,
+    JwksRefreshPolicy, KeyType, MAX_JWKS_BYTES, MAX_JWKS_KEYS, MAX_JWS_BYTES, MIN_RSA_BITS,
+    ResourceType, ServerJwks, ServerKey, VerifiedIdToken, VerifiedJws, VerifyAlgorithm,
+    VerifyError, verify_id_token, verify_jws,
+};
 pub use random::{OsRandom, RandomSource, SeededRandom};
 pub use redirect::RedirectPolicy;
 pub use registration::{ClientMetadata, RegistrationFlow};
