@@ -12,8 +12,8 @@ use safire_benches::{
 use safire_core::protocol::Pkce;
 use safire_core::{AuthorizationCode, AuthorizeFlow};
 use safire_core::{
-    AuthorizeParams, ClientConfig, Env, Flow, OsRandom, SecretString, SmartMetadata, Step,
-    TokenFlow, TokenResponse,
+    AuthorizeParams, ClientConfig, Env, Flow, OsRandom, SmartMetadata, Step, TokenFlow,
+    TokenResponse,
 };
 
 const DISCOVERY_URL: &str = "https://ehr.example.com/fhir/r4/.well-known/smart-configuration";
@@ -64,11 +64,7 @@ fn authorize(c: &mut Criterion) {
 
 fn token_form(c: &mut Criterion) {
     let config = config();
-    let code = AuthorizationCode {
-        code: SecretString::new(CODE),
-        code_verifier: SecretString::new(VERIFIER),
-        redirect_uri: AUTHORIZE.redirect_uri.to_owned(),
-    };
+    let code = AuthorizationCode::new(CODE, VERIFIER, AUTHORIZE.redirect_uri);
     let mut group = c.benchmark_group("token-request");
     group.bench_function("safire", |b| {
         b.iter_batched(
@@ -130,11 +126,7 @@ fn same_output() {
     assert_eq!(request.pending.state(), state);
     assert_eq!(request.pending.code_verifier().expose(), verifier);
 
-    let code = AuthorizationCode {
-        code: SecretString::new(CODE),
-        code_verifier: SecretString::new(VERIFIER),
-        redirect_uri: AUTHORIZE.redirect_uri.to_owned(),
-    };
+    let code = AuthorizationCode::new(CODE, VERIFIER, AUTHORIZE.redirect_uri);
     let mut flow = TokenFlow::authorization_code(config(), code);
     let Ok(Step::Send(ours)) = flow.start(&mut Env::new(now(), &mut random)) else {
         panic!("token")

@@ -316,7 +316,7 @@ pub fn standalone_launch_end_to_end<C: TestClient>() {
     let pending = request.pending;
     let token = client
         .request_access_token(
-            &pending,
+            pending.clone(),
             &callback(pending.state(), "code-abc"),
             CallOptions::new(),
         )
@@ -1078,7 +1078,7 @@ pub fn canaries_never_leak<C: TestClient>() {
     record("pending", format!("{:?}", request.pending));
     let token = client
         .request_access_token(
-            &request.pending,
+            request.pending.clone(),
             &callback(request.pending.state(), CODE),
             CallOptions::new(),
         )
@@ -1107,7 +1107,7 @@ pub fn canaries_never_leak<C: TestClient>() {
         // A callback carrying the code but the wrong state.
         client
             .request_access_token(
-                &request.pending,
+                request.pending.clone(),
                 &callback("wrong-state", CODE),
                 CallOptions::new(),
             )

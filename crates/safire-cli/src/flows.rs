@@ -190,9 +190,9 @@ pub fn start_launch(
 
 impl Launch {
     /// Verifies the callback (state, `iss`, errors) and exchanges the code.
-    pub fn finish(&self, callback_url: &str) -> Result<TokenResponse, Error> {
+    pub fn finish(self, callback_url: &str) -> Result<TokenResponse, Error> {
         self.client
-            .request_access_token(&self.pending, callback_url, CallOptions::new())
+            .request_access_token(self.pending, callback_url, CallOptions::new())
     }
 }
 

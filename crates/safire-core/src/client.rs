@@ -62,7 +62,7 @@ impl FlowFactory {
     /// authorization must have been started with this configuration's client id and `aud`.
     pub fn exchange_code(
         &self,
-        pending: &PendingAuthorization,
+        pending: PendingAuthorization,
         callback: &str,
         options: CallOptions,
     ) -> Result<TokenFlow, Error> {
@@ -279,7 +279,7 @@ mod tests {
         };
         let callback = format!("?code=CODE-FROM-A&state={}", request.pending.state());
         let err = ehr_b
-            .exchange_code(&request.pending, &callback, CallOptions::new())
+            .exchange_code(request.pending.clone(), &callback, CallOptions::new())
             .err()
             .expect("another server's client must refuse");
         assert!(
@@ -288,7 +288,7 @@ mod tests {
         );
         assert!(
             ehr_a
-                .exchange_code(&request.pending, &callback, CallOptions::new())
+                .exchange_code(request.pending, &callback, CallOptions::new())
                 .is_ok()
         );
     }

@@ -85,9 +85,26 @@ impl Error {
     pub fn source_of_fault(&self) -> ErrorSource {
         match self {
             Error::Configuration(_) | Error::Usage(_) => ErrorSource::Caller,
-            Error::Discovery(_) | Error::Authorization(_) | Error::Token(_) => ErrorSource::Server,
-            Error::Registration(_) => ErrorSource::Server,
-            Error::Network(_) => ErrorSource::Network,
+            Error::Authorization(e) => match e.kind {
+                // The app's session (or an attack on it), or the app's own setting: nothing the
+                // server did.
+                AuthErrorKind::StateMismatch
+                | AuthErrorKind::MissingState
+                | AuthErrorKind::IssuerUnknown
+                | AuthErrorKind::PendingExpired
+                | AuthErrorKind::MalformedUrl
+                | AuthErrorKind::LaunchIssuerNotAllowed
+                | AuthErrorKind::MalformedLaunch => ErrorSource::Caller,
+                _ => ErrorSource::Server,
+            },
+            Error::Discovery(_) | Error::Token(_) | Error::Registration(_) => ErrorSource::Server,
+            // Redirects, bodies and endpoints are the server's choice, not a transient failure.
+            Error::Network(e) => match e.kind {
+                NetworkErrorKind::RedirectRefused
+                | NetworkErrorKind::TooManyRedirects
+                | NetworkErrorKind::BodyTooLarge => ErrorSource::Server,
+                _ => ErrorSource::Network,
+            },
             Error::Signing(_) | Error::Random(_) => ErrorSource::Environment,
         }
     }
@@ -381,6 +398,11 @@ pub enum AuthErrorKind {
     MissingCode,
     /// The callback's RFC 9207 `iss` differs from the expected issuer: possible mix-up attack.
     IssuerMismatch,
+    /// The callback names an `iss`, but no authorization server issuer is known to check it
+    /// against and strict checking was asked for: configure `authorization_server_issuer`.
+    IssuerUnknown,
+    /// The pending authorization is older than the configured maximum age.
+    PendingExpired,
     /// The callback or launch URL could not be parsed.
     MalformedUrl,
     /// The EHR launch named an `iss` that is not on the application's allow-list.

@@ -64,7 +64,7 @@
 //! );
 //!
 //! // 5. Verify the callback and exchange the code.
-//! let exchange = flows.exchange_code(&pending, &callback, CallOptions::new())?;
+//! let exchange = flows.exchange_code(pending, &callback, CallOptions::new())?;
 //! let token = run_blocking(exchange, &limits, &mut OsRandom, SystemTime::now, &mut send)?;
 //! assert_eq!(token.patient.as_deref(), Some("123"));
 //! assert_eq!(format!("{:?}", token.access_token), "[REDACTED]");

@@ -38,9 +38,11 @@ macro_rules! client_operations {
                 = |flows| flows.authorize(params);
 
             /// Verifies the callback URL against `pending` (state, RFC 9207 `iss`, errors),
-            /// then exchanges the code with its PKCE verifier.
+            /// then exchanges the code with its PKCE verifier. The pending authorization is
+            /// consumed (a code is redeemed once; delete it from your session store too), and
+            /// one older than the configured maximum age is refused.
             fn request_access_token(
-                pending: &$crate::PendingAuthorization,
+                pending: $crate::PendingAuthorization,
                 callback_url: &str,
                 options: $crate::CallOptions
             ) -> $crate::TokenResponse

@@ -42,7 +42,7 @@
 //! /// `callback_url` is the full URL the browser came back on (with `code`, `state`, `iss`).
 //! async fn callback(
 //!     client: &SmartClient,
-//!     pending: &PendingAuthorization,
+//!     pending: PendingAuthorization, // taken out of the session: a code is redeemed once
 //!     callback_url: &str,
 //! ) -> Result<String, Error> {
 //!     // Verifies state and issuer, then exchanges the code with the PKCE verifier.

@@ -244,7 +244,7 @@ async fn standalone_launch_discovers_then_exchanges_the_code() {
 
     let callback = format!("http://127.0.0.1:9/callback?code=the-code&state={state}");
     let token = client
-        .request_access_token(&request.pending, &callback, CallOptions::new())
+        .request_access_token(request.pending.clone(), &callback, CallOptions::new())
         .await
         .unwrap();
     assert_eq!(token.access_token.expose(), "at-123");
@@ -549,7 +549,7 @@ fn futures_are_send(client: SmartClient, pending: safire_hyper::PendingAuthoriza
     let metadata = safire_hyper::ClientMetadata::new("app");
     send(client.server_metadata());
     send(client.authorization_url(AuthorizeParams::default()));
-    send(client.request_access_token(&pending, "https://a.example/cb", CallOptions::new()));
+    send(client.request_access_token(pending.clone(), "https://a.example/cb", CallOptions::new()));
     send(client.refresh_token("rt", CallOptions::new()));
     send(client.request_backend_token(CallOptions::new()));
     send(client.register_client(&metadata, None, None));

@@ -90,7 +90,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     say("the server redirected to", &redact_query(&callback));
 
     step("4. Verify the callback (state, RFC 9207 iss) and exchange the code");
-    let token = client.request_access_token(&request.pending, &callback, CallOptions::new())?;
+    let token = client.request_access_token(request.pending, &callback, CallOptions::new())?;
     show_token(&token);
 
     step("5. Refresh (the sandbox rotates refresh tokens: keep the new one)");

@@ -58,7 +58,7 @@
 //! fn callback(
 //!     client: &SmartClient,
 //!     callback_url: &str,
-//!     pending: &PendingAuthorization,
+//!     pending: PendingAuthorization,
 //! ) -> Result<TokenResponse, safire_ureq::Error> {
 //!     let token = client.request_access_token(pending, callback_url, CallOptions::new())?;
 //!     if let Some(patient) = &token.patient {
@@ -68,7 +68,7 @@
 //! }
 //! # let c = client().unwrap();
 //! # let (_url, pending) = login(&c).unwrap();
-//! # callback(&c, "https://app.example/callback?code=x&state=y", &pending).unwrap();
+//! # callback(&c, "https://app.example/callback?code=x&state=y", pending).unwrap();
 //! ```
 //!
 //! ## Behaviour on the wire

@@ -65,7 +65,7 @@ impl Client for Ureq {
         cb: &str,
         o: CallOptions,
     ) -> Result<TokenResponse, Error> {
-        self.0.request_access_token(p, cb, o)
+        self.0.request_access_token(p.clone(), cb, o)
     }
     fn refresh(&self, rt: SecretString, o: CallOptions) -> Result<TokenResponse, Error> {
         self.0.refresh_token(rt, o)
@@ -109,7 +109,8 @@ impl Client for Hyper {
         cb: &str,
         o: CallOptions,
     ) -> Result<TokenResponse, Error> {
-        self.1.block_on(self.0.request_access_token(p, cb, o))
+        self.1
+            .block_on(self.0.request_access_token(p.clone(), cb, o))
     }
     fn refresh(&self, rt: SecretString, o: CallOptions) -> Result<TokenResponse, Error> {
         self.1.block_on(self.0.refresh_token(rt, o))

@@ -189,11 +189,14 @@ impl AuthorizeFlow {
         let metadata = self.metadata.as_deref();
         let endpoint = ServerEndpoint::Authorization.resolve(&self.config, metadata)?;
         if self.params.method == AuthorizationMethod::Post
-            && metadata.is_some_and(|m| !m.supports_post_based_authorization())
+            && !self.config.authorize_post_supported()
+            && metadata.is_none_or(|m| !m.supports_post_based_authorization())
         {
             return Err(ConfigurationError::invalid(
                 "method",
-                "post: the server does not advertise the 'authorize-post' capability; use AuthorizationMethod::Get",
+                "post: the server does not advertise the 'authorize-post' capability; use \
+                 AuthorizationMethod::Get, or declare it with \
+                 ClientConfigBuilder::authorize_post_supported if the server accepts it",
             )
             .into());
         }
@@ -238,30 +241,26 @@ impl AuthorizeFlow {
         Ok(params)
     }
 
-    /// RFC 9207: the issuers a callback `iss` may name (the configured authorization server
-    /// issuer wins over the discovered one), and whether the server promised to send it.
+    /// RFC 9207: the authorization server issuer a callback `iss` must name (configured,
+    /// else discovered; none when neither is known — never the FHIR base by guesswork), and
+    /// whether the server promised to send it.
     fn expected_issuers(&self) -> (Vec<String>, bool) {
         let metadata = self.metadata.as_deref();
-        let mut expected = Vec::new();
-        let server_issuer = self
+        let expected: Vec<String> = self
             .config
             .authorization_server_issuer()
             .map(str::to_owned)
-            .or_else(|| metadata.and_then(|m| m.issuer.clone()));
-        if let Some(issuer) = server_issuer {
-            expected.push(issuer);
-        }
-        if !expected.iter().any(|i| i == self.config.audience()) {
-            expected.push(self.config.audience().to_owned());
-        }
-        let required = metadata
+            .or_else(|| metadata.and_then(|m| m.issuer.clone()))
+            .into_iter()
+            .collect();
+        let advertised = metadata
             .and_then(|m| {
                 m.extra
                     .get("authorization_response_iss_parameter_supported")
             })
             .and_then(serde_json::Value::as_bool)
             .unwrap_or(false);
-        (expected, required)
+        (expected, advertised || self.config.server_sends_iss())
     }
 
     fn build(&self, env: &mut Env<'_>) -> Result<AuthorizationRequest, Error> {
@@ -275,8 +274,21 @@ impl AuthorizeFlow {
         let pkce = Pkce::generate(env.random)?;
         let params = self.parameters(client_id, redirect_uri, &state, &pkce)?;
         if self.params.method == AuthorizationMethod::Get {
-            url.query_pairs_mut()
-                .extend_pairs(params.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            // The endpoint's own query stays, minus any parameter Safire sets: none is sent
+            // twice.
+            let kept: Vec<(String, String)> = url
+                .query_pairs()
+                .filter(|(name, _)| !params.iter().any(|(set, _)| set == name))
+                .map(|(name, value)| (name.into_owned(), value.into_owned()))
+                .collect();
+            url.set_query(None);
+            if !kept.is_empty() || !params.is_empty() {
+                url.query_pairs_mut().extend_pairs(
+                    kept.iter()
+                        .chain(params.iter())
+                        .map(|(k, v)| (k.as_str(), v.as_str())),
+                );
+            }
         }
         let (expected_issuers, issuer_required) = self.expected_issuers();
         let created_at = env
@@ -296,6 +308,7 @@ impl AuthorizeFlow {
                 redirect_uri: redirect_uri.to_owned(),
                 expected_issuers,
                 issuer_required,
+                strict_issuer: self.config.strict_issuer_check(),
                 scopes: self.scopes().to_vec(),
                 created_at,
             },
@@ -315,7 +328,7 @@ impl Flow for AuthorizeFlow {
     }
 
     fn needs_metadata(&self) -> bool {
-        self.params.method == AuthorizationMethod::Post
+        self.params.method == AuthorizationMethod::Post && !self.config.authorize_post_supported()
     }
 
     fn preflight(&self) -> Result<(), Error> {

@@ -8,6 +8,7 @@ use subtle::ConstantTimeEq;
 use url::Url;
 
 use crate::error::{AuthError, AuthErrorKind, OAuthErrorFields, server_text};
+use crate::finding::Finding;
 use crate::secret::SecretString;
 
 /// What an app stores across the redirect (in its session) to finish the flow at the callback.
@@ -28,10 +29,14 @@ pub struct PendingAuthorization {
     /// The `aud` sent: the FHIR server this authorization is for.
     pub(super) aud: String,
     pub(super) redirect_uri: String,
-    /// Issuers the RFC 9207 `iss` callback parameter may name.
+    /// The authorization server issuers the RFC 9207 `iss` callback parameter may name
+    /// (configured or discovered); empty when none is known.
     pub(super) expected_issuers: Vec<String>,
-    /// Whether the server promised to send `iss` (RFC 9207 metadata).
+    /// Whether the server promised to send `iss` (RFC 9207 metadata, or declared).
     pub(super) issuer_required: bool,
+    /// Refuse an `iss` that cannot be checked because no issuer is known.
+    #[serde(default)]
+    pub(super) strict_issuer: bool,
     pub(super) scopes: Vec<String>,
     /// Seconds since the Unix epoch when the request was made.
     pub(super) created_at: u64,
@@ -54,6 +59,7 @@ impl fmt::Debug for PendingAuthorization {
 
 /// The authorization code returned by a verified callback.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct AuthorizationCode {
     /// The code (redacted in `Debug`).
     pub code: SecretString,
@@ -61,6 +67,34 @@ pub struct AuthorizationCode {
     pub code_verifier: SecretString,
     /// The redirect URI the code was issued for.
     pub redirect_uri: String,
+    /// When the authorization was started (Unix seconds), for the maximum-age check.
+    pub started_at: Option<u64>,
+    /// What the callback check noticed without refusing (e.g. an `iss` it could not verify);
+    /// passed on to the token response's findings.
+    pub findings: Vec<Finding>,
+}
+
+impl AuthorizationCode {
+    /// A code obtained outside a [`PendingAuthorization`] (no age is known).
+    ///
+    /// ```
+    /// use safire_core::AuthorizationCode;
+    /// let code = AuthorizationCode::new("c", "v".repeat(43), "https://app.example/cb");
+    /// assert_eq!(code.redirect_uri, "https://app.example/cb");
+    /// ```
+    pub fn new(
+        code: impl Into<SecretString>,
+        code_verifier: impl Into<SecretString>,
+        redirect_uri: impl Into<String>,
+    ) -> Self {
+        Self {
+            code: code.into(),
+            code_verifier: code_verifier.into(),
+            redirect_uri: redirect_uri.into(),
+            started_at: None,
+            findings: Vec::new(),
+        }
+    }
 }
 
 impl PendingAuthorization {
@@ -152,7 +186,20 @@ impl PendingAuthorization {
     }
 
     fn verify(&self, callback: CallbackParams) -> Result<AuthorizationCode, AuthError> {
-        let Some(state) = callback.state else {
+        let Some(state) = callback.state.clone() else {
+            // Some servers leave `state` out of error redirects: report their error, and that
+            // the callback cannot be tied to this authorization.
+            if let Some(error) = &callback.error {
+                return Err(AuthError {
+                    kind: AuthErrorKind::Denied,
+                    oauth: denial(error, &callback),
+                    detail: Some(
+                        "the error redirect had no 'state' parameter, so it cannot be tied to \
+                         this authorization request"
+                            .into(),
+                    ),
+                });
+            }
             return Err(AuthError::new(
                 AuthErrorKind::MissingState,
                 "the callback has no 'state' parameter; it did not come from this authorization request",
@@ -168,9 +215,57 @@ impl PendingAuthorization {
                 "the callback's state does not match the pending authorization (possible CSRF); start a new authorization",
             ));
         }
-        match &callback.iss {
-            Some(iss) if !self.issuer_matches(iss) => {
-                return Err(AuthError::new(
+        let findings = self.check_issuer(callback.iss.as_deref())?;
+        if let Some(error) = &callback.error {
+            return Err(AuthError {
+                kind: AuthErrorKind::Denied,
+                oauth: denial(error, &callback),
+                detail: None,
+            });
+        }
+        match callback.code {
+            Some(code) if !code.is_empty() => Ok(AuthorizationCode {
+                code: SecretString::new(code),
+                code_verifier: self.code_verifier.clone(),
+                redirect_uri: self.redirect_uri.clone(),
+                started_at: Some(self.created_at),
+                findings,
+            }),
+            _ => Err(AuthError::new(
+                AuthErrorKind::MissingCode,
+                "the callback has neither 'code' nor 'error'",
+            )),
+        }
+    }
+
+    /// RFC 9207: `iss` must equal a known authorization server issuer exactly. With none
+    /// known, it cannot be checked: accepted with a finding, or refused when strict.
+    fn check_issuer(&self, iss: Option<&str>) -> Result<Vec<Finding>, AuthError> {
+        match iss {
+            Some(iss) if self.expected_issuers.is_empty() => {
+                if self.strict_issuer {
+                    return Err(AuthError::new(
+                        AuthErrorKind::IssuerUnknown,
+                        format!(
+                            "the callback names the issuer '{}', but no authorization server \
+                             issuer is known to check it against (RFC 9207): configure it with \
+                             ClientConfigBuilder::authorization_server_issuer",
+                            server_text(iss)
+                        ),
+                    ));
+                }
+                Ok(vec![Finding::warning(
+                    Some("iss"),
+                    format!(
+                        "RFC 9207: the callback's iss '{}' was not verified because no \
+                         authorization server issuer is known; configure \
+                         authorization_server_issuer (or strict_issuer_check) to check it",
+                        server_text(iss)
+                    ),
+                )])
+            }
+            Some(iss) if !self.expected_issuers.iter().any(|expected| expected == iss) => {
+                Err(AuthError::new(
                     AuthErrorKind::IssuerMismatch,
                     format!(
                         "the callback's iss '{}' is not the expected issuer '{}' (RFC 9207; possible mix-up attack)",
@@ -180,46 +275,24 @@ impl PendingAuthorization {
                             .map(String::as_str)
                             .unwrap_or_default()
                     ),
-                ));
+                ))
             }
-            None if self.issuer_required => {
-                return Err(AuthError::new(
-                    AuthErrorKind::IssuerMismatch,
-                    "the server advertises RFC 9207 but the callback has no 'iss' parameter",
-                ));
-            }
-            _ => {}
-        }
-        if let Some(error) = callback.error {
-            return Err(AuthError {
-                kind: AuthErrorKind::Denied,
-                oauth: OAuthErrorFields {
-                    status: None,
-                    error_code: Some(server_text(&error)),
-                    error_description: callback.error_description.as_deref().map(server_text),
-                    error_uri: callback.error_uri.as_deref().map(server_text),
-                },
-                detail: None,
-            });
-        }
-        match callback.code {
-            Some(code) if !code.is_empty() => Ok(AuthorizationCode {
-                code: SecretString::new(code),
-                code_verifier: self.code_verifier.clone(),
-                redirect_uri: self.redirect_uri.clone(),
-            }),
-            _ => Err(AuthError::new(
-                AuthErrorKind::MissingCode,
-                "the callback has neither 'code' nor 'error'",
+            None if self.issuer_required => Err(AuthError::new(
+                AuthErrorKind::IssuerMismatch,
+                "the server sends RFC 9207 'iss' (advertised or declared) but the callback has none",
             )),
+            _ => Ok(Vec::new()),
         }
     }
+}
 
-    fn issuer_matches(&self, iss: &str) -> bool {
-        let iss = iss.strip_suffix('/').unwrap_or(iss);
-        self.expected_issuers
-            .iter()
-            .any(|expected| expected.strip_suffix('/').unwrap_or(expected) == iss)
+/// The OAuth error fields of an error redirect, cleaned.
+fn denial(error: &str, callback: &CallbackParams) -> OAuthErrorFields {
+    OAuthErrorFields {
+        status: None,
+        error_code: Some(server_text(error)),
+        error_description: callback.error_description.as_deref().map(server_text),
+        error_uri: callback.error_uri.as_deref().map(server_text),
     }
 }
 

@@ -186,13 +186,19 @@ fn callback_rejections() {
         p.complete("?code=abc").unwrap_err().kind,
         AuthErrorKind::MissingState
     );
-    let mixup = p
+    // No authorization server issuer is known here (none configured, none discovered): an
+    // `iss` cannot be checked, so it is accepted with a finding (issue 11.7).
+    let unverified = p
         .complete(&format!(
             "?code=abc&state={}&iss=https://evil.example",
             p.state()
         ))
-        .unwrap_err();
-    assert_eq!(mixup.kind, AuthErrorKind::IssuerMismatch);
+        .unwrap();
+    assert!(
+        unverified.findings[0].message.contains("was not verified"),
+        "{:?}",
+        unverified.findings
+    );
     let denied = p
         .complete(&format!(
             "?error=access_denied&error_description=User+said+no&state={}",
@@ -297,4 +303,148 @@ fn ehr_launch_allow_list() {
         &["https://ehr.example/fhir"],
     );
     assert_eq!(empty.unwrap_err().kind, AuthErrorKind::MalformedLaunch);
+}
+
+fn config_with(
+    edit: impl FnOnce(crate::config::ClientConfigBuilder) -> crate::config::ClientConfigBuilder,
+) -> Arc<ClientConfig> {
+    Arc::new(
+        edit(
+            ClientConfig::builder("https://ehr.example/fhir")
+                .client_id("my-app")
+                .redirect_uri("https://app.example/cb")
+                .scopes(["openid"])
+                .authorization_endpoint("https://ehr.example/authorize"),
+        )
+        .build()
+        .unwrap(),
+    )
+}
+
+#[test]
+fn iss_is_compared_exactly_against_authorization_server_issuers_only() {
+    let p = start(
+        AuthorizeFlow::new(
+            config_with(|b| b.authorization_server_issuer("https://auth.example/")),
+            AuthorizeParams::default(),
+        ),
+        11,
+    )
+    .pending;
+    let with_iss = |iss: &str| {
+        format!(
+            "?code=c&state={}&iss={}",
+            p.state(),
+            url::form_urlencoded::byte_serialize(iss.as_bytes()).collect::<String>()
+        )
+    };
+    assert!(p.complete(&with_iss("https://auth.example/")).is_ok());
+    // No trailing-slash folding, and the FHIR base is not an authorization server issuer.
+    for other in ["https://auth.example", "https://ehr.example/fhir"] {
+        assert_eq!(
+            p.complete(&with_iss(other)).unwrap_err().kind,
+            AuthErrorKind::IssuerMismatch,
+            "{other}"
+        );
+    }
+}
+
+#[test]
+fn an_unverifiable_iss_is_refused_when_strict_and_names_the_setting() {
+    let p = start(
+        AuthorizeFlow::new(
+            config_with(|b| b.strict_issuer_check(true)),
+            AuthorizeParams::default(),
+        ),
+        12,
+    )
+    .pending;
+    let err = p
+        .complete(&format!(
+            "?code=c&state={}&iss=https%3A%2F%2Fas.example",
+            p.state()
+        ))
+        .unwrap_err();
+    assert_eq!(err.kind, AuthErrorKind::IssuerUnknown);
+    assert!(
+        err.to_string().contains("authorization_server_issuer"),
+        "{err}"
+    );
+    assert_eq!(
+        crate::Error::from(err).source_of_fault(),
+        crate::ErrorSource::Caller,
+        "no issuer configured is the app's setting, not the server's fault"
+    );
+    // Without iss, a non-strict check has nothing to verify.
+    assert!(p.complete(&format!("?code=c&state={}", p.state())).is_ok());
+}
+
+#[test]
+fn a_declared_iss_must_be_present() {
+    let p = start(
+        AuthorizeFlow::new(
+            config_with(|b| {
+                b.authorization_server_issuer("https://ehr.example")
+                    .server_sends_iss(true)
+            }),
+            AuthorizeParams::default(),
+        ),
+        13,
+    )
+    .pending;
+    let err = p
+        .complete(&format!("?code=c&state={}", p.state()))
+        .unwrap_err();
+    assert_eq!(err.kind, AuthErrorKind::IssuerMismatch);
+}
+
+#[test]
+fn an_error_redirect_without_state_reports_the_servers_error() {
+    let p = pending();
+    let err = p
+        .complete("?error=invalid_scope&error_description=Bad+scope")
+        .unwrap_err();
+    assert_eq!(err.kind, AuthErrorKind::Denied);
+    assert_eq!(err.oauth.error_code.as_deref(), Some("invalid_scope"));
+    let text = err.to_string();
+    assert!(
+        text.contains("invalid_scope") && text.contains("Bad scope"),
+        "{text}"
+    );
+    assert!(text.contains("no 'state'"), "{text}");
+}
+
+#[test]
+fn a_configured_query_is_kept_and_no_parameter_is_sent_twice() {
+    let config = config_with(|b| {
+        b.authorization_endpoint("https://ehr.example/authorize?tenant=7&scope=junk&aud=x")
+    });
+    let request = start(AuthorizeFlow::new(config, AuthorizeParams::default()), 14);
+    let pairs: Vec<(String, String)> = request
+        .url
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    for name in ["tenant", "scope", "aud", "state", "client_id"] {
+        assert_eq!(
+            pairs.iter().filter(|(k, _)| k == name).count(),
+            1,
+            "{name} in {pairs:?}"
+        );
+    }
+    let get = |name: &str| pairs.iter().find(|(k, _)| k == name).unwrap().1.clone();
+    assert_eq!(get("tenant"), "7");
+    assert_eq!(get("scope"), "openid");
+    assert_eq!(get("aud"), "https://ehr.example/fhir");
+}
+
+#[test]
+fn post_with_a_declared_capability_needs_no_discovery() {
+    let flow = AuthorizeFlow::new(
+        config_with(|b| b.authorize_post_supported(true)),
+        AuthorizeParams::default().post(),
+    );
+    assert!(!crate::flow::needs_discovery(&flow));
+    let request = start(flow, 15);
+    assert_eq!(request.method, AuthorizationMethod::Post);
 }

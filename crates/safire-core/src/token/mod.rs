@@ -4,10 +4,10 @@
 use std::sync::Arc;
 
 use crate::authorize::AuthorizationCode;
-use crate::config::{CallOptions, ClientConfig};
+use crate::config::{CallOptions, ClientAuth, ClientConfig};
 use crate::discovery::ServerEndpoint;
 use crate::endpoint::{AuthRequirement, EndpointRequest, ResolvedAuth, resolve_auth};
-use crate::error::{Error, TokenError};
+use crate::error::{AuthError, AuthErrorKind, Error, TokenError};
 use crate::flow::{Env, Flow, Step};
 use crate::metadata::SmartMetadata;
 use crate::oauth_error::parse_oauth_error;
@@ -133,6 +133,33 @@ impl TokenFlow {
         }
     }
 
+    /// A code from an authorization started longer ago than the configured maximum age is
+    /// not redeemed: the user left, or the pending value was replayed from storage.
+    fn check_pending_age(&self, now: std::time::SystemTime) -> Result<(), AuthError> {
+        let Grant::AuthorizationCode(code) = &self.grant else {
+            return Ok(());
+        };
+        let Some(started_at) = code.started_at else {
+            return Ok(());
+        };
+        let now = now
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let max_age = self.config.max_pending_age();
+        if now.saturating_sub(started_at) > max_age.as_secs() {
+            return Err(AuthError::new(
+                AuthErrorKind::PendingExpired,
+                format!(
+                    "the pending authorization was started more than {} s ago (the maximum \
+                     age, ClientConfigBuilder::max_pending_age); start a new authorization",
+                    max_age.as_secs()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     fn resolve_auth(&self) -> Result<ResolvedAuth, Error> {
         Ok(resolve_auth(
             &self.config,
@@ -212,6 +239,7 @@ impl Flow for TokenFlow {
     fn start(&mut self, env: &mut Env<'_>) -> Result<Step<TokenResponse>, Error> {
         // Every credential problem surfaces before any request is built.
         self.resolve_auth()?;
+        self.check_pending_age(env.now)?;
         let endpoint = ServerEndpoint::Token.resolve(&self.config, self.metadata.as_deref())?;
         Ok(Step::Send(self.token_request(&endpoint, env)?))
     }
@@ -244,7 +272,22 @@ impl Flow for TokenFlow {
             }
             .into());
         }
-        let findings = token.compliance_findings(self.grant.kind());
+        let mut findings = token.compliance_findings(self.grant.kind());
+        if let Grant::AuthorizationCode(code) = &self.grant {
+            findings.extend(code.findings.iter().cloned());
+        }
+        if matches!(self.grant, Grant::ClientCredentials)
+            && matches!(
+                self.config.client_auth(),
+                ClientAuth::ClientSecretBasic { .. } | ClientAuth::ClientSecretPost { .. }
+            )
+        {
+            findings.push(crate::finding::Finding::warning(
+                None,
+                "SMART Backend Services asks for asymmetric client authentication \
+                 (private_key_jwt); this system account authenticates with a client secret",
+            ));
+        }
         token.findings = findings;
         Ok(Step::Done(token))
     }

@@ -30,11 +30,7 @@ fn form(request: &HttpRequest) -> HashMap<String, String> {
 }
 
 fn code() -> AuthorizationCode {
-    AuthorizationCode {
-        code: SecretString::new("code-canary"),
-        code_verifier: SecretString::new("v".repeat(64)),
-        redirect_uri: "https://app.example/cb".into(),
-    }
+    AuthorizationCode::new("code-canary", "v".repeat(64), "https://app.example/cb")
 }
 
 #[test]
@@ -256,5 +252,66 @@ fn oauth_errors_become_token_errors() {
     assert_eq!(
         err.to_string(),
         "Token request failed — HTTP 400 — invalid_grant — Refresh token expired"
+    );
+}
+
+#[test]
+fn a_pending_authorization_older_than_the_maximum_age_is_not_redeemed() {
+    let config = Arc::new(
+        builder()
+            .max_pending_age(std::time::Duration::from_secs(600))
+            .build()
+            .unwrap(),
+    );
+    let mut code = code();
+    code.started_at = Some(1_000);
+    let at = |secs: u64| SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(secs);
+    let mut random = SeededRandom::new(1);
+    let mut fresh = TokenFlow::authorization_code(config.clone(), code.clone());
+    assert!(fresh.start(&mut Env::new(at(1_600), &mut random)).is_ok());
+    let mut stale = TokenFlow::authorization_code(config, code);
+    let Err(err) = stale.start(&mut Env::new(at(1_601), &mut random)) else {
+        panic!("too old")
+    };
+    assert!(
+        matches!(&err, Error::Authorization(e) if e.kind == crate::error::AuthErrorKind::PendingExpired),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("max_pending_age"), "{err}");
+}
+
+#[test]
+fn backend_services_with_a_client_secret_is_supported_with_a_finding() {
+    let config = Arc::new(
+        builder()
+            .client_auth(ClientAuth::client_secret_post("system-secret"))
+            .build()
+            .unwrap(),
+    );
+    let mut flow = TokenFlow::backend_services(config);
+    let mut random = SeededRandom::new(1);
+    let mut env = Env::new(SystemTime::UNIX_EPOCH, &mut random);
+    let Step::Send(request) = flow.start(&mut env).unwrap() else {
+        panic!("a token request")
+    };
+    let f = form(&request);
+    assert_eq!(f["grant_type"], "client_credentials");
+    assert_eq!(f["client_secret"], "system-secret");
+    assert_eq!(f["client_id"], "my-app");
+    assert!(!f.contains_key("client_assertion"));
+    let response = http::Response::builder()
+        .status(200)
+        .body(br#"{"access_token":"at","token_type":"Bearer","expires_in":300,"scope":"system/*.rs"}"#.to_vec())
+        .unwrap();
+    let Step::Done(token) = flow.on_response(response, &mut env).unwrap() else {
+        panic!()
+    };
+    assert!(
+        token
+            .findings
+            .iter()
+            .any(|f| f.message.contains("asymmetric")),
+        "{:?}",
+        token.findings
     );
 }
