@@ -1,0 +1,209 @@
+//! The authorization endpoint.
+
+use super::*;
+
+impl Shared {
+    pub(crate) fn authorize(&self, req: &Req) -> Resp {
+        let params = if req.method == "POST" {
+            if !req.has_content_type("application/x-www-form-urlencoded") {
+                return err(
+                    "invalid_request",
+                    "POST authorize requires application/x-www-form-urlencoded",
+                )
+                .into_resp();
+            }
+            Params::parse(&req.body)
+        } else {
+            Params::parse(req.query.as_deref().unwrap_or("").as_bytes())
+        };
+        // Without a known client and an exactly registered redirect_uri, never redirect.
+        if params
+            .duplicates
+            .iter()
+            .any(|d| d == "client_id" || d == "redirect_uri")
+        {
+            return err("invalid_request", "client_id or redirect_uri repeated").into_resp();
+        }
+        let Some(client_id) = params.get("client_id") else {
+            return err("invalid_request", "missing client_id").into_resp();
+        };
+        let client = match self.state().clients.get(client_id) {
+            Some(c) => c.clone(),
+            None => return err("invalid_request", "unknown client_id").into_resp(),
+        };
+        let Some(redirect_uri) = params.get("redirect_uri") else {
+            return err("invalid_request", "missing redirect_uri").into_resp();
+        };
+        if !client.redirect_uris.iter().any(|r| r == redirect_uri) {
+            return err(
+                "invalid_request",
+                "redirect_uri does not exactly match a registered redirect URI",
+            )
+            .into_resp();
+        }
+        let state = params.get("state").map(str::to_string);
+        let mut target = match url::Url::parse(redirect_uri) {
+            Ok(u) => u,
+            Err(_) => return err("invalid_request", "redirect_uri is not a URL").into_resp(),
+        };
+        match self.authorize_checked(&client, redirect_uri, &params) {
+            Ok(code) => {
+                target
+                    .query_pairs_mut()
+                    .append_pair("code", &code)
+                    .append_pair("state", state.as_deref().unwrap_or(""))
+                    .append_pair("iss", &self.cfg.base);
+                Resp::redirect(target.to_string())
+            }
+            Err(e) if e.error == "server_error" && e.status == 500 => e.into_resp(),
+            Err(e) => {
+                {
+                    let mut q = target.query_pairs_mut();
+                    q.append_pair("error", e.error);
+                    q.append_pair("error_description", &e.description);
+                    if let Some(s) = &state {
+                        q.append_pair("state", s);
+                    }
+                    q.append_pair("iss", &self.cfg.base);
+                }
+                Resp::redirect(target.to_string())
+            }
+        }
+    }
+
+    pub(crate) fn authorize_checked(
+        &self,
+        client: &ClientRecord,
+        redirect_uri: &str,
+        params: &Params,
+    ) -> Result<String, OAuthError> {
+        params.reject_duplicates()?;
+        match params.get("response_type") {
+            None => return Err(err("invalid_request", "missing response_type")),
+            Some("code") => {}
+            Some(_) => {
+                return Err(err(
+                    "unsupported_response_type",
+                    "only response_type=code is supported",
+                ));
+            }
+        }
+        if !client.allows("authorization_code") {
+            return Err(err(
+                "unauthorized_client",
+                "client is not registered for authorization_code",
+            ));
+        }
+        params.require("state")?;
+        let aud = params.require("aud")?;
+        if aud != self.cfg.base {
+            return Err(err(
+                "invalid_request",
+                format!("aud must be exactly the FHIR base URL {}", self.cfg.base),
+            ));
+        }
+        let challenge = params.require("code_challenge")?;
+        match params.get("code_challenge_method") {
+            Some("S256") => {}
+            None => {
+                return Err(err(
+                    "invalid_request",
+                    "code_challenge_method=S256 is required",
+                ));
+            }
+            Some(_) => {
+                return Err(err(
+                    "invalid_request",
+                    "only code_challenge_method=S256 is supported",
+                ));
+            }
+        }
+        if challenge.len() != 43 || jose::b64url_decode(challenge).is_err() {
+            return Err(err(
+                "invalid_request",
+                "code_challenge must be base64url(SHA-256), 43 characters",
+            ));
+        }
+        let scope = split_scope(params.require("scope")?);
+        if scope.is_empty() {
+            return Err(err("invalid_request", "missing parameter `scope`"));
+        }
+        for s in &scope {
+            if NON_RESOURCE_SCOPES.contains(&s.as_str()) {
+                continue;
+            }
+            match parse_resource_scope(s) {
+                Some(r) if r.ctx != "system" => {}
+                Some(_) => {
+                    return Err(err(
+                        "invalid_scope",
+                        format!("`{s}`: system scopes are only for client_credentials"),
+                    ));
+                }
+                None => {
+                    return Err(err("invalid_scope", format!("unknown scope `{s}`")));
+                }
+            }
+        }
+        let has = |s: &str| scope.iter().any(|x| x == s);
+        let bound = match params.get("launch") {
+            Some(launch) => {
+                if !has("launch") {
+                    return Err(err(
+                        "invalid_scope",
+                        "a `launch` parameter requires the `launch` scope",
+                    ));
+                }
+                let ctx = self.state().launches.get(launch).cloned();
+                let Some(ctx) = ctx else {
+                    return Err(err("invalid_request", "unknown launch value"));
+                };
+                Bound { ctx }
+            }
+            None => {
+                if has("launch") {
+                    return Err(err(
+                        "invalid_request",
+                        "scope `launch` requires a `launch` parameter (EHR launch)",
+                    ));
+                }
+                let cfg = &self.cfg.launch_context;
+                let mut ctx = cfg.clone();
+                if !has("launch/patient") {
+                    ctx.patient = None;
+                }
+                if !has("launch/encounter") {
+                    ctx.encounter = None;
+                }
+                Bound { ctx }
+            }
+        };
+        if self.deny.load(Ordering::SeqCst) {
+            return Err(err("access_denied", "the user denied the request"));
+        }
+        let granted: Vec<String> = scope
+            .into_iter()
+            .filter(|s| !UNGRANTED_SCOPES.contains(&s.as_str()))
+            .collect();
+        let code = random_token(32)?;
+        let now = self.now();
+        let mut st = self.state();
+        // Forget long-expired codes (a replay of one is then just unknown).
+        st.codes.retain(|_, c| c.expires_at + 600 > now);
+        let grant_id = st.new_grant(&client.client_id, granted.clone(), bound.clone());
+        st.codes.insert(
+            code.clone(),
+            CodeRecord {
+                client_id: client.client_id.clone(),
+                redirect_uri: redirect_uri.to_string(),
+                challenge: challenge.to_string(),
+                scope: granted,
+                bound,
+                expires_at: now + CODE_LIFETIME,
+                used: false,
+                grant_id,
+            },
+        );
+        Ok(code)
+    }
+}

@@ -1,0 +1,232 @@
+//! The authorization server's request handling, independent of the HTTP stack.
+//! Every input here is untrusted: failures become OAuth error responses.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use base64ct::{Base64, Encoding};
+use hyper::HeaderMap;
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::jose::{self, Jwk};
+use crate::types::{ClientAuth, ClientRegistration, Endpoint, Fault, LaunchContext};
+
+mod authorize;
+mod client_auth;
+mod discovery;
+mod introspection;
+mod registration;
+mod scope;
+mod state;
+mod token;
+
+#[cfg(test)]
+mod tests;
+
+pub(crate) use scope::*;
+pub(crate) use state::*;
+
+pub(crate) const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+pub(crate) const CODE_LIFETIME: u64 = 60;
+pub(crate) const REFRESH_LIFETIME: u64 = 24 * 3600;
+pub(crate) const BACKEND_TOKEN_LIFETIME: u64 = 300;
+pub(crate) const MAX_ASSERTION_LIFETIME: u64 = 300;
+pub(crate) const CLOCK_SKEW: u64 = 60;
+
+// ---------------------------------------------------------------- plumbing
+
+/// An HTTP request reduced to what the handlers need.
+pub(crate) struct Req {
+    pub(crate) method: String,
+    pub(crate) query: Option<String>,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Vec<u8>,
+}
+
+impl Req {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+    pub(crate) fn has_content_type(&self, expected: &str) -> bool {
+        self.header("content-type")
+            .and_then(|ct| ct.split(';').next())
+            .is_some_and(|ct| ct.trim().eq_ignore_ascii_case(expected))
+    }
+}
+
+/// An HTTP response.
+pub(crate) struct Resp {
+    pub(crate) status: u16,
+    pub(crate) headers: Vec<(&'static str, String)>,
+    pub(crate) body: Vec<u8>,
+}
+
+impl Resp {
+    pub(crate) fn json(status: u16, v: &Value) -> Resp {
+        Resp {
+            status,
+            headers: vec![
+                ("content-type", "application/json".into()),
+                ("cache-control", "no-store".into()),
+                ("pragma", "no-cache".into()),
+            ],
+            body: v.to_string().into_bytes(),
+        }
+    }
+    pub(crate) fn redirect(location: String) -> Resp {
+        Resp {
+            status: 302,
+            headers: vec![("location", location), ("cache-control", "no-store".into())],
+            body: Vec::new(),
+        }
+    }
+    pub(crate) fn fault(f: &Fault) -> Option<Resp> {
+        match f {
+            Fault::OAuth { status, error } => Some(Resp::json(
+                *status,
+                &json!({"error": error, "error_description": "injected fault"}),
+            )),
+            Fault::Status(status) => Some(Resp {
+                status: *status,
+                headers: vec![("cache-control", "no-store".into())],
+                body: Vec::new(),
+            }),
+            Fault::MalformedJson => Some(Resp {
+                status: 200,
+                headers: vec![
+                    ("content-type", "application/json".into()),
+                    ("cache-control", "no-store".into()),
+                ],
+                body: b"{\"access_token\": \"truncated".to_vec(),
+            }),
+            Fault::Redirect { status, location } => Some(Resp {
+                status: *status,
+                headers: vec![("location", location.clone())],
+                body: Vec::new(),
+            }),
+            Fault::Delay(_) => None,
+        }
+    }
+}
+
+/// An OAuth error (RFC 6749 §5.2 shape).
+#[derive(Debug)]
+pub(crate) struct OAuthError {
+    pub(crate) status: u16,
+    pub(crate) error: &'static str,
+    pub(crate) description: String,
+    /// `WWW-Authenticate` challenge to send with a 401.
+    pub(crate) challenge: Option<String>,
+}
+
+pub(crate) fn err(error: &'static str, description: impl Into<String>) -> OAuthError {
+    let status = match error {
+        "invalid_client" | "invalid_token" => 401,
+        "server_error" => 500,
+        _ => 400,
+    };
+    OAuthError {
+        status,
+        error,
+        description: description.into(),
+        challenge: None,
+    }
+}
+
+impl OAuthError {
+    pub(crate) fn with_challenge(mut self, c: impl Into<String>) -> Self {
+        self.challenge = Some(c.into());
+        self
+    }
+    pub(crate) fn into_resp(self) -> Resp {
+        let mut r = Resp::json(
+            self.status,
+            &json!({"error": self.error, "error_description": self.description}),
+        );
+        if let Some(c) = self.challenge {
+            r.headers.push(("www-authenticate", c));
+        }
+        r
+    }
+}
+
+pub(crate) fn random_token(bytes: usize) -> Result<String, OAuthError> {
+    let mut buf = vec![0u8; bytes];
+    getrandom::fill(&mut buf).map_err(|e| err("server_error", format!("OS RNG failed: {e}")))?;
+    Ok(jose::b64url(&buf))
+}
+
+/// Constant-time byte comparison.
+pub(crate) fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Request parameters with RFC 6749 §3.1 semantics: empty values are omitted;
+/// repeated names are recorded so they can be rejected.
+pub(crate) struct Params {
+    pub(crate) map: HashMap<String, String>,
+    pub(crate) duplicates: Vec<String>,
+}
+
+impl Params {
+    pub(crate) fn parse(raw: &[u8]) -> Params {
+        let mut map = HashMap::new();
+        let mut duplicates = Vec::new();
+        for (k, v) in url::form_urlencoded::parse(raw) {
+            if v.is_empty() {
+                continue;
+            }
+            if map.insert(k.to_string(), v.to_string()).is_some() {
+                duplicates.push(k.to_string());
+            }
+        }
+        Params { map, duplicates }
+    }
+    pub(crate) fn get(&self, k: &str) -> Option<&str> {
+        self.map.get(k).map(String::as_str)
+    }
+    pub(crate) fn require(&self, k: &str) -> Result<&str, OAuthError> {
+        self.get(k)
+            .ok_or_else(|| err("invalid_request", format!("missing parameter `{k}`")))
+    }
+    pub(crate) fn reject_duplicates(&self) -> Result<(), OAuthError> {
+        match self.duplicates.first() {
+            Some(d) => Err(err("invalid_request", format!("parameter `{d}` repeated"))),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Decode `application/x-www-form-urlencoded` text (RFC 6749 §2.3.1 Basic credentials).
+pub(crate) fn form_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = bytes.get(i + 1..i + 3)?;
+                let hex = std::str::from_utf8(hex).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 2;
+            }
+            _ => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok()
+}
+
+pub(crate) fn split_scope(s: &str) -> Vec<String> {
+    s.split(' ')
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+        .collect()
+}
