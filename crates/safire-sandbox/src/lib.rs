@@ -33,6 +33,7 @@
 //! | `{base}/token` | POST form | `authorization_code`, `refresh_token`, `client_credentials` |
 //! | `{base}/register` | POST JSON | RFC 7591 dynamic registration (open or initial access token) |
 //! | `{base}/introspect` | POST form | RFC 7662 introspection, confidential clients only |
+//! | `{base}/launch` | GET query | EHR launcher: starts an EHR launch for a registered app |
 //!
 //! No FHIR resources are served and no id_token is issued (`openid`,
 //! `fhirUser`, `profile` are accepted in requests but never granted, and
@@ -51,18 +52,40 @@
 //! (`invalid_scope`), scope `launch` needs a `launch` parameter and an unknown
 //! `launch` value is `invalid_request`; clients not registered for
 //! `authorization_code` → `unauthorized_client`; deny mode → `access_denied`.
+//! `state` must be printable ASCII (RFC 6749 Appendix A.5 VSCHAR): anything
+//! else (bytes that are not UTF-8, control characters, non-ASCII) is
+//! `invalid_request` without `state`, never echoed altered; a valid `state`
+//! comes back byte-exact.
 //! Success: `302` to the redirect URI with `code`, `state`, `iss`.
+//!
+//! **Scopes are down-scoped, not refused.** An app client gets at most what
+//! it is registered for ([`ClientRegistration::scope`]; empty means every
+//! launch, identity, `offline_access`/`online_access`, `patient/` and
+//! `user/` scope): requested scopes its registration does not cover are
+//! dropped and the token response's `scope` says what was granted (RFC 6749
+//! §3.3), so a client that ignores the granted scope is caught. If nothing
+//! requested is covered, the answer is `invalid_scope`. (Backend
+//! `client_credentials` requests are refused with `invalid_scope` instead.)
+//!
+//! **EHR launch values** are single use (any presentation consumes them),
+//! expire after 5 minutes, and when made for a client
+//! ([`Sandbox::ehr_launch_for_client`], the `{base}/launch` launcher) are
+//! accepted only from that client (`invalid_request`).
 //!
 //! **Token.** Form POST only, parameters never in the query and never
 //! repeated (`invalid_request`); unknown `grant_type` → `unsupported_grant_type`.
 //! Client authentication is verified for real (failures → `401
 //! invalid_client`, with `WWW-Authenticate: Basic` where Basic applies):
-//! - `client_secret_basic`, accepting both the RFC 6749 §2.3.1
-//!   form-urlencoded `id:secret` and the raw one;
+//! - `client_secret_basic` with the RFC 6749 §2.3.1 form-encoding of id and
+//!   secret, decoded strictly (raw credentials whose secret contains
+//!   `+ % / :` … fail; see [`Quirk::BasicNotUrlDecoded`]). Every secret the
+//!   sandbox issues contains characters that the encoding changes, so a
+//!   client that skips it fails here rather than in production;
 //! - public clients send `client_id` in the body and must not send a secret;
 //! - `private_key_jwt`: `client_assertion_type` must be the JWT-bearer URN;
 //!   `alg` RS384 or ES384 only (`none`, `HS*`, `RS256` … rejected), `kid`
-//!   required and looked up in the registered JWKS, `iss` == `sub` ==
+//!   required and looked up in the registered JWKS, header `typ` must be
+//!   `JWT` (missing or `at+jwt` … rejected), `iss` == `sub` ==
 //!   client_id, `aud` == `{base}/token`, `exp` in the future and at most
 //!   300 s ahead, `jti` single use (replay → `invalid_client`).
 //! - more than one method at once → `invalid_request`; `client_secret_post`
@@ -75,7 +98,9 @@
 //! to the challenge (else `invalid_grant`).
 //!
 //! A refresh token is issued **only when the granted scope contains
-//! `offline_access` or `online_access`**. Refresh tokens rotate by default:
+//! `offline_access` or `online_access` and the client is registered for the
+//! `refresh_token` grant** (the `refresh_token` grant of a client not
+//! registered for it is `unauthorized_client`). Refresh tokens rotate by default:
 //! the old one becomes `invalid_grant`, and presenting a rotated token again
 //! revokes the whole grant. A narrower `scope` on refresh must be covered by
 //! the original grant (else `invalid_scope`).
@@ -94,14 +119,23 @@
 //! `token_endpoint_auth_method` ∈ `none`, `client_secret_basic` (the default),
 //! `private_key_jwt`; `private_key_jwt` needs an inline `jwks` (`jwks_uri` is
 //! rejected) of RSA ≥ 2048-bit or EC P-384 public keys with a `kid`
-//! (otherwise `invalid_client_metadata`).
+//! (otherwise `invalid_client_metadata`). `grant_types` ⊆
+//! `authorization_code`, `refresh_token` (only with `authorization_code`),
+//! `client_credentials`; `scope` must be SMART scopes (`system/` only with
+//! `client_credentials`, the others only with `authorization_code`).
+//! Server-assigned members (`client_id`, `client_secret`,
+//! `client_secret_expires_at`, …) are never taken from the request.
 //!
 //! ## Launch context and EHR launch
 //!
 //! [`SandboxBuilder::launch_context`] sets the context for standalone
 //! launches (`patient` only with scope `launch/patient`, `encounter` only with
-//! `launch/encounter`). [`Sandbox::ehr_launch`] returns the URL an EHR would
-//! open; its `launch` value binds the given context.
+//! `launch/encounter`). [`Sandbox::ehr_launch`] and
+//! [`Sandbox::ehr_launch_for_client`] return the URL an EHR would open; its
+//! `launch` value binds the given context. Over HTTP (e.g. with the binary),
+//! `GET {base}/launch?client_id=ID&launch_uri=URL[&patient=P][&encounter=E]`
+//! redirects to `URL?iss={base}&launch=…` (without `launch_uri` it answers
+//! JSON `{"iss", "launch", "expires_in"}`).
 //!
 //! ## Pre-registered clients
 //!
@@ -166,7 +200,8 @@ use std::time::Duration;
 use serde_json::json;
 
 pub use types::{
-    ClientAuth, ClientInfo, ClientKind, ClientRegistration, Clients, Endpoint, Fault, LaunchContext,
+    ClientAuth, ClientInfo, ClientKind, ClientRegistration, Clients, Endpoint, Fault,
+    LaunchContext, Quirk,
 };
 
 use oauth::{ClientRecord, Clock, Config, Shared, State};
@@ -188,6 +223,7 @@ pub struct SandboxBuilder {
     fixed_time: Option<u64>,
     access_token_lifetime: Duration,
     refresh_rotation: bool,
+    quirks: Vec<Quirk>,
     faults: Vec<(Endpoint, usize, Fault)>,
 }
 
@@ -209,6 +245,7 @@ impl Default for SandboxBuilder {
             fixed_time: None,
             access_token_lifetime: Duration::from_secs(3600),
             refresh_rotation: true,
+            quirks: Vec::new(),
             faults: Vec::new(),
         }
     }
@@ -281,6 +318,14 @@ impl SandboxBuilder {
         self.refresh_rotation = rotate;
         self
     }
+    /// Switch on one [`Quirk`] of real servers (call again for several).
+    /// The sandbox is strict unless a quirk is switched on here.
+    pub fn quirk(mut self, quirk: Quirk) -> Self {
+        if !self.quirks.contains(&quirk) {
+            self.quirks.push(quirk);
+        }
+        self
+    }
     /// Queue a fault from the start (see [`Faults::fail_next`]).
     pub fn fault(mut self, endpoint: Endpoint, count: usize, fault: Fault) -> Self {
         self.faults.push((endpoint, count, fault));
@@ -325,7 +370,9 @@ impl SandboxBuilder {
                 launch_context: self.launch_context,
                 initial_access_token: self.initial_access_token,
                 access_token_lifetime: self.access_token_lifetime.as_secs().max(1),
-                refresh_rotation: self.refresh_rotation,
+                refresh_rotation: self.refresh_rotation
+                    && !self.quirks.contains(&Quirk::RefreshNotRotated),
+                quirks: self.quirks,
             },
             state: Mutex::new(state),
             faults: Mutex::new(faults),
@@ -370,7 +417,7 @@ impl SandboxBuilder {
         };
         let public = app_info(ClientKind::Public, id("public")?);
         let mut symmetric = app_info(ClientKind::ConfidentialSymmetric, id("symmetric")?);
-        symmetric.client_secret = Some(keys::random_id(24)?);
+        symmetric.client_secret = Some(keys::random_secret()?);
         let asymmetric = with_key(
             app_info(ClientKind::ConfidentialAsymmetric, id("es384")?),
             keys::generate_es384("es384")?,
@@ -417,6 +464,30 @@ fn registration_of(c: &ClientInfo) -> ClientRegistration {
             ClientRegistration::asymmetric(&c.client_id, jwks, c.redirect_uris.clone())
         }
         ClientKind::Backend => ClientRegistration::backend(&c.client_id, jwks, &c.scope),
+    }
+}
+
+/// `app_launch_url` with `iss` and `launch` appended to its query.
+pub(crate) fn launch_url(app_launch_url: &str, iss: &str, launch: &str) -> String {
+    match url::Url::parse(app_launch_url) {
+        Ok(mut u) => {
+            u.query_pairs_mut()
+                .append_pair("iss", iss)
+                .append_pair("launch", launch);
+            u.to_string()
+        }
+        Err(_) => {
+            let query: String = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("iss", iss)
+                .append_pair("launch", launch)
+                .finish();
+            let sep = if app_launch_url.contains('?') {
+                '&'
+            } else {
+                '?'
+            };
+            format!("{app_launch_url}{sep}{query}")
+        }
     }
 }
 
@@ -519,29 +590,25 @@ impl Sandbox {
 
     /// The URL an EHR would open to launch the app at `app_launch_url`:
     /// `app_launch_url?iss=<base>&launch=<opaque>`. An authorization request
-    /// with scope `launch` and that `launch` value gets `context` bound.
+    /// with scope `launch` and that `launch` value gets `context` bound. The
+    /// value is single use and expires after 5 minutes; any client may use it
+    /// (see [`Sandbox::ehr_launch_for_client`] to bind it to one).
     pub fn ehr_launch(&self, app_launch_url: &str, context: LaunchContext) -> String {
-        let launch = oauth::new_launch(&self.shared, context);
-        let query: String = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("iss", &self.shared.cfg.base)
-            .append_pair("launch", &launch)
-            .finish();
-        match url::Url::parse(app_launch_url) {
-            Ok(mut u) => {
-                u.query_pairs_mut()
-                    .append_pair("iss", &self.shared.cfg.base)
-                    .append_pair("launch", &launch);
-                u.to_string()
-            }
-            Err(_) => {
-                let sep = if app_launch_url.contains('?') {
-                    '&'
-                } else {
-                    '?'
-                };
-                format!("{app_launch_url}{sep}{query}")
-            }
-        }
+        let launch = oauth::new_launch(&self.shared, context, None);
+        launch_url(app_launch_url, &self.shared.cfg.base, &launch)
+    }
+
+    /// Like [`Sandbox::ehr_launch`], but the `launch` value is accepted only
+    /// in an authorization request of `client_id` (others get
+    /// `invalid_request`).
+    pub fn ehr_launch_for_client(
+        &self,
+        client_id: &str,
+        app_launch_url: &str,
+        context: LaunchContext,
+    ) -> String {
+        let launch = oauth::new_launch(&self.shared, context, Some(client_id));
+        launch_url(app_launch_url, &self.shared.cfg.base, &launch)
     }
 
     /// Fault-injection handle.

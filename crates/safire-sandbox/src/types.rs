@@ -95,11 +95,16 @@ pub struct ClientRegistration {
     pub auth: ClientAuth,
     /// Exact redirect URIs accepted at the authorize endpoint.
     pub redirect_uris: Vec<String>,
-    /// `authorization_code` and/or `client_credentials`
-    /// (`refresh_token` is implied by `authorization_code`).
+    /// `authorization_code`, `refresh_token` (only with
+    /// `authorization_code`) and/or `client_credentials`. Refresh tokens are
+    /// issued only to clients registered for `refresh_token` (the app
+    /// constructors below register both).
     pub grant_types: Vec<String>,
-    /// Space-separated scopes the client may obtain with `client_credentials`
-    /// (e.g. `system/*.rs`). Ignored for app launches.
+    /// Space-separated scopes the client may obtain (e.g. `system/*.rs` for
+    /// a backend client, `launch/patient patient/Observation.rs` for an app).
+    /// Empty for an app client means every non-`system/` scope. Requests
+    /// beyond it are down-scoped (app launches) or `invalid_scope`
+    /// (`client_credentials`).
     pub scope: String,
 }
 
@@ -109,6 +114,10 @@ where
     S: Into<String>,
 {
     it.into_iter().map(Into::into).collect()
+}
+
+fn app_grants() -> Vec<String> {
+    vec!["authorization_code".into(), "refresh_token".into()]
 }
 
 impl ClientRegistration {
@@ -122,7 +131,7 @@ impl ClientRegistration {
             client_id: client_id.into(),
             auth: ClientAuth::None,
             redirect_uris: strings(redirect_uris),
-            grant_types: vec!["authorization_code".into()],
+            grant_types: app_grants(),
             scope: String::new(),
         }
     }
@@ -142,7 +151,7 @@ impl ClientRegistration {
                 secret: secret.into(),
             },
             redirect_uris: strings(redirect_uris),
-            grant_types: vec!["authorization_code".into()],
+            grant_types: app_grants(),
             scope: String::new(),
         }
     }
@@ -156,7 +165,7 @@ impl ClientRegistration {
             client_id: client_id.into(),
             auth: ClientAuth::PrivateKeyJwt { jwks },
             redirect_uris: strings(redirect_uris),
-            grant_types: vec!["authorization_code".into()],
+            grant_types: app_grants(),
             scope: String::new(),
         }
     }
@@ -250,16 +259,20 @@ pub enum Endpoint {
     Register,
     /// `POST {base}/introspect`
     Introspect,
+    /// `GET {base}/launch?client_id=…[&launch_uri=…]`: the EHR launcher
+    /// (starts an EHR launch for a registered app).
+    Launch,
 }
 
 impl Endpoint {
     /// Every endpoint.
-    pub const ALL: [Endpoint; 5] = [
+    pub const ALL: [Endpoint; 6] = [
         Endpoint::SmartConfiguration,
         Endpoint::Authorize,
         Endpoint::Token,
         Endpoint::Register,
         Endpoint::Introspect,
+        Endpoint::Launch,
     ];
     /// Path below the FHIR base URL.
     pub fn path(self) -> &'static str {
@@ -269,6 +282,7 @@ impl Endpoint {
             Endpoint::Token => "/token",
             Endpoint::Register => "/register",
             Endpoint::Introspect => "/introspect",
+            Endpoint::Launch => "/launch",
         }
     }
 }
@@ -296,4 +310,78 @@ pub enum Fault {
         /// `Location` header value.
         location: String,
     },
+}
+
+/// A named behaviour of real authorization servers that clients must
+/// survive. Off unless switched on with [`crate::SandboxBuilder::quirk`]
+/// (several may be combined) or the binary's `--quirk NAME`; the sandbox is
+/// strict by default and a quirk never switches on by itself.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Quirk {
+    /// `basic-not-url-decoded`: the `Authorization: Basic` id and secret are
+    /// compared as sent, without the RFC 6749 §2.3.1 form-decoding (a client
+    /// that encodes correctly fails when its secret has `+ / : %` …). Seen in
+    /// many servers built on generic HTTP Basic middleware (e.g. some
+    /// Spring Security and older Cerner/Oracle Health setups).
+    BasicNotUrlDecoded,
+    /// `reusable-codes`: an authorization code can be exchanged again until
+    /// it expires, and a replay revokes nothing (several older EHR
+    /// authorization servers and home-grown OAuth servers).
+    ReusableCodes,
+    /// `error-redirect-without-state`: error redirects from the authorize
+    /// endpoint omit `state` (seen in Epic-style and ADFS error pages that
+    /// redirect with only `error`/`error_description`).
+    ErrorRedirectWithoutState,
+    /// `non-rfc-token-error-status`: token errors use 401 for a bad or
+    /// expired code and 403 for an expired or revoked refresh token instead
+    /// of RFC 6749 §5.2's 400 (Azure AD B2C / several FHIR gateways).
+    NonRfcTokenErrorStatus,
+    /// `expires-in-string`: `expires_in` is a JSON string (`"3600"`), as
+    /// returned by some Cerner/Oracle Health and Salesforce-style servers.
+    ExpiresInString,
+    /// `scope-omitted`: the token response carries no `scope` even when the
+    /// grant was down-scoped (allowed by RFC 6749 §5.1 only when identical;
+    /// common in Keycloak-fronted and Allscripts-style servers).
+    ScopeOmitted,
+    /// `refresh-not-rotated`: a refresh returns no new refresh token; the
+    /// old one stays valid (Epic, Cerner and most servers without
+    /// rotation). Same as `refresh_token_rotation(false)`.
+    RefreshNotRotated,
+    /// `discovery-from-host-header`: the discovery document's URLs are built
+    /// from the request's `Host` header instead of the configured base URL
+    /// (servers behind proxies that do not set the public origin), so a
+    /// client that trusts them may be sent elsewhere.
+    DiscoveryFromHostHeader,
+}
+
+impl Quirk {
+    /// Every quirk.
+    pub const ALL: [Quirk; 8] = [
+        Quirk::BasicNotUrlDecoded,
+        Quirk::ReusableCodes,
+        Quirk::ErrorRedirectWithoutState,
+        Quirk::NonRfcTokenErrorStatus,
+        Quirk::ExpiresInString,
+        Quirk::ScopeOmitted,
+        Quirk::RefreshNotRotated,
+        Quirk::DiscoveryFromHostHeader,
+    ];
+    /// The kebab-case name used by the binary's `--quirk` flag.
+    pub fn name(self) -> &'static str {
+        match self {
+            Quirk::BasicNotUrlDecoded => "basic-not-url-decoded",
+            Quirk::ReusableCodes => "reusable-codes",
+            Quirk::ErrorRedirectWithoutState => "error-redirect-without-state",
+            Quirk::NonRfcTokenErrorStatus => "non-rfc-token-error-status",
+            Quirk::ExpiresInString => "expires-in-string",
+            Quirk::ScopeOmitted => "scope-omitted",
+            Quirk::RefreshNotRotated => "refresh-not-rotated",
+            Quirk::DiscoveryFromHostHeader => "discovery-from-host-header",
+        }
+    }
+    /// The quirk with this [`Quirk::name`].
+    pub fn from_name(name: &str) -> Option<Quirk> {
+        Quirk::ALL.into_iter().find(|q| q.name() == name)
+    }
 }

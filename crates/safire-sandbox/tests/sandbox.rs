@@ -293,7 +293,7 @@ fn full_public_flow_authorize_code_token_refresh_over_plain_http() {
 }
 
 #[test]
-fn symmetric_client_basic_auth_both_encodings_and_post_authorize() {
+fn symmetric_client_basic_auth_strict_encoding_and_post_authorize() {
     let sb = Sandbox::builder()
         .register_client(ClientRegistration::symmetric(
             "app-1 x",
@@ -328,7 +328,8 @@ fn symmetric_client_basic_auth_both_encodings_and_post_authorize() {
         )
     };
     // RFC 6749 §2.3.1: form-urlencode id and secret, then Basic.
-    let encoded = basic("app-1+x", "p%25ss%2Bword%3Ax");
+    let encoded = basic_raw("app-1+x", "p%25ss%2Bword%3Ax");
+    assert_eq!(encoded, basic("app-1 x", "p%ss+word:x"));
     let t = token_req(&code, &verifier, &encoded);
     assert_eq!(t.status, 200, "{}", t.body);
     assert!(
@@ -340,10 +341,10 @@ fn symmetric_client_basic_auth_both_encodings_and_post_authorize() {
         "no launch/patient, no patient"
     );
 
-    // Raw (unencoded) credentials are accepted too.
+    // Raw (unencoded) credentials are refused: strict §2.3.1 decoding.
     let (code2, verifier2) = get_code(&sb, "app-1 x", "patient/*.rs");
-    let t2 = token_req(&code2, &verifier2, &basic("app-1 x", "p%ss+word:x"));
-    assert_eq!(t2.status, 200, "{}", t2.body);
+    let t2 = token_req(&code2, &verifier2, &basic_raw("app-1 x", "p%ss+word:x"));
+    assert_eq!((t2.status, t2.error().as_str()), (401, "invalid_client"));
 
     // Wrong secret: 401 invalid_client with a Basic challenge.
     let (code3, verifier3) = get_code(&sb, "app-1 x", "patient/*.rs");

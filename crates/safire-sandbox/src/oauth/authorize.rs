@@ -34,19 +34,37 @@ impl Shared {
         let Some(redirect_uri) = params.get("redirect_uri") else {
             return err("invalid_request", "missing redirect_uri").into_resp();
         };
-        if !client.redirect_uris.iter().any(|r| r == redirect_uri) {
+        if !client
+            .redirect_uris
+            .iter()
+            .any(|r| redirect_uri_matches(r, redirect_uri))
+        {
             return err(
                 "invalid_request",
                 "redirect_uri does not exactly match a registered redirect URI",
             )
             .into_resp();
         }
-        let state = params.get("state").map(str::to_string);
+        // RFC 6749 Appendix A.5: state is VSCHAR (%x20-7E). Anything else is
+        // refused, never echoed altered.
+        let state_ok = !params.malformed.iter().any(|m| m == "state")
+            && params
+                .get("state")
+                .is_none_or(|s| s.bytes().all(|b| (0x20..=0x7e).contains(&b)));
+        let state = params.get("state").filter(|_| state_ok).map(str::to_string);
         let mut target = match url::Url::parse(redirect_uri) {
             Ok(u) => u,
             Err(_) => return err("invalid_request", "redirect_uri is not a URL").into_resp(),
         };
-        match self.authorize_checked(&client, redirect_uri, &params) {
+        let checked = if state_ok {
+            self.authorize_checked(&client, redirect_uri, &params)
+        } else {
+            Err(err(
+                "invalid_request",
+                "state must be printable ASCII (RFC 6749 Appendix A.5)",
+            ))
+        };
+        match checked {
             Ok(code) => {
                 target
                     .query_pairs_mut()
@@ -154,11 +172,7 @@ impl Shared {
                         "a `launch` parameter requires the `launch` scope",
                     ));
                 }
-                let ctx = self.state().launches.get(launch).cloned();
-                let Some(ctx) = ctx else {
-                    return Err(err("invalid_request", "unknown launch value"));
-                };
-                Bound { ctx }
+                self.take_launch(launch, &client.client_id)?
             }
             None => {
                 if has("launch") {
@@ -167,8 +181,7 @@ impl Shared {
                         "scope `launch` requires a `launch` parameter (EHR launch)",
                     ));
                 }
-                let cfg = &self.cfg.launch_context;
-                let mut ctx = cfg.clone();
+                let mut ctx = self.cfg.launch_context.clone();
                 if !has("launch/patient") {
                     ctx.patient = None;
                 }
@@ -181,10 +194,19 @@ impl Shared {
         if self.deny.load(Ordering::SeqCst) {
             return Err(err("access_denied", "the user denied the request"));
         }
+        // Down-scoping (RFC 6749 §3.3): grant only what the client is
+        // registered for; nothing left is `invalid_scope`.
         let granted: Vec<String> = scope
             .into_iter()
             .filter(|s| !UNGRANTED_SCOPES.contains(&s.as_str()))
+            .filter(|s| client.scope.iter().any(|h| scope_covers(h, s)))
             .collect();
+        if granted.is_empty() {
+            return Err(err(
+                "invalid_scope",
+                "none of the requested scopes is registered for this client",
+            ));
+        }
         let code = random_token(32)?;
         let now = self.now();
         let mut st = self.state();
@@ -205,5 +227,28 @@ impl Shared {
             },
         );
         Ok(code)
+    }
+
+    /// Consume an EHR `launch` value: single use, short-lived, and bound to
+    /// its client when it was created for one.
+    fn take_launch(&self, launch: &str, client_id: &str) -> Result<Bound, OAuthError> {
+        let now = self.now();
+        let mut st = self.state();
+        let Some(rec) = st.launches.remove(launch) else {
+            return Err(err(
+                "invalid_request",
+                "unknown or already used launch value",
+            ));
+        };
+        if rec.expires_at <= now {
+            return Err(err("invalid_request", "launch value expired"));
+        }
+        if rec.client_id.as_deref().is_some_and(|c| c != client_id) {
+            return Err(err(
+                "invalid_request",
+                "launch value was issued for another client",
+            ));
+        }
+        Ok(Bound { ctx: rec.ctx })
     }
 }

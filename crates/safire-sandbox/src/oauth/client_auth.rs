@@ -76,14 +76,21 @@ impl Shared {
         let (raw_id, raw_secret) = decoded
             .split_once(':')
             .ok_or_else(|| fail("malformed Basic credentials"))?;
-        // RFC 6749 §2.3.1 form-encodes id and secret before Basic; many clients
-        // do not. Accept either, never both mixed.
-        let mut candidates = vec![(raw_id.to_string(), raw_secret.to_string())];
-        if let (Some(id), Some(secret)) = (form_decode(raw_id), form_decode(raw_secret))
-            && (id != raw_id || secret != raw_secret)
-        {
-            candidates.insert(0, (id, secret));
-        }
+        // RFC 6749 §2.3.1: id and secret are form-urlencoded before Basic.
+        // Strict: decode them (a `%` not followed by hex is malformed). The
+        // BasicNotUrlDecoded quirk compares the raw text instead.
+        let candidates = if self.cfg.quirk(Quirk::BasicNotUrlDecoded) {
+            vec![(raw_id.to_string(), raw_secret.to_string())]
+        } else {
+            match (form_decode(raw_id), form_decode(raw_secret)) {
+                (Some(id), Some(secret)) => vec![(id, secret)],
+                _ => {
+                    return Err(fail(
+                        "Basic credentials are not form-urlencoded (RFC 6749 §2.3.1)",
+                    ));
+                }
+            }
+        };
         let st = self.state();
         for (id, secret) in candidates {
             if let Some(c) = st.clients.get(&id)
@@ -115,6 +122,10 @@ impl Shared {
             assertion.ok_or_else(|| err("invalid_client", "missing client_assertion"))?;
         let fail = |d: String| err("invalid_client", d);
         let jws = jose::decode_jws(assertion).map_err(fail)?;
+        // SMART Backend Services: the JWS header `typ` is fixed to `JWT`.
+        if jws.typ.as_deref() != Some("JWT") {
+            return Err(fail("assertion header `typ` must be `JWT`".into()));
+        }
         let claim_str = |name: &str| jws.claims.get(name).and_then(Value::as_str);
         let iss = claim_str("iss").ok_or_else(|| fail("assertion lacks `iss`".into()))?;
         if claim_str("sub") != Some(iss) {

@@ -12,12 +12,13 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::jose::{self, Jwk};
-use crate::types::{ClientAuth, ClientRegistration, Endpoint, Fault, LaunchContext};
+use crate::types::{ClientAuth, ClientRegistration, Endpoint, Fault, LaunchContext, Quirk};
 
 mod authorize;
 mod client_auth;
 mod discovery;
 mod introspection;
+mod launch;
 mod registration;
 mod scope;
 mod state;
@@ -31,6 +32,8 @@ pub(crate) use state::*;
 
 pub(crate) const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 pub(crate) const CODE_LIFETIME: u64 = 60;
+/// How long an EHR `launch` value may be used.
+pub(crate) const LAUNCH_LIFETIME: u64 = 300;
 pub(crate) const REFRESH_LIFETIME: u64 = 24 * 3600;
 pub(crate) const BACKEND_TOKEN_LIFETIME: u64 = 300;
 pub(crate) const MAX_ASSERTION_LIFETIME: u64 = 300;
@@ -146,7 +149,15 @@ impl OAuthError {
             self.status,
             &json!({"error": self.error, "error_description": self.description}),
         );
-        if let Some(c) = self.challenge {
+        // RFC 9110 §15.5.2: every 401 carries a challenge.
+        let challenge = self.challenge.or_else(|| match (self.status, self.error) {
+            (401, "invalid_token") => {
+                Some("Bearer realm=\"safire-sandbox\", error=\"invalid_token\"".into())
+            }
+            (401, _) => Some("Basic realm=\"safire-sandbox\"".into()),
+            _ => None,
+        });
+        if let Some(c) = challenge {
             r.headers.push(("www-authenticate", c));
         }
         r
@@ -168,25 +179,64 @@ pub(crate) fn ct_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// Request parameters with RFC 6749 §3.1 semantics: empty values are omitted;
-/// repeated names are recorded so they can be rejected.
+/// repeated names are recorded so they can be rejected, and so are names or
+/// values whose percent-decoding is not UTF-8 (never silently replaced).
 pub(crate) struct Params {
     pub(crate) map: HashMap<String, String>,
     pub(crate) duplicates: Vec<String>,
+    pub(crate) malformed: Vec<String>,
+}
+
+/// Lenient `application/x-www-form-urlencoded` byte decoding (`+` is a space,
+/// a `%` not followed by two hex digits stays as is, like the WHATWG parser).
+fn form_decode_bytes(input: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(input.len());
+    let mut i = 0;
+    while let Some(&b) = input.get(i) {
+        let hex = |j: usize| input.get(j).and_then(|c| (*c as char).to_digit(16));
+        match b {
+            b'+' => out.push(b' '),
+            b'%' => match (hex(i + 1), hex(i + 2)) {
+                (Some(h), Some(l)) => {
+                    out.push((h * 16 + l) as u8);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            _ => out.push(b),
+        }
+        i += 1;
+    }
+    out
 }
 
 impl Params {
     pub(crate) fn parse(raw: &[u8]) -> Params {
         let mut map = HashMap::new();
         let mut duplicates = Vec::new();
-        for (k, v) in url::form_urlencoded::parse(raw) {
+        let mut malformed = Vec::new();
+        for piece in raw.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
+            let (k, v) = match piece.iter().position(|b| *b == b'=') {
+                Some(i) => (&piece[..i], &piece[i + 1..]),
+                None => (piece, &[][..]),
+            };
+            let k = String::from_utf8_lossy(&form_decode_bytes(k)).into_owned();
+            let Ok(v) = String::from_utf8(form_decode_bytes(v)) else {
+                malformed.push(k);
+                continue;
+            };
             if v.is_empty() {
                 continue;
             }
-            if map.insert(k.to_string(), v.to_string()).is_some() {
-                duplicates.push(k.to_string());
+            if map.insert(k.clone(), v).is_some() {
+                duplicates.push(k);
             }
         }
-        Params { map, duplicates }
+        Params {
+            map,
+            duplicates,
+            malformed,
+        }
     }
     pub(crate) fn get(&self, k: &str) -> Option<&str> {
         self.map.get(k).map(String::as_str)
@@ -195,7 +245,14 @@ impl Params {
         self.get(k)
             .ok_or_else(|| err("invalid_request", format!("missing parameter `{k}`")))
     }
+    /// Refuse repeated parameters and parameters that are not UTF-8.
     pub(crate) fn reject_duplicates(&self) -> Result<(), OAuthError> {
+        if let Some(m) = self.malformed.first() {
+            return Err(err(
+                "invalid_request",
+                format!("parameter `{m}` is not valid UTF-8 once decoded"),
+            ));
+        }
         match self.duplicates.first() {
             Some(d) => Err(err("invalid_request", format!("parameter `{d}` repeated"))),
             None => Ok(()),

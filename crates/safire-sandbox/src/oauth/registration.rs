@@ -51,14 +51,7 @@ impl Shared {
         };
         let grant_types =
             string_list("grant_types")?.unwrap_or_else(|| vec!["authorization_code".into()]);
-        for g in &grant_types {
-            if !matches!(
-                g.as_str(),
-                "authorization_code" | "refresh_token" | "client_credentials"
-            ) {
-                return Err(bad(format!("unsupported grant type `{g}`")));
-            }
-        }
+        validate_grant_types(&grant_types).map_err(bad)?;
         let needs_redirect = grant_types.iter().any(|g| g == "authorization_code");
         if let Some(rt) = string_list("response_types")? {
             let ok = if needs_redirect {
@@ -94,7 +87,10 @@ impl Shared {
         }
         let auth = match method {
             "none" => StoredAuth::None,
-            "client_secret_basic" => StoredAuth::Secret(random_token(32)?),
+            "client_secret_basic" => StoredAuth::Secret(
+                crate::keys::random_secret()
+                    .map_err(|e| err("server_error", format!("OS RNG failed: {e}")))?,
+            ),
             "private_key_jwt" => {
                 let jwks = meta
                     .get("jwks")
@@ -120,20 +116,30 @@ impl Shared {
             Some(Value::String(s)) => s.clone(),
             Some(_) => return Err(bad("`scope` must be a string".into())),
         };
+        let scope = registered_scope(&scope, &grant_types);
+        validate_registered_scope(&scope, &grant_types).map_err(bad)?;
         let client_id = random_token(16)?;
         let record = ClientRecord {
             client_id: client_id.clone(),
             auth: auth.clone(),
             redirect_uris,
-            grant_types: grant_types
-                .iter()
-                .filter(|g| *g != "refresh_token")
-                .cloned()
-                .collect(),
-            scope: split_scope(&scope),
+            grant_types: grant_types.clone(),
+            scope: scope.clone(),
         };
         let now = self.now();
         let mut out = meta.clone();
+        // Server-assigned members are never taken from the request (a client
+        // cannot choose its own secret, id or expiry).
+        for member in [
+            "client_secret",
+            "client_secret_expires_at",
+            "client_id_issued_at",
+            "registration_access_token",
+            "registration_client_uri",
+        ] {
+            out.remove(member);
+        }
+        out.insert("scope".into(), scope.join(" ").into());
         out.insert("client_id".into(), client_id.clone().into());
         out.insert("client_id_issued_at".into(), now.into());
         out.insert("token_endpoint_auth_method".into(), method.into());

@@ -1,5 +1,7 @@
 //! SMART scope syntax and coverage.
 
+use super::split_scope;
+
 /// A parsed SMART resource scope `ctx/Resource.perm[?query]`.
 pub(crate) struct ResourceScope<'a> {
     pub(crate) ctx: &'a str,
@@ -99,3 +101,44 @@ pub(crate) const NON_RESOURCE_SCOPES: [&str; 8] = [
 
 /// Scopes the sandbox accepts but never grants (no id_token support).
 pub(crate) const UNGRANTED_SCOPES: [&str; 3] = ["openid", "fhirUser", "profile"];
+
+/// What an app client registered without a `scope` may obtain.
+pub(crate) const DEFAULT_APP_SCOPE: &str = "launch launch/patient launch/encounter openid fhirUser \
+profile offline_access online_access patient/*.cruds user/*.cruds";
+
+/// Validate a client's registered scope against its grant types: every
+/// value is a known SMART scope; `system/` only for `client_credentials`,
+/// everything else only for `authorization_code`.
+pub(crate) fn validate_registered_scope(
+    scope: &[String],
+    grant_types: &[String],
+) -> Result<(), String> {
+    let has = |g: &str| grant_types.iter().any(|x| x == g);
+    for s in scope {
+        let system = match parse_resource_scope(s) {
+            Some(r) => r.ctx == "system",
+            None if NON_RESOURCE_SCOPES.contains(&s.as_str()) => false,
+            None => return Err(format!("`{s}` is not a SMART scope")),
+        };
+        if system && !has("client_credentials") {
+            return Err(format!(
+                "`{s}`: system/ scopes need the client_credentials grant"
+            ));
+        }
+        if !system && !has("authorization_code") {
+            return Err(format!("`{s}` needs the authorization_code grant"));
+        }
+    }
+    Ok(())
+}
+
+/// The scope a client is registered for: the given one, or for app clients
+/// registered without one, [`DEFAULT_APP_SCOPE`].
+pub(crate) fn registered_scope(scope: &str, grant_types: &[String]) -> Vec<String> {
+    let v = split_scope(scope);
+    if v.is_empty() && grant_types.iter().any(|g| g == "authorization_code") {
+        split_scope(DEFAULT_APP_SCOPE)
+    } else {
+        v
+    }
+}

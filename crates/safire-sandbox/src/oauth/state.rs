@@ -33,27 +33,66 @@ impl ClientRecord {
         for uri in &r.redirect_uris {
             validate_redirect_uri(uri)?;
         }
-        for g in &r.grant_types {
-            if !matches!(g.as_str(), "authorization_code" | "client_credentials") {
-                return Err(format!("unsupported grant type `{g}`"));
-            }
-        }
+        validate_grant_types(&r.grant_types)?;
         if r.grant_types.iter().any(|g| g == "client_credentials")
             && !matches!(auth, StoredAuth::Keys(_))
         {
             return Err("client_credentials requires private_key_jwt".into());
         }
+        let scope = registered_scope(&r.scope, &r.grant_types);
+        validate_registered_scope(&scope, &r.grant_types)?;
         Ok(ClientRecord {
             client_id: r.client_id.clone(),
             auth,
             redirect_uris: r.redirect_uris.clone(),
             grant_types: r.grant_types.clone(),
-            scope: split_scope(&r.scope),
+            scope,
         })
     }
     pub(crate) fn allows(&self, grant: &str) -> bool {
         self.grant_types.iter().any(|g| g == grant)
     }
+}
+
+/// Known grant types; `refresh_token` only together with `authorization_code`.
+pub(crate) fn validate_grant_types(grant_types: &[String]) -> Result<(), String> {
+    for g in grant_types {
+        if !matches!(
+            g.as_str(),
+            "authorization_code" | "refresh_token" | "client_credentials"
+        ) {
+            return Err(format!("unsupported grant type `{g}`"));
+        }
+    }
+    let has = |g: &str| grant_types.iter().any(|x| x == g);
+    if has("refresh_token") && !has("authorization_code") {
+        return Err("refresh_token is only issued with authorization_code".into());
+    }
+    Ok(())
+}
+
+/// Exact match, except that for loopback IP literals with `http` any port is
+/// accepted (RFC 8252 §7.3, native apps on an ephemeral port).
+pub(crate) fn redirect_uri_matches(registered: &str, presented: &str) -> bool {
+    if registered == presented {
+        return true;
+    }
+    let (Ok(r), Ok(mut p)) = (url::Url::parse(registered), url::Url::parse(presented)) else {
+        return false;
+    };
+    let loopback_ip = matches!(
+        r.host(),
+        Some(url::Host::Ipv4(std::net::Ipv4Addr::LOCALHOST))
+            | Some(url::Host::Ipv6(std::net::Ipv6Addr::LOCALHOST))
+    );
+    if r.scheme() != "http" || !loopback_ip || p.scheme() != "http" {
+        return false;
+    }
+    if p.set_port(r.port()).is_err() {
+        return false;
+    }
+    // Compare the serialisations: path, query and host must still be identical.
+    p.as_str() == r.as_str()
 }
 
 pub(crate) fn validate_redirect_uri(uri: &str) -> Result<(), String> {
@@ -74,6 +113,13 @@ pub(crate) fn validate_redirect_uri(uri: &str) -> Result<(), String> {
             "redirect URI `{uri}` must be https (http only for loopback hosts)"
         )),
     }
+}
+
+/// An EHR launch value: single use, short-lived, optionally bound to a client.
+pub(crate) struct LaunchRecord {
+    pub(crate) ctx: LaunchContext,
+    pub(crate) client_id: Option<String>,
+    pub(crate) expires_at: u64,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -115,7 +161,7 @@ pub(crate) struct RefreshRecord {
 #[derive(Default)]
 pub(crate) struct State {
     pub(crate) clients: HashMap<String, ClientRecord>,
-    pub(crate) launches: HashMap<String, LaunchContext>,
+    pub(crate) launches: HashMap<String, LaunchRecord>,
     pub(crate) codes: HashMap<String, CodeRecord>,
     pub(crate) grants: HashMap<u64, GrantRecord>,
     pub(crate) next_grant: u64,
@@ -161,9 +207,13 @@ pub(crate) struct Config {
     pub(crate) initial_access_token: Option<String>,
     pub(crate) access_token_lifetime: u64,
     pub(crate) refresh_rotation: bool,
+    pub(crate) quirks: Vec<Quirk>,
 }
 
 impl Config {
+    pub(crate) fn quirk(&self, q: Quirk) -> bool {
+        self.quirks.contains(&q)
+    }
     pub(crate) fn url(&self, e: Endpoint) -> String {
         format!("{}{}", self.base, e.path())
     }
@@ -235,7 +285,7 @@ impl Shared {
 
     pub(crate) fn dispatch(&self, e: Endpoint, req: &Req) -> Resp {
         let allowed: &[&str] = match e {
-            Endpoint::SmartConfiguration => &["GET"],
+            Endpoint::SmartConfiguration | Endpoint::Launch => &["GET"],
             Endpoint::Authorize => &["GET", "POST"],
             _ => &["POST"],
         };
@@ -251,17 +301,29 @@ impl Shared {
             Endpoint::Token => self.token(req),
             Endpoint::Register => self.register(req),
             Endpoint::Introspect => self.introspect(req),
+            Endpoint::Launch => self.launch(req),
         };
         result.unwrap_or_else(OAuthError::into_resp)
     }
 }
 
-/// Helper used by the EHR-launch API: store a context, return its opaque id.
-pub(crate) fn new_launch(shared: &Shared, ctx: LaunchContext) -> String {
+/// Helper used by the EHR-launch API: store a context (bound to `client_id`
+/// when given), return its opaque, single-use id.
+pub(crate) fn new_launch(shared: &Shared, ctx: LaunchContext, client_id: Option<&str>) -> String {
     let id = random_token(16).unwrap_or_else(|_| {
         // Fall back to a counter-based id; launch ids need not be secret in a sandbox.
         format!("launch-{}", shared.state().launches.len() + 1)
     });
-    shared.state().launches.insert(id.clone(), ctx);
+    let now = shared.now();
+    let mut st = shared.state();
+    st.launches.retain(|_, l| l.expires_at > now);
+    st.launches.insert(
+        id.clone(),
+        LaunchRecord {
+            ctx,
+            client_id: client_id.map(str::to_string),
+            expires_at: now + LAUNCH_LIFETIME,
+        },
+    );
     id
 }

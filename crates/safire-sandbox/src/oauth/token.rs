@@ -134,7 +134,11 @@ impl Shared {
         let wants_refresh = grant_scope
             .iter()
             .any(|s| s == "offline_access" || s == "online_access");
-        if new_refresh && wants_refresh {
+        let client_may_refresh = st
+            .clients
+            .get(client_id)
+            .is_some_and(|c| c.allows("refresh_token"));
+        if new_refresh && wants_refresh && client_may_refresh {
             let refresh = random_token(32)?;
             st.refresh.insert(
                 refresh.clone(),
@@ -172,6 +176,12 @@ impl Shared {
         client: &ClientRecord,
         params: &Params,
     ) -> Result<Map<String, Value>, OAuthError> {
+        if !client.allows("refresh_token") {
+            return Err(err(
+                "unauthorized_client",
+                "client is not registered for refresh_token",
+            ));
+        }
         let token = params.require("refresh_token")?;
         let now = self.now();
         let mut st = self.state();
