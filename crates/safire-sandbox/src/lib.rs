@@ -23,12 +23,13 @@
 //!
 //! ## Endpoints
 //!
-//! All below the FHIR base URL `{base}` (which is also the `issuer`, the
-//! `iss` returned with codes (RFC 9207) and the only accepted `aud`):
+//! All below the FHIR base URL `{base}` (which is also the `iss` returned
+//! with every authorization response, RFC 9207, and the only accepted `aud`):
 //!
 //! | endpoint | method | what |
 //! |---|---|---|
 //! | `{base}/.well-known/smart-configuration` | GET | discovery; advertises only what is implemented |
+//! | `{base}/smart-style.json` | GET | the default `smart_style_url` (SMART styling document) |
 //! | `{base}/authorize` | GET query, POST form | auto-approving authorization endpoint |
 //! | `{base}/token` | POST form | `authorization_code`, `refresh_token`, `client_credentials` |
 //! | `{base}/register` | POST JSON | RFC 7591 dynamic registration (open or initial access token) |
@@ -38,6 +39,19 @@
 //! No FHIR resources are served and no id_token is issued (`openid`,
 //! `fhirUser`, `profile` are accepted in requests but never granted, and
 //! `sso-openid-connect` is not advertised).
+//!
+//! ## Discovery tells the truth
+//!
+//! Every advertised capability is implemented (a test walks the list).
+//! `authorization_response_iss_parameter_supported` is `true` because `iss`
+//! is on every authorization response; `issuer` is published only together
+//! with `sso-openid-connect`. `context-style`: app token responses carry
+//! `smart_style_url` (the launch context's, else
+//! [`SandboxBuilder::smart_style_url`], else `{base}/smart-style.json`).
+//! Every `401` carries `WWW-Authenticate` (`Basic` for client
+//! authentication, `Bearer` for bearer tokens). Redirect URIs match exactly,
+//! except that an `http` loopback IP literal (`127.0.0.1`, `[::1]`) matches
+//! with any port (RFC 8252 §7.3); `localhost` is matched exactly.
 //!
 //! ## Strictness
 //!
@@ -224,6 +238,7 @@ pub struct SandboxBuilder {
     access_token_lifetime: Duration,
     refresh_rotation: bool,
     quirks: Vec<Quirk>,
+    smart_style_url: Option<String>,
     faults: Vec<(Endpoint, usize, Fault)>,
 }
 
@@ -246,6 +261,7 @@ impl Default for SandboxBuilder {
             access_token_lifetime: Duration::from_secs(3600),
             refresh_rotation: true,
             quirks: Vec::new(),
+            smart_style_url: None,
             faults: Vec::new(),
         }
     }
@@ -318,6 +334,12 @@ impl SandboxBuilder {
         self.refresh_rotation = rotate;
         self
     }
+    /// `smart_style_url` returned in app token responses whose launch context
+    /// sets none (default `{base}/smart-style.json`, served by the sandbox).
+    pub fn smart_style_url(mut self, url: impl Into<String>) -> Self {
+        self.smart_style_url = Some(url.into());
+        self
+    }
     /// Switch on one [`Quirk`] of real servers (call again for several).
     /// The sandbox is strict unless a quirk is switched on here.
     pub fn quirk(mut self, quirk: Quirk) -> Self {
@@ -365,7 +387,6 @@ impl SandboxBuilder {
         }
         let shared = Arc::new(Shared {
             cfg: Config {
-                base,
                 base_path,
                 launch_context: self.launch_context,
                 initial_access_token: self.initial_access_token,
@@ -373,6 +394,10 @@ impl SandboxBuilder {
                 refresh_rotation: self.refresh_rotation
                     && !self.quirks.contains(&Quirk::RefreshNotRotated),
                 quirks: self.quirks,
+                smart_style_url: self
+                    .smart_style_url
+                    .unwrap_or_else(|| format!("{base}{}", Endpoint::SmartStyle.path())),
+                base,
             },
             state: Mutex::new(state),
             faults: Mutex::new(faults),

@@ -262,17 +262,20 @@ pub enum Endpoint {
     /// `GET {base}/launch?client_id=…[&launch_uri=…]`: the EHR launcher
     /// (starts an EHR launch for a registered app).
     Launch,
+    /// `GET {base}/smart-style.json`: the default `smart_style_url`.
+    SmartStyle,
 }
 
 impl Endpoint {
     /// Every endpoint.
-    pub const ALL: [Endpoint; 6] = [
+    pub const ALL: [Endpoint; 7] = [
         Endpoint::SmartConfiguration,
         Endpoint::Authorize,
         Endpoint::Token,
         Endpoint::Register,
         Endpoint::Introspect,
         Endpoint::Launch,
+        Endpoint::SmartStyle,
     ];
     /// Path below the FHIR base URL.
     pub fn path(self) -> &'static str {
@@ -283,6 +286,7 @@ impl Endpoint {
             Endpoint::Register => "/register",
             Endpoint::Introspect => "/introspect",
             Endpoint::Launch => "/launch",
+            Endpoint::SmartStyle => "/smart-style.json",
         }
     }
 }

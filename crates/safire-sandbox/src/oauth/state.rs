@@ -208,6 +208,8 @@ pub(crate) struct Config {
     pub(crate) access_token_lifetime: u64,
     pub(crate) refresh_rotation: bool,
     pub(crate) quirks: Vec<Quirk>,
+    /// `smart_style_url` of app launches whose context sets none.
+    pub(crate) smart_style_url: String,
 }
 
 impl Config {
@@ -285,7 +287,7 @@ impl Shared {
 
     pub(crate) fn dispatch(&self, e: Endpoint, req: &Req) -> Resp {
         let allowed: &[&str] = match e {
-            Endpoint::SmartConfiguration | Endpoint::Launch => &["GET"],
+            Endpoint::SmartConfiguration | Endpoint::Launch | Endpoint::SmartStyle => &["GET"],
             Endpoint::Authorize => &["GET", "POST"],
             _ => &["POST"],
         };
@@ -296,7 +298,8 @@ impl Shared {
             return r;
         }
         let result = match e {
-            Endpoint::SmartConfiguration => Ok(Resp::json(200, &self.smart_configuration())),
+            Endpoint::SmartConfiguration => Ok(Resp::json(200, &self.smart_configuration(req))),
+            Endpoint::SmartStyle => Ok(Resp::json(200, &self.smart_style())),
             Endpoint::Authorize => return self.authorize(req),
             Endpoint::Token => self.token(req),
             Endpoint::Register => self.register(req),

@@ -162,9 +162,11 @@ impl Shared {
         if let Some(b) = ctx.need_patient_banner {
             out.insert("need_patient_banner".into(), b.into());
         }
-        if let Some(s) = &ctx.smart_style_url {
-            out.insert("smart_style_url".into(), s.clone().into());
-        }
+        let style = ctx
+            .smart_style_url
+            .clone()
+            .unwrap_or_else(|| self.cfg.smart_style_url.clone());
+        out.insert("smart_style_url".into(), style.into());
         if let Some(i) = &ctx.intent {
             out.insert("intent".into(), i.clone().into());
         }
