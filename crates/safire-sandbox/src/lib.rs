@@ -167,9 +167,31 @@
 //! ## Binary
 //!
 //! `cargo run -p safire-sandbox -- --port 0 [--rs384] [--redirect-uri URI]...
-//! [--initial-access-token T]` prints the base URL and the clients, writes
+//! [--initial-access-token T] [--quirk NAME]... [--access-token-lifetime SECONDS]`
+//! prints the base URL, the EHR launcher URL and the clients, writes
 //! their private keys as PEM files to `$TMPDIR/safire-sandbox-PORT/`, and runs
 //! until Ctrl-C.
+//!
+//! ## Quirk profiles
+//!
+//! Strict is the default. [`SandboxBuilder::quirk`] (repeatable; binary:
+//! `--quirk NAME`, repeatable) switches on one named behaviour of real
+//! servers that clients must survive, each documented on [`Quirk`] with the
+//! server family it imitates: `basic-not-url-decoded`, `reusable-codes`,
+//! `error-redirect-without-state`, `non-rfc-token-error-status`,
+//! `expires-in-string`, `scope-omitted`, `refresh-not-rotated`,
+//! `discovery-from-host-header`. A quirk never switches on by itself.
+//!
+//! ```
+//! use safire_sandbox::{Quirk, Sandbox};
+//!
+//! let sandbox = Sandbox::builder()
+//!     .quirk(Quirk::ExpiresInString)
+//!     .quirk(Quirk::RefreshNotRotated)
+//!     .start()?;
+//! # drop(sandbox);
+//! # Ok::<(), std::io::Error>(())
+//! ```
 //!
 //! ## Fault injection and observation
 //!

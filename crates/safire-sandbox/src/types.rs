@@ -324,38 +324,46 @@ pub enum Fault {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Quirk {
     /// `basic-not-url-decoded`: the `Authorization: Basic` id and secret are
-    /// compared as sent, without the RFC 6749 §2.3.1 form-decoding (a client
-    /// that encodes correctly fails when its secret has `+ / : %` …). Seen in
-    /// many servers built on generic HTTP Basic middleware (e.g. some
-    /// Spring Security and older Cerner/Oracle Health setups).
+    /// compared as sent, without the RFC 6749 §2.3.1 form-decoding, so a
+    /// client that encodes correctly fails once its secret has `+ / : %` ….
+    /// Imitates servers that hand the header to generic HTTP Basic
+    /// middleware (the most common RFC 6749 deviation in the wild).
     BasicNotUrlDecoded,
     /// `reusable-codes`: an authorization code can be exchanged again until
-    /// it expires, and a replay revokes nothing (several older EHR
-    /// authorization servers and home-grown OAuth servers).
+    /// it expires, and a replay revokes nothing. Imitates simple or
+    /// home-grown OAuth servers and mock EHRs that keep codes in a plain
+    /// lookup table.
     ReusableCodes,
-    /// `error-redirect-without-state`: error redirects from the authorize
-    /// endpoint omit `state` (seen in Epic-style and ADFS error pages that
-    /// redirect with only `error`/`error_description`).
+    /// `error-redirect-without-state`: error redirects from the
+    /// authorization endpoint carry `error`/`error_description` but no
+    /// `state`. Imitates servers whose error pages are rendered by a
+    /// different component than the one that read the request.
     ErrorRedirectWithoutState,
-    /// `non-rfc-token-error-status`: token errors use 401 for a bad or
-    /// expired code and 403 for an expired or revoked refresh token instead
-    /// of RFC 6749 §5.2's 400 (Azure AD B2C / several FHIR gateways).
+    /// `non-rfc-token-error-status`: `invalid_grant` at the token endpoint
+    /// answers `401` for a bad or expired code and `403` for a bad or
+    /// expired refresh token, instead of RFC 6749 §5.2's `400`. Imitates
+    /// FHIR API gateways that map OAuth errors onto HTTP auth statuses.
     NonRfcTokenErrorStatus,
-    /// `expires-in-string`: `expires_in` is a JSON string (`"3600"`), as
-    /// returned by some Cerner/Oracle Health and Salesforce-style servers.
+    /// `expires-in-string`: `expires_in` is a JSON string (`"3600"`).
+    /// Imitates the Azure AD v1.0 token endpoint family, which sends numeric
+    /// members as strings.
     ExpiresInString,
-    /// `scope-omitted`: the token response carries no `scope` even when the
-    /// grant was down-scoped (allowed by RFC 6749 §5.1 only when identical;
-    /// common in Keycloak-fronted and Allscripts-style servers).
+    /// `scope-omitted`: the token response never carries `scope`, even when
+    /// the grant differs from the request. Imitates servers that read RFC
+    /// 6749 §5.1 ("OPTIONAL if identical") as "never"; a client must then
+    /// not assume it got what it asked for.
     ScopeOmitted,
-    /// `refresh-not-rotated`: a refresh returns no new refresh token; the
-    /// old one stays valid (Epic, Cerner and most servers without
-    /// rotation). Same as `refresh_token_rotation(false)`.
+    /// `refresh-not-rotated`: a refresh returns no new refresh token and the
+    /// old one stays valid. Imitates EHRs with long-lived, non-rotating
+    /// refresh tokens (Epic's behaviour, for example). Same as
+    /// [`crate::SandboxBuilder::refresh_token_rotation`]`(false)`.
     RefreshNotRotated,
     /// `discovery-from-host-header`: the discovery document's URLs are built
-    /// from the request's `Host` header instead of the configured base URL
-    /// (servers behind proxies that do not set the public origin), so a
-    /// client that trusts them may be sent elsewhere.
+    /// from the request's `Host` header (`http://{Host}{base path}`) instead
+    /// of the configured base URL. Imitates FHIR servers that derive their
+    /// base URL from the incoming request (HAPI FHIR's default address
+    /// strategy) behind a proxy that does not forward the public host: a
+    /// client that trusts those URLs can be sent elsewhere.
     DiscoveryFromHostHeader,
 }
 

@@ -79,7 +79,9 @@ impl Shared {
                     let mut q = target.query_pairs_mut();
                     q.append_pair("error", e.error);
                     q.append_pair("error_description", &e.description);
-                    if let Some(s) = &state {
+                    if let Some(s) = &state
+                        && !self.cfg.quirk(Quirk::ErrorRedirectWithoutState)
+                    {
                         q.append_pair("state", s);
                     }
                     q.append_pair("iss", &self.cfg.base);

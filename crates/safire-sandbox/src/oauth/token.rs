@@ -29,11 +29,33 @@ impl Shared {
             ));
         }
         let client = self.authenticate(req, &params)?;
-        let body = match grant_type {
-            "authorization_code" => self.grant_code(&client, &params)?,
-            "refresh_token" => self.grant_refresh(&client, &params)?,
-            _ => self.grant_client_credentials(&client, &params)?,
+        let result = match grant_type {
+            "authorization_code" => self.grant_code(&client, &params),
+            "refresh_token" => self.grant_refresh(&client, &params),
+            _ => self.grant_client_credentials(&client, &params),
         };
+        let mut body = match result {
+            Ok(b) => b,
+            Err(mut e) => {
+                // Quirk: 401 for a bad code, 403 for a bad refresh token.
+                if self.cfg.quirk(Quirk::NonRfcTokenErrorStatus) && e.error == "invalid_grant" {
+                    e.status = if grant_type == "refresh_token" {
+                        403
+                    } else {
+                        401
+                    };
+                }
+                return Err(e);
+            }
+        };
+        if self.cfg.quirk(Quirk::ExpiresInString)
+            && let Some(v) = body.get("expires_in").and_then(Value::as_u64)
+        {
+            body.insert("expires_in".into(), v.to_string().into());
+        }
+        if self.cfg.quirk(Quirk::ScopeOmitted) {
+            body.remove("scope");
+        }
         Ok(Resp::json(200, &Value::Object(body)))
     }
 
@@ -62,7 +84,7 @@ impl Shared {
                 "authorization code was issued to another client",
             ));
         }
-        if rec.used {
+        if rec.used && !self.cfg.quirk(Quirk::ReusableCodes) {
             let grant = rec.grant_id;
             st.revoke_grant(grant);
             return Err(err(
