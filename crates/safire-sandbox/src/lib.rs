@@ -35,8 +35,23 @@
 //! | `{base}/register` | POST JSON | RFC 7591 dynamic registration (open or initial access token) |
 //! | `{base}/introspect` | POST form | RFC 7662 introspection, confidential clients only |
 //! | `{base}/launch` | GET query | EHR launcher: starts an EHR launch for a registered app |
+//! | `{base}/Patient/<id>` | GET, Bearer | minimal FHIR read ([`Endpoint::FhirPatient`]) |
 //!
-//! No FHIR resources are served and no id_token is issued (`openid`,
+//! **FHIR read.** `GET {base}/Patient/<id>` serves a few built-in patients
+//! (`sandbox-patient-1` Amy Shaw 1987-02-20, `sandbox-patient-2`,
+//! `sandbox-patient-3`; add more with [`SandboxBuilder::fhir_patient`]) as
+//! FHIR R4 JSON (`application/fhir+json`). The bearer token must be known,
+//! not revoked and not expired (else `401` with `WWW-Authenticate: Bearer
+//! error="invalid_token"`; no token at all is a bare `Bearer` challenge).
+//! A scope must allow the read (else `403` `insufficient_scope`):
+//! `patient/Patient.r`, `.rs`, `.read`, `.*` or `patient/*.…` only for the
+//! token's own `patient` context; `user/` and `system/` equivalents for any
+//! patient; scopes with a `?query` never grant a read by id. Unknown ids are
+//! `404` (an `OperationOutcome`). Access-token lifetime:
+//! [`SandboxBuilder::access_token_lifetime`] (binary
+//! `--access-token-lifetime SECONDS`).
+//!
+//! No other FHIR resources are served and no id_token is issued (`openid`,
 //! `fhirUser`, `profile` are accepted in requests but never granted, and
 //! `sso-openid-connect` is not advertised).
 //!
@@ -261,6 +276,7 @@ pub struct SandboxBuilder {
     refresh_rotation: bool,
     quirks: Vec<Quirk>,
     smart_style_url: Option<String>,
+    patients: HashMap<String, serde_json::Value>,
     faults: Vec<(Endpoint, usize, Fault)>,
 }
 
@@ -284,6 +300,7 @@ impl Default for SandboxBuilder {
             refresh_rotation: true,
             quirks: Vec::new(),
             smart_style_url: None,
+            patients: oauth::builtin_patients(),
             faults: Vec::new(),
         }
     }
@@ -362,6 +379,22 @@ impl SandboxBuilder {
         self.smart_style_url = Some(url.into());
         self
     }
+    /// Add (or replace) a Patient served at `{base}/Patient/<id>`, with one
+    /// official name and a `birthDate` (`YYYY-MM-DD`). Built in:
+    /// `sandbox-patient-1` (Amy Shaw), `sandbox-patient-2`,
+    /// `sandbox-patient-3`.
+    pub fn fhir_patient(
+        mut self,
+        id: impl Into<String>,
+        given: &str,
+        family: &str,
+        birth_date: &str,
+    ) -> Self {
+        let id = id.into();
+        let resource = oauth::patient_resource(&id, given, family, birth_date);
+        self.patients.insert(id, resource);
+        self
+    }
     /// Switch on one [`Quirk`] of real servers (call again for several).
     /// The sandbox is strict unless a quirk is switched on here.
     pub fn quirk(mut self, quirk: Quirk) -> Self {
@@ -416,6 +449,7 @@ impl SandboxBuilder {
                 refresh_rotation: self.refresh_rotation
                     && !self.quirks.contains(&Quirk::RefreshNotRotated),
                 quirks: self.quirks,
+                patients: self.patients,
                 smart_style_url: self
                     .smart_style_url
                     .unwrap_or_else(|| format!("{base}{}", Endpoint::SmartStyle.path())),

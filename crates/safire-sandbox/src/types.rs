@@ -264,11 +264,14 @@ pub enum Endpoint {
     Launch,
     /// `GET {base}/smart-style.json`: the default `smart_style_url`.
     SmartStyle,
+    /// `GET {base}/Patient/<id>`: the minimal FHIR read endpoint (bearer
+    /// token and scopes checked).
+    FhirPatient,
 }
 
 impl Endpoint {
     /// Every endpoint.
-    pub const ALL: [Endpoint; 7] = [
+    pub const ALL: [Endpoint; 8] = [
         Endpoint::SmartConfiguration,
         Endpoint::Authorize,
         Endpoint::Token,
@@ -276,6 +279,7 @@ impl Endpoint {
         Endpoint::Introspect,
         Endpoint::Launch,
         Endpoint::SmartStyle,
+        Endpoint::FhirPatient,
     ];
     /// Path below the FHIR base URL.
     pub fn path(self) -> &'static str {
@@ -287,7 +291,13 @@ impl Endpoint {
             Endpoint::Introspect => "/introspect",
             Endpoint::Launch => "/launch",
             Endpoint::SmartStyle => "/smart-style.json",
+            Endpoint::FhirPatient => "/Patient",
         }
+    }
+    /// Whether the endpoint serves paths below [`Endpoint::path`]
+    /// (e.g. `/Patient/<id>`) rather than exactly it.
+    pub fn is_prefix(self) -> bool {
+        matches!(self, Endpoint::FhirPatient)
     }
 }
 

@@ -17,6 +17,7 @@ use crate::types::{ClientAuth, ClientRegistration, Endpoint, Fault, LaunchContex
 mod authorize;
 mod client_auth;
 mod discovery;
+mod fhir;
 mod introspection;
 mod launch;
 mod registration;
@@ -27,6 +28,7 @@ mod token;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use fhir::{builtin_patients, patient_resource};
 pub(crate) use scope::*;
 pub(crate) use state::*;
 
@@ -44,6 +46,8 @@ pub(crate) const CLOCK_SKEW: u64 = 60;
 /// An HTTP request reduced to what the handlers need.
 pub(crate) struct Req {
     pub(crate) method: String,
+    /// Path below the base path (e.g. `/Patient/p1`).
+    pub(crate) path: String,
     pub(crate) query: Option<String>,
     pub(crate) headers: HeaderMap,
     pub(crate) body: Vec<u8>,

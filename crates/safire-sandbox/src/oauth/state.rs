@@ -208,6 +208,8 @@ pub(crate) struct Config {
     pub(crate) access_token_lifetime: u64,
     pub(crate) refresh_rotation: bool,
     pub(crate) quirks: Vec<Quirk>,
+    /// FHIR Patient resources served at `{base}/Patient/<id>`, by id.
+    pub(crate) patients: HashMap<String, Value>,
     /// `smart_style_url` of app launches whose context sets none.
     pub(crate) smart_style_url: String,
 }
@@ -269,7 +271,13 @@ impl Shared {
     /// Map a request path to an endpoint.
     pub(crate) fn route(&self, path: &str) -> Option<Endpoint> {
         let rest = path.strip_prefix(self.cfg.base_path.as_str())?;
-        Endpoint::ALL.into_iter().find(|e| e.path() == rest)
+        Endpoint::ALL.into_iter().find(|e| {
+            e.path() == rest
+                || (e.is_prefix()
+                    && rest
+                        .strip_prefix(e.path())
+                        .is_some_and(|r| r.starts_with('/')))
+        })
     }
 
     /// Take the next queued fault for `e`, if any.
@@ -287,7 +295,10 @@ impl Shared {
 
     pub(crate) fn dispatch(&self, e: Endpoint, req: &Req) -> Resp {
         let allowed: &[&str] = match e {
-            Endpoint::SmartConfiguration | Endpoint::Launch | Endpoint::SmartStyle => &["GET"],
+            Endpoint::SmartConfiguration
+            | Endpoint::Launch
+            | Endpoint::SmartStyle
+            | Endpoint::FhirPatient => &["GET"],
             Endpoint::Authorize => &["GET", "POST"],
             _ => &["POST"],
         };
@@ -305,6 +316,7 @@ impl Shared {
             Endpoint::Register => self.register(req),
             Endpoint::Introspect => self.introspect(req),
             Endpoint::Launch => self.launch(req),
+            Endpoint::FhirPatient => return self.fhir_patient_read(req),
         };
         result.unwrap_or_else(OAuthError::into_resp)
     }
