@@ -33,7 +33,9 @@
 //! | `{base}/authorize` | GET query, POST form | auto-approving authorization endpoint |
 //! | `{base}/token` | POST form | `authorization_code`, `refresh_token`, `client_credentials` |
 //! | `{base}/register` | POST JSON | RFC 7591 dynamic registration (open or initial access token) |
-//! | `{base}/introspect` | POST form | RFC 7662 introspection, confidential clients only |
+//! | `{base}/register/<client_id>` | GET, PUT JSON, DELETE | RFC 7592 client configuration (registration access token) |
+//! | `{base}/introspect` | POST form | RFC 7662 + SMART introspection, confidential clients only |
+//! | `{base}/revoke` | POST form | RFC 7009 revocation (client authenticated as at the token endpoint) |
 //! | `{base}/launch` | GET query | EHR launcher: starts an EHR launch for a registered app |
 //! | `{base}/Patient/<id>` | GET, Bearer | minimal FHIR read ([`Endpoint::FhirPatient`]) |
 //!
@@ -154,6 +156,32 @@
 //! `client_credentials`, the others only with `authorization_code`).
 //! Server-assigned members (`client_id`, `client_secret`,
 //! `client_secret_expires_at`, …) are never taken from the request.
+//!
+//! **Revocation** (RFC 7009). The client authenticates as at the token
+//! endpoint (public clients with `client_id`). `token_type_hint` is optional
+//! and not trusted (the token is looked up everywhere). Revoking a refresh
+//! token revokes its whole grant (its access tokens become inactive at
+//! introspection and `401` at the FHIR endpoint, the refresh token
+//! `invalid_grant`); revoking an access token revokes that token. Unknown
+//! tokens: `200`. A token of another client: `400 invalid_request`.
+//!
+//! **Introspection** (RFC 7662, SMART 2.2 profile). Confidential clients
+//! only (`401 invalid_client` otherwise). Inactive, expired, revoked or
+//! unknown tokens are `{"active": false}`; active ones carry `active`,
+//! `scope`, `client_id`, `exp`, `iat` (access tokens), `sub` (the user,
+//! derived from `fhirUser`; the client for backend tokens), `aud` and `iss`
+//! (both `{base}`), `token_type` (`Bearer`, or `refresh_token`), `patient`,
+//! `encounter`, `fhirContext`, `fhirUser` (absolute URL).
+//!
+//! **Client configuration** (RFC 7592). Registration responses carry
+//! `registration_client_uri` (`{base}/register/<client_id>`) and
+//! `registration_access_token`. With that Bearer token: `GET` reads the
+//! configuration; `PUT` replaces it (body with the same `client_id`, and the
+//! current `client_secret` if any; validated like a registration; the secret
+//! and the token are kept); `DELETE` removes the client and revokes its
+//! tokens (`204`). A wrong or missing token, or an unknown client, is `401
+//! invalid_token` with a `Bearer` challenge. Pre-registered clients have no
+//! registration access token.
 //!
 //! ## Launch context and EHR launch
 //!

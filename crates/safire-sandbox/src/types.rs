@@ -267,11 +267,16 @@ pub enum Endpoint {
     /// `GET {base}/Patient/<id>`: the minimal FHIR read endpoint (bearer
     /// token and scopes checked).
     FhirPatient,
+    /// `POST {base}/revoke`: RFC 7009 token revocation.
+    Revoke,
+    /// `GET|PUT|DELETE {base}/register/<client_id>`: RFC 7592 client
+    /// configuration, with the registration access token.
+    ClientConfiguration,
 }
 
 impl Endpoint {
     /// Every endpoint.
-    pub const ALL: [Endpoint; 8] = [
+    pub const ALL: [Endpoint; 10] = [
         Endpoint::SmartConfiguration,
         Endpoint::Authorize,
         Endpoint::Token,
@@ -280,6 +285,8 @@ impl Endpoint {
         Endpoint::Launch,
         Endpoint::SmartStyle,
         Endpoint::FhirPatient,
+        Endpoint::Revoke,
+        Endpoint::ClientConfiguration,
     ];
     /// Path below the FHIR base URL.
     pub fn path(self) -> &'static str {
@@ -292,12 +299,14 @@ impl Endpoint {
             Endpoint::Launch => "/launch",
             Endpoint::SmartStyle => "/smart-style.json",
             Endpoint::FhirPatient => "/Patient",
+            Endpoint::Revoke => "/revoke",
+            Endpoint::ClientConfiguration => "/register",
         }
     }
     /// Whether the endpoint serves paths below [`Endpoint::path`]
     /// (e.g. `/Patient/<id>`) rather than exactly it.
     pub fn is_prefix(self) -> bool {
-        matches!(self, Endpoint::FhirPatient)
+        matches!(self, Endpoint::FhirPatient | Endpoint::ClientConfiguration)
     }
 }
 

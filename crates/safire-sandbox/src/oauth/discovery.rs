@@ -27,6 +27,8 @@ impl Shared {
             "token_endpoint": url(Endpoint::Token),
             "registration_endpoint": url(Endpoint::Register),
             "introspection_endpoint": url(Endpoint::Introspect),
+            "revocation_endpoint": url(Endpoint::Revoke),
+            "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "private_key_jwt", "none"],
             "authorization_response_iss_parameter_supported": true,
             "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
             "response_types_supported": ["code"],

@@ -21,6 +21,7 @@ mod fhir;
 mod introspection;
 mod launch;
 mod registration;
+mod revocation;
 mod scope;
 mod state;
 mod token;

@@ -16,6 +16,16 @@ pub(crate) struct ClientRecord {
     pub(crate) redirect_uris: Vec<String>,
     pub(crate) grant_types: Vec<String>,
     pub(crate) scope: Vec<String>,
+    /// RFC 7592 management data of dynamically registered clients.
+    pub(crate) registration: Option<RegistrationRecord>,
+}
+
+/// What RFC 7592 needs about a dynamically registered client.
+#[derive(Clone, Debug)]
+pub(crate) struct RegistrationRecord {
+    pub(crate) access_token: String,
+    /// The client's current metadata as last returned.
+    pub(crate) metadata: Map<String, Value>,
 }
 
 impl ClientRecord {
@@ -47,6 +57,7 @@ impl ClientRecord {
             redirect_uris: r.redirect_uris.clone(),
             grant_types: r.grant_types.clone(),
             scope,
+            registration: None,
         })
     }
     pub(crate) fn allows(&self, grant: &str) -> bool {
@@ -299,6 +310,7 @@ impl Shared {
             | Endpoint::Launch
             | Endpoint::SmartStyle
             | Endpoint::FhirPatient => &["GET"],
+            Endpoint::ClientConfiguration => &["GET", "PUT", "DELETE"],
             Endpoint::Authorize => &["GET", "POST"],
             _ => &["POST"],
         };
@@ -317,6 +329,8 @@ impl Shared {
             Endpoint::Introspect => self.introspect(req),
             Endpoint::Launch => self.launch(req),
             Endpoint::FhirPatient => return self.fhir_patient_read(req),
+            Endpoint::ClientConfiguration => self.client_configuration(req),
+            Endpoint::Revoke => self.revoke(req),
         };
         result.unwrap_or_else(OAuthError::into_resp)
     }
