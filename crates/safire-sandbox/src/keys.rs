@@ -82,11 +82,16 @@ impl rsa::rand_core::TryRng for OsRng {
 
 impl rsa::rand_core::TryCryptoRng for OsRng {}
 
-/// Fresh RSA-2048 key. Slow in debug builds (seconds).
-pub(crate) fn generate_rs384(kid_prefix: &str) -> io::Result<KeyPair> {
+/// Fresh RSA-2048 private key. Slow in debug builds (seconds).
+pub(crate) fn generate_rsa() -> io::Result<rsa::RsaPrivateKey> {
     // UnwrapErr panics only if the OS RNG itself fails mid-generation.
     let mut rng = rsa::rand_core::UnwrapErr(OsRng);
-    let sk = rsa::RsaPrivateKey::new(&mut rng, 2048).map_err(io_err)?;
+    rsa::RsaPrivateKey::new(&mut rng, 2048).map_err(io_err)
+}
+
+/// Fresh RSA-2048 key. Slow in debug builds (seconds).
+pub(crate) fn generate_rs384(kid_prefix: &str) -> io::Result<KeyPair> {
+    let sk = generate_rsa()?;
     let kid = format!("{kid_prefix}-{}", random_id(6)?);
     let pem = sk.to_pkcs8_pem(LineEnding::LF).map_err(io_err)?;
     Ok(KeyPair {

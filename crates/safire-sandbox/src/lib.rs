@@ -38,6 +38,8 @@
 //! | `{base}/revoke` | POST form | RFC 7009 revocation (client authenticated as at the token endpoint) |
 //! | `{base}/launch` | GET query | EHR launcher: starts an EHR launch for a registered app |
 //! | `{base}/Patient/<id>` | GET, Bearer | minimal FHIR read ([`Endpoint::FhirPatient`]) |
+//! | `{base}/.well-known/jwks.json` | GET | `jwks_uri`: the id_token signing keys |
+//! | `{base}/.well-known/openid-configuration` | GET | OpenID Connect discovery |
 //!
 //! **FHIR read.** `GET {base}/Patient/<id>` serves a few built-in patients
 //! (`sandbox-patient-1` Amy Shaw 1987-02-20, `sandbox-patient-2`,
@@ -53,9 +55,23 @@
 //! [`SandboxBuilder::access_token_lifetime`] (binary
 //! `--access-token-lifetime SECONDS`).
 //!
-//! No other FHIR resources are served and no id_token is issued (`openid`,
-//! `fhirUser`, `profile` are accepted in requests but never granted, and
-//! `sso-openid-connect` is not advertised).
+//! No other FHIR resources are served.
+//!
+//! **OpenID Connect** (`sso-openid-connect`). When `openid` is granted, the
+//! token response (code exchange and refresh) carries an `id_token`: a
+//! compact JWS, `alg` RS256, `typ` JWT, `kid` of the sandbox's own RSA-2048
+//! key, with `iss` (`{base}`, also the discovery `issuer`), `sub`, `aud` (the
+//! client id), `exp`, `iat`, `auth_time`, `nonce` (the authorization
+//! request's, byte-exact; never on refresh, OIDC Core §12.2), `fhirUser`
+//! (absolute URL, only with scope `fhirUser` and a user in the launch
+//! context, e.g. `Practitioner/…` or `Patient/…`) and `name` (scope
+//! `profile`). The key is generated on first use (seconds in debug builds)
+//! unless given with [`SandboxBuilder::id_token_signing_key_pem`]; it is
+//! published at `jwks_uri` = `{base}/.well-known/jwks.json`, and
+//! `{base}/.well-known/openid-configuration` serves OIDC discovery.
+//! [`Sandbox::rotate_signing_key`] / [`Sandbox::rotate_signing_key_pem`]
+//! switch to a new key with a new `kid` (the JWKS keeps the previous key
+//! too); [`Sandbox::signing_kid`] tells the current one.
 //!
 //! ## Discovery tells the truth
 //!
@@ -305,6 +321,7 @@ pub struct SandboxBuilder {
     quirks: Vec<Quirk>,
     smart_style_url: Option<String>,
     patients: HashMap<String, serde_json::Value>,
+    signing_key_pem: Option<String>,
     faults: Vec<(Endpoint, usize, Fault)>,
 }
 
@@ -329,6 +346,7 @@ impl Default for SandboxBuilder {
             quirks: Vec::new(),
             smart_style_url: None,
             patients: oauth::builtin_patients(),
+            signing_key_pem: None,
             faults: Vec::new(),
         }
     }
@@ -423,6 +441,13 @@ impl SandboxBuilder {
         self.patients.insert(id, resource);
         self
     }
+    /// Sign id_tokens with this RSA private key (PKCS#8 PEM, ≥ 2048 bits)
+    /// instead of one generated on first use (generation takes seconds in
+    /// debug builds). Its `kid` is `sandbox-rs256-1`.
+    pub fn id_token_signing_key_pem(mut self, pem: impl Into<String>) -> Self {
+        self.signing_key_pem = Some(pem.into());
+        self
+    }
     /// Switch on one [`Quirk`] of real servers (call again for several).
     /// The sandbox is strict unless a quirk is switched on here.
     pub fn quirk(mut self, quirk: Quirk) -> Self {
@@ -468,7 +493,14 @@ impl SandboxBuilder {
                     .push_back((n, f));
             }
         }
+        let mut signing = oauth::SigningKeys::default();
+        if let Some(pem) = &self.signing_key_pem {
+            let key =
+                oauth::parse_rsa_pem(pem).map_err(|e| invalid(format!("signing key: {e}")))?;
+            signing.install(key);
+        }
         let shared = Arc::new(Shared {
+            signing: Mutex::new(signing),
             cfg: Config {
                 base_path,
                 launch_context: self.launch_context,
@@ -718,6 +750,45 @@ impl Sandbox {
     ) -> String {
         let launch = oauth::new_launch(&self.shared, context, Some(client_id));
         launch_url(app_launch_url, &self.shared.cfg.base, &launch)
+    }
+
+    /// Rotate the id_token signing key to a freshly generated RSA-2048 key
+    /// (slow in debug builds) and return its new `kid`. The JWKS then lists
+    /// the new key first and keeps the previous one, so id_tokens issued
+    /// before still verify.
+    pub fn rotate_signing_key(&self) -> io::Result<String> {
+        let key = keys::generate_rsa()?;
+        Ok(self.install_signing_key(key))
+    }
+
+    /// Like [`Sandbox::rotate_signing_key`], with a given RSA private key
+    /// (PKCS#8 PEM, ≥ 2048 bits).
+    pub fn rotate_signing_key_pem(&self, pem: &str) -> io::Result<String> {
+        let key = oauth::parse_rsa_pem(pem)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        Ok(self.install_signing_key(key))
+    }
+
+    fn install_signing_key(&self, key: rsa::RsaPrivateKey) -> String {
+        self.shared
+            .signing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .install(key)
+    }
+
+    /// The `kid` id_tokens are signed with now (generating the key if none
+    /// exists yet).
+    pub fn signing_kid(&self) -> io::Result<String> {
+        let keys = self
+            .shared
+            .signing_keys()
+            .map_err(|e| io::Error::other(e.description))?;
+        Ok(keys
+            .current
+            .as_ref()
+            .map(|k| k.kid.clone())
+            .unwrap_or_default())
     }
 
     /// Fault-injection handle.

@@ -16,8 +16,10 @@ pub struct LaunchContext {
     pub encounter: Option<String>,
     /// `fhirContext` array (SMART 2.2: objects with `reference`, `canonical`, `identifier`, `type`, `role`).
     pub fhir_context: Vec<Value>,
-    /// The user's FHIR resource URL. Reported by introspection (`fhirUser`);
-    /// the sandbox issues no id_token.
+    /// The user's FHIR resource (`Practitioner/…`, `Patient/…`, or an
+    /// absolute URL): the `fhirUser` claim of id_tokens and introspection
+    /// (absolute, resolved against the FHIR base) when scope `fhirUser` is
+    /// granted, and the source of `sub`.
     pub fhir_user: Option<String>,
     /// `need_patient_banner` token-response parameter.
     pub need_patient_banner: Option<bool>,
@@ -272,11 +274,15 @@ pub enum Endpoint {
     /// `GET|PUT|DELETE {base}/register/<client_id>`: RFC 7592 client
     /// configuration, with the registration access token.
     ClientConfiguration,
+    /// `GET {base}/.well-known/jwks.json`: the id_token signing keys.
+    Jwks,
+    /// `GET {base}/.well-known/openid-configuration`: OIDC discovery.
+    OpenidConfiguration,
 }
 
 impl Endpoint {
     /// Every endpoint.
-    pub const ALL: [Endpoint; 10] = [
+    pub const ALL: [Endpoint; 12] = [
         Endpoint::SmartConfiguration,
         Endpoint::Authorize,
         Endpoint::Token,
@@ -287,6 +293,8 @@ impl Endpoint {
         Endpoint::FhirPatient,
         Endpoint::Revoke,
         Endpoint::ClientConfiguration,
+        Endpoint::Jwks,
+        Endpoint::OpenidConfiguration,
     ];
     /// Path below the FHIR base URL.
     pub fn path(self) -> &'static str {
@@ -301,6 +309,8 @@ impl Endpoint {
             Endpoint::FhirPatient => "/Patient",
             Endpoint::Revoke => "/revoke",
             Endpoint::ClientConfiguration => "/register",
+            Endpoint::Jwks => "/.well-known/jwks.json",
+            Endpoint::OpenidConfiguration => "/.well-known/openid-configuration",
         }
     }
     /// Whether the endpoint serves paths below [`Endpoint::path`]

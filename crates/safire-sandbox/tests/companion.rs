@@ -9,7 +9,11 @@ use safire_sandbox::{Endpoint, Sandbox};
 use serde_json::{Value, json};
 
 fn start() -> Sandbox {
-    Sandbox::builder().start().unwrap()
+    // A fixed signing key: id_tokens without RSA key generation.
+    Sandbox::builder()
+        .id_token_signing_key_pem(include_str!("../testdata/vectors/rs384.pem"))
+        .start()
+        .unwrap()
 }
 
 fn revoke(sb: &Sandbox, pairs: &[(&str, &str)], auth: Option<&str>) -> HttpResp {
@@ -121,16 +125,17 @@ fn revocation_requires_the_owning_authenticated_client() {
 #[test]
 fn introspection_returns_the_smart_members() {
     let sb = start();
-    let t = public_token(
-        &sb,
-        "launch/patient launch/encounter patient/*.rs offline_access",
+    let plain = public_token(&sb, "launch/patient patient/*.rs");
+    let i = introspect(&sb, plain["access_token"].as_str().unwrap());
+    assert!(
+        i.get("fhirUser").is_none(),
+        "no fhirUser scope, no fhirUser: {i}"
     );
+    let scope = "openid fhirUser launch/patient launch/encounter patient/*.rs offline_access";
+    let t = public_token(&sb, scope);
     let i = introspect(&sb, t["access_token"].as_str().unwrap());
     assert_eq!(i["active"], true);
-    assert_eq!(
-        i["scope"],
-        "launch/patient launch/encounter patient/*.rs offline_access"
-    );
+    assert_eq!(i["scope"], scope);
     assert_eq!(i["client_id"], sb.clients().public.client_id.as_str());
     assert_eq!(i["token_type"], "Bearer");
     assert_eq!(i["iss"], sb.fhir_base_url());

@@ -149,10 +149,12 @@ fn discovery_advertises_what_is_supported() {
     let r = get(sb.local_addr(), &sb.url(Endpoint::SmartConfiguration));
     assert_eq!(r.status, 200);
     let d = r.json();
-    assert!(
-        d.get("issuer").is_none(),
-        "no issuer without sso-openid-connect"
+    assert_eq!(
+        d["issuer"],
+        sb.fhir_base_url(),
+        "issuer with sso-openid-connect"
     );
+    assert_eq!(d["jwks_uri"], sb.url(Endpoint::Jwks));
     assert_eq!(d["authorization_endpoint"], sb.authorize_url());
     assert_eq!(d["token_endpoint"], sb.token_url());
     assert_eq!(d["registration_endpoint"], sb.url(Endpoint::Register));
@@ -201,8 +203,8 @@ fn discovery_advertises_what_is_supported() {
         assert!(caps.contains(&c), "missing capability {c}");
     }
     assert!(
-        !caps.contains(&"sso-openid-connect"),
-        "no id_token support, must not advertise SSO"
+        caps.contains(&"sso-openid-connect"),
+        "id_tokens are issued: SSO is advertised"
     );
     assert!(
         d["scopes_supported"]
@@ -425,10 +427,8 @@ fn ehr_launch_binds_context() {
     assert_eq!(t["fhirContext"], json!([{"reference": "Appointment/42"}]));
     assert_eq!(t["need_patient_banner"], false);
     assert_eq!(t["smart_style_url"], "https://ehr.example/style.json");
-    assert_eq!(
-        t["scope"], "launch patient/*.rs",
-        "openid/fhirUser are not granted (no id_token)"
-    );
+    assert_eq!(t["scope"], "launch openid fhirUser patient/*.rs");
+    assert!(t["id_token"].is_string());
 
     // Unknown launch: invalid_request; launch without the launch scope: invalid_scope.
     let mut p = auth_params(&sb, &client_id, "launch patient/*.rs", &challenge);

@@ -190,9 +190,11 @@ impl Shared {
                 if !has("launch/encounter") {
                     ctx.encounter = None;
                 }
-                Bound { ctx }
+                Bound { ctx, nonce: None }
             }
         };
+        let mut bound = bound;
+        bound.nonce = params.get("nonce").map(str::to_string);
         if self.deny.load(Ordering::SeqCst) {
             return Err(err("access_denied", "the user denied the request"));
         }
@@ -200,7 +202,6 @@ impl Shared {
         // registered for; nothing left is `invalid_scope`.
         let granted: Vec<String> = scope
             .into_iter()
-            .filter(|s| !UNGRANTED_SCOPES.contains(&s.as_str()))
             .filter(|s| client.scope.iter().any(|h| scope_covers(h, s)))
             .collect();
         if granted.is_empty() {
@@ -251,6 +252,9 @@ impl Shared {
                 "launch value was issued for another client",
             ));
         }
-        Ok(Bound { ctx: rec.ctx })
+        Ok(Bound {
+            ctx: rec.ctx,
+            nonce: None,
+        })
     }
 }

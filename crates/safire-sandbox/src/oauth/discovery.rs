@@ -23,6 +23,8 @@ impl Shared {
         let base = self.discovery_base(req);
         let url = |e: Endpoint| format!("{base}{}", e.path());
         json!({
+            "issuer": base,
+            "jwks_uri": url(Endpoint::Jwks),
             "authorization_endpoint": url(Endpoint::Authorize),
             "token_endpoint": url(Endpoint::Token),
             "registration_endpoint": url(Endpoint::Register),
@@ -37,12 +39,14 @@ impl Shared {
             "token_endpoint_auth_signing_alg_values_supported": ["RS384", "ES384"],
             "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "private_key_jwt"],
             "scopes_supported": [
+                "openid", "fhirUser", "profile",
                 "launch", "launch/patient", "launch/encounter", "offline_access", "online_access",
                 "patient/*.cruds", "patient/*.rs", "patient/*.read", "patient/*.write", "patient/*.*",
                 "user/*.cruds", "user/*.rs", "user/*.read", "user/*.write", "user/*.*",
                 "system/*.cruds", "system/*.rs", "system/*.read", "system/*.write", "system/*.*"
             ],
             "capabilities": [
+                "sso-openid-connect",
                 "launch-ehr", "launch-standalone", "authorize-post",
                 "client-public", "client-confidential-symmetric", "client-confidential-asymmetric",
                 "context-ehr-patient", "context-ehr-encounter",

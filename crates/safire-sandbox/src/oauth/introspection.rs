@@ -69,7 +69,10 @@ impl Shared {
         if !ctx.fhir_context.is_empty() {
             out.insert("fhirContext".into(), ctx.fhir_context.clone().into());
         }
-        if let Some(u) = &ctx.fhir_user {
+        // SMART 2.2: fhirUser only for tokens granted the `fhirUser` scope.
+        if g.scope.iter().any(|s| s == "fhirUser")
+            && let Some(u) = &ctx.fhir_user
+        {
             out.insert("fhirUser".into(), self.fhir_user_url(u).into());
         }
         out

@@ -20,6 +20,7 @@ mod discovery;
 mod fhir;
 mod introspection;
 mod launch;
+mod oidc;
 mod registration;
 mod revocation;
 mod scope;
@@ -30,6 +31,8 @@ mod token;
 mod tests;
 
 pub(crate) use fhir::{builtin_patients, patient_resource};
+pub(crate) use introspection::subject;
+pub(crate) use oidc::{SigningKeys, parse_rsa_pem};
 pub(crate) use scope::*;
 pub(crate) use state::*;
 

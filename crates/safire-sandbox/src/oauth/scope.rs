@@ -99,9 +99,6 @@ pub(crate) const NON_RESOURCE_SCOPES: [&str; 8] = [
     "online_access",
 ];
 
-/// Scopes the sandbox accepts but never grants (no id_token support).
-pub(crate) const UNGRANTED_SCOPES: [&str; 3] = ["openid", "fhirUser", "profile"];
-
 /// What an app client registered without a `scope` may obtain.
 pub(crate) const DEFAULT_APP_SCOPE: &str = "launch launch/patient launch/encounter openid fhirUser \
 profile offline_access online_access patient/*.cruds user/*.cruds";

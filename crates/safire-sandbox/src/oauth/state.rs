@@ -136,6 +136,8 @@ pub(crate) struct LaunchRecord {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Bound {
     pub(crate) ctx: LaunchContext,
+    /// The authorization request's OIDC `nonce`, echoed in the id_token.
+    pub(crate) nonce: Option<String>,
 }
 
 pub(crate) struct CodeRecord {
@@ -247,6 +249,7 @@ pub(crate) struct Shared {
     pub(crate) counters: Mutex<HashMap<Endpoint, usize>>,
     pub(crate) deny: AtomicBool,
     pub(crate) clock: Mutex<Clock>,
+    pub(crate) signing: Mutex<SigningKeys>,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -309,7 +312,9 @@ impl Shared {
             Endpoint::SmartConfiguration
             | Endpoint::Launch
             | Endpoint::SmartStyle
-            | Endpoint::FhirPatient => &["GET"],
+            | Endpoint::FhirPatient
+            | Endpoint::Jwks
+            | Endpoint::OpenidConfiguration => &["GET"],
             Endpoint::ClientConfiguration => &["GET", "PUT", "DELETE"],
             Endpoint::Authorize => &["GET", "POST"],
             _ => &["POST"],
@@ -331,6 +336,8 @@ impl Shared {
             Endpoint::FhirPatient => return self.fhir_patient_read(req),
             Endpoint::ClientConfiguration => self.client_configuration(req),
             Endpoint::Revoke => self.revoke(req),
+            Endpoint::Jwks => self.jwks().map(|j| Resp::json(200, &j)),
+            Endpoint::OpenidConfiguration => Ok(Resp::json(200, &self.openid_configuration())),
         };
         result.unwrap_or_else(OAuthError::into_resp)
     }

@@ -171,6 +171,16 @@ impl Shared {
             );
             out.insert("refresh_token".into(), refresh.into());
         }
+        if scope.iter().any(|s| s == "openid") {
+            let grant = GrantRecord {
+                client_id: client_id.to_string(),
+                scope: scope.to_vec(),
+                bound: bound.clone(),
+                revoked: false,
+            };
+            let id_token = self.id_token(&grant, scope, bound.nonce.as_deref())?;
+            out.insert("id_token".into(), id_token.into());
+        }
         let ctx = &bound.ctx;
         if let Some(p) = &ctx.patient {
             out.insert("patient".into(), p.clone().into());
@@ -254,6 +264,11 @@ impl Shared {
                 }
                 want
             }
+        };
+        // OIDC Core §12.2: a refreshed id_token carries no nonce.
+        let bound = Bound {
+            nonce: None,
+            ..bound
         };
         let mut out = self.issue(
             &mut st,
