@@ -33,6 +33,7 @@ pub struct SandboxBuilder {
     smart_style_url: Option<String>,
     patients: HashMap<String, serde_json::Value>,
     signing_key_pem: Option<String>,
+    interactive: bool,
     faults: Vec<(Endpoint, usize, Fault)>,
 }
 
@@ -58,6 +59,7 @@ impl Default for SandboxBuilder {
             smart_style_url: None,
             patients: oauth::builtin_patients(),
             signing_key_pem: None,
+            interactive: false,
             faults: Vec::new(),
         }
     }
@@ -159,6 +161,15 @@ impl SandboxBuilder {
         self.signing_key_pem = Some(pem.into());
         self
     }
+    /// Interactive mode for browsers (default `false`: auto-approve): the
+    /// authorization endpoint answers with an HTML login page, then a
+    /// patient picker (standalone launches with `launch/patient`), then a
+    /// consent page (approve / deny); `{base}/launcher` is an EHR launcher
+    /// page. Users: `clinician` / `sandbox`, `amy` / `sandbox` (a patient).
+    pub fn interactive(mut self, on: bool) -> Self {
+        self.interactive = on;
+        self
+    }
     /// Switch on one [`Quirk`] of real servers (call again for several).
     /// The sandbox is strict unless a quirk is switched on here.
     pub fn quirk(mut self, quirk: Quirk) -> Self {
@@ -220,6 +231,7 @@ impl SandboxBuilder {
                 refresh_rotation: self.refresh_rotation
                     && !self.quirks.contains(&Quirk::RefreshNotRotated),
                 quirks: self.quirks,
+                interactive: self.interactive,
                 patients: self.patients,
                 smart_style_url: self
                     .smart_style_url

@@ -40,6 +40,8 @@
 //! | `{base}/Patient/<id>` | GET, Bearer | minimal FHIR read ([`Endpoint::FhirPatient`]) |
 //! | `{base}/.well-known/jwks.json` | GET | `jwks_uri`: the id_token signing keys |
 //! | `{base}/.well-known/openid-configuration` | GET | OpenID Connect discovery |
+//! | `{base}/launcher` | GET | EHR launcher HTML page (submits to `{base}/launch`) |
+//! | `{base}/interact` | POST form | interactive mode steps: login, patient picker, consent |
 //!
 //! **FHIR read.** `GET {base}/Patient/<id>` serves a few built-in patients
 //! (`sandbox-patient-1` Amy Shaw 1987-02-20, `sandbox-patient-2`,
@@ -199,6 +201,22 @@
 //! invalid_token` with a `Bearer` challenge. Pre-registered clients have no
 //! registration access token.
 //!
+//! ## Interactive mode (browsers)
+//!
+//! Auto-approval is the default. With [`SandboxBuilder::interactive`]
+//! (binary `--interactive`) the authorization endpoint, once the request is
+//! valid, answers with server-rendered HTML (no JavaScript): a login page
+//! (users `clinician` / `sandbox`, and `amy` / `sandbox`, the patient
+//! `sandbox-patient-1`, who is then her own patient and `fhirUser`), a
+//! patient picker (standalone launches asking for `launch/patient`, not
+//! for `amy` nor EHR launches), and a consent page listing the granted
+//! scopes with Approve / Deny. Approve redirects with `code`, `state`,
+//! `iss`; Deny with `error=access_denied`. Each step is a form POST to
+//! `{base}/interact` with the pending request's unguessable id (10 minutes,
+//! single use; out-of-order or unknown steps are a `400` page). Every value
+//! shown is HTML-escaped. `{base}/launcher` is an EHR launcher page that
+//! opens a registered app with `iss` and a fresh `launch`.
+//!
 //! ## Launch context and EHR launch
 //!
 //! [`SandboxBuilder::launch_context`] sets the context for standalone
@@ -226,7 +244,8 @@
 //! ## Binary
 //!
 //! `cargo run -p safire-sandbox -- --port 0 [--rs384] [--redirect-uri URI]...
-//! [--initial-access-token T] [--quirk NAME]... [--access-token-lifetime SECONDS]`
+//! [--initial-access-token T] [--quirk NAME]... [--access-token-lifetime SECONDS]
+//! [--interactive]`
 //! prints the base URL, the EHR launcher URL and the clients, writes
 //! their private keys as PEM files to `$TMPDIR/safire-sandbox-PORT/`, and runs
 //! until Ctrl-C.

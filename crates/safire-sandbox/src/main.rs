@@ -1,5 +1,6 @@
 //! `cargo run -p safire-sandbox -- [--port N] [--rs384] [--redirect-uri URI]...
-//! [--initial-access-token T] [--quirk NAME]... [--access-token-lifetime SECONDS]`
+//! [--initial-access-token T] [--quirk NAME]... [--access-token-lifetime SECONDS]
+//! [--interactive]`
 //!
 //! Starts a sandbox, prints its FHIR base URL, its EHR launcher URL and the
 //! pre-registered clients (private keys written as PEM files to a temp
@@ -15,7 +16,8 @@ use safire_sandbox::{ClientInfo, Endpoint, Quirk, Sandbox};
 fn usage() -> ExitCode {
     eprintln!(
         "usage: safire-sandbox [--port N] [--rs384] [--redirect-uri URI]... \
-         [--initial-access-token T] [--quirk NAME]... [--access-token-lifetime SECONDS]"
+         [--initial-access-token T] [--quirk NAME]... [--access-token-lifetime SECONDS] \
+         [--interactive]"
     );
     let names: Vec<&str> = Quirk::ALL.iter().map(|q| q.name()).collect();
     eprintln!("quirks (off unless named): {}", names.join(", "));
@@ -33,6 +35,7 @@ fn main() -> ExitCode {
                 None => return usage(),
             },
             "--rs384" => builder = builder.rs384_client(true),
+            "--interactive" => builder = builder.interactive(true),
             "--redirect-uri" => match args.next() {
                 Some(u) => redirect_uris.push(u),
                 None => return usage(),
@@ -81,6 +84,10 @@ fn main() -> ExitCode {
     println!(
         "EHR launcher:  {}?client_id=CLIENT_ID&launch_uri=APP_LAUNCH_URL",
         sandbox.url(Endpoint::Launch)
+    );
+    println!(
+        "launcher page: {}  (HTML; with --interactive, authorize shows login/consent pages)",
+        sandbox.url(Endpoint::Launcher)
     );
     println!();
     for c in sandbox.clients().all() {

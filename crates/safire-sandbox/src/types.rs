@@ -278,11 +278,16 @@ pub enum Endpoint {
     Jwks,
     /// `GET {base}/.well-known/openid-configuration`: OIDC discovery.
     OpenidConfiguration,
+    /// `POST {base}/interact`: the steps of interactive authorization
+    /// (login, patient picker, consent).
+    Interact,
+    /// `GET {base}/launcher`: the EHR launcher HTML page.
+    Launcher,
 }
 
 impl Endpoint {
     /// Every endpoint.
-    pub const ALL: [Endpoint; 12] = [
+    pub const ALL: [Endpoint; 14] = [
         Endpoint::SmartConfiguration,
         Endpoint::Authorize,
         Endpoint::Token,
@@ -295,6 +300,8 @@ impl Endpoint {
         Endpoint::ClientConfiguration,
         Endpoint::Jwks,
         Endpoint::OpenidConfiguration,
+        Endpoint::Interact,
+        Endpoint::Launcher,
     ];
     /// Path below the FHIR base URL.
     pub fn path(self) -> &'static str {
@@ -311,6 +318,8 @@ impl Endpoint {
             Endpoint::ClientConfiguration => "/register",
             Endpoint::Jwks => "/.well-known/jwks.json",
             Endpoint::OpenidConfiguration => "/.well-known/openid-configuration",
+            Endpoint::Interact => "/interact",
+            Endpoint::Launcher => "/launcher",
         }
     }
     /// Whether the endpoint serves paths below [`Endpoint::path`]

@@ -2,6 +2,14 @@
 
 use super::*;
 
+/// What the authorization endpoint answers with, short of an error.
+pub(crate) enum Outcome {
+    /// Auto-approved: redirect with this code.
+    Code(String),
+    /// Interactive mode: an HTML page (login first).
+    Page(Resp),
+}
+
 impl Shared {
     pub(crate) fn authorize(&self, req: &Req) -> Resp {
         let params = if req.method == "POST" {
@@ -52,12 +60,11 @@ impl Shared {
                 .get("state")
                 .is_none_or(|s| s.bytes().all(|b| (0x20..=0x7e).contains(&b)));
         let state = params.get("state").filter(|_| state_ok).map(str::to_string);
-        let mut target = match url::Url::parse(redirect_uri) {
-            Ok(u) => u,
-            Err(_) => return err("invalid_request", "redirect_uri is not a URL").into_resp(),
-        };
+        if url::Url::parse(redirect_uri).is_err() {
+            return err("invalid_request", "redirect_uri is not a URL").into_resp();
+        }
         let checked = if state_ok {
-            self.authorize_checked(&client, redirect_uri, &params)
+            self.authorize_checked(&client, redirect_uri, &params, state.as_deref())
         } else {
             Err(err(
                 "invalid_request",
@@ -65,11 +72,31 @@ impl Shared {
             ))
         };
         match checked {
+            Ok(Outcome::Page(page)) => page,
+            Ok(Outcome::Code(code)) => {
+                self.redirect_result(redirect_uri, Ok(code), state.as_deref())
+            }
+            Err(e) => self.redirect_result(redirect_uri, Err(e), state.as_deref()),
+        }
+    }
+
+    /// The redirect back to the client: `code` or `error`, `state`, `iss`.
+    pub(crate) fn redirect_result(
+        &self,
+        redirect_uri: &str,
+        result: Result<String, OAuthError>,
+        state: Option<&str>,
+    ) -> Resp {
+        let mut target = match url::Url::parse(redirect_uri) {
+            Ok(u) => u,
+            Err(_) => return err("invalid_request", "redirect_uri is not a URL").into_resp(),
+        };
+        match result {
             Ok(code) => {
                 target
                     .query_pairs_mut()
                     .append_pair("code", &code)
-                    .append_pair("state", state.as_deref().unwrap_or(""))
+                    .append_pair("state", state.unwrap_or(""))
                     .append_pair("iss", &self.cfg.base);
                 Resp::redirect(target.to_string())
             }
@@ -79,7 +106,7 @@ impl Shared {
                     let mut q = target.query_pairs_mut();
                     q.append_pair("error", e.error);
                     q.append_pair("error_description", &e.description);
-                    if let Some(s) = &state
+                    if let Some(s) = state
                         && !self.cfg.quirk(Quirk::ErrorRedirectWithoutState)
                     {
                         q.append_pair("state", s);
@@ -96,7 +123,8 @@ impl Shared {
         client: &ClientRecord,
         redirect_uri: &str,
         params: &Params,
-    ) -> Result<String, OAuthError> {
+        state: Option<&str>,
+    ) -> Result<Outcome, OAuthError> {
         params.reject_duplicates()?;
         match params.get("response_type") {
             None => return Err(err("invalid_request", "missing response_type")),
@@ -210,16 +238,45 @@ impl Shared {
                 "none of the requested scopes is registered for this client",
             ));
         }
+        if self.cfg.interactive {
+            let ehr = params.get("launch").is_some();
+            return self
+                .begin_interaction(PendingAuth {
+                    client_id: client.client_id.clone(),
+                    redirect_uri: redirect_uri.to_string(),
+                    challenge: challenge.to_string(),
+                    scope: granted,
+                    bound,
+                    state: state.map(str::to_string),
+                    stage: Stage::Login,
+                    ehr,
+                    expires_at: self.now() + PENDING_LIFETIME,
+                })
+                .map(Outcome::Page);
+        }
+        self.mint_code(&client.client_id, redirect_uri, challenge, granted, bound)
+            .map(Outcome::Code)
+    }
+
+    /// Store an authorization code for an approved request.
+    pub(crate) fn mint_code(
+        &self,
+        client_id: &str,
+        redirect_uri: &str,
+        challenge: &str,
+        granted: Vec<String>,
+        bound: Bound,
+    ) -> Result<String, OAuthError> {
         let code = random_token(32)?;
         let now = self.now();
         let mut st = self.state();
         // Forget long-expired codes (a replay of one is then just unknown).
         st.codes.retain(|_, c| c.expires_at + 600 > now);
-        let grant_id = st.new_grant(&client.client_id, granted.clone(), bound.clone());
+        let grant_id = st.new_grant(client_id, granted.clone(), bound.clone());
         st.codes.insert(
             code.clone(),
             CodeRecord {
-                client_id: client.client_id.clone(),
+                client_id: client_id.to_string(),
                 redirect_uri: redirect_uri.to_string(),
                 challenge: challenge.to_string(),
                 scope: granted,

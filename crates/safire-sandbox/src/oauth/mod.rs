@@ -18,6 +18,7 @@ mod authorize;
 mod client_auth;
 mod discovery;
 mod fhir;
+mod interact;
 mod introspection;
 mod launch;
 mod oidc;
@@ -31,6 +32,7 @@ mod token;
 mod tests;
 
 pub(crate) use fhir::{builtin_patients, patient_resource};
+pub(crate) use interact::{PENDING_LIFETIME, PendingAuth, Stage};
 pub(crate) use introspection::subject;
 pub(crate) use oidc::{SigningKeys, parse_rsa_pem};
 pub(crate) use scope::*;

@@ -175,6 +175,8 @@ pub(crate) struct RefreshRecord {
 pub(crate) struct State {
     pub(crate) clients: HashMap<String, ClientRecord>,
     pub(crate) launches: HashMap<String, LaunchRecord>,
+    /// Interactive authorizations waiting for the user, by their id.
+    pub(crate) pending: HashMap<String, PendingAuth>,
     pub(crate) codes: HashMap<String, CodeRecord>,
     pub(crate) grants: HashMap<u64, GrantRecord>,
     pub(crate) next_grant: u64,
@@ -221,6 +223,8 @@ pub(crate) struct Config {
     pub(crate) access_token_lifetime: u64,
     pub(crate) refresh_rotation: bool,
     pub(crate) quirks: Vec<Quirk>,
+    /// Login / patient picker / consent pages instead of auto-approval.
+    pub(crate) interactive: bool,
     /// FHIR Patient resources served at `{base}/Patient/<id>`, by id.
     pub(crate) patients: HashMap<String, Value>,
     /// `smart_style_url` of app launches whose context sets none.
@@ -314,7 +318,8 @@ impl Shared {
             | Endpoint::SmartStyle
             | Endpoint::FhirPatient
             | Endpoint::Jwks
-            | Endpoint::OpenidConfiguration => &["GET"],
+            | Endpoint::OpenidConfiguration
+            | Endpoint::Launcher => &["GET"],
             Endpoint::ClientConfiguration => &["GET", "PUT", "DELETE"],
             Endpoint::Authorize => &["GET", "POST"],
             _ => &["POST"],
@@ -338,6 +343,8 @@ impl Shared {
             Endpoint::Revoke => self.revoke(req),
             Endpoint::Jwks => self.jwks().map(|j| Resp::json(200, &j)),
             Endpoint::OpenidConfiguration => Ok(Resp::json(200, &self.openid_configuration())),
+            Endpoint::Interact => return self.interact(req),
+            Endpoint::Launcher => return self.launcher_page(),
         };
         result.unwrap_or_else(OAuthError::into_resp)
     }
