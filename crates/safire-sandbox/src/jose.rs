@@ -153,6 +153,7 @@ pub(crate) fn rsa_public_jwk(key: &RsaPublicKey, kid: &str) -> Value {
 pub(crate) struct UnverifiedJws {
     pub(crate) alg: String,
     pub(crate) kid: Option<String>,
+    pub(crate) typ: Option<String>,
     pub(crate) claims: Map<String, Value>,
     signing_input: String,
     signature: Vec<u8>,
@@ -185,6 +186,10 @@ pub(crate) fn decode_jws(token: &str) -> Result<UnverifiedJws, String> {
         .get("kid")
         .and_then(Value::as_str)
         .map(str::to_string);
+    let typ = header
+        .get("typ")
+        .and_then(Value::as_str)
+        .map(str::to_string);
     let claims: Value = serde_json::from_slice(&b64url_decode(p)?)
         .map_err(|_| "JWS payload is not JSON".to_string())?;
     let Value::Object(claims) = claims else {
@@ -194,6 +199,7 @@ pub(crate) fn decode_jws(token: &str) -> Result<UnverifiedJws, String> {
     Ok(UnverifiedJws {
         alg,
         kid,
+        typ,
         claims,
         signing_input: format!("{h}.{p}"),
         signature,

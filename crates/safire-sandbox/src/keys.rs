@@ -25,6 +25,26 @@ pub(crate) fn random_id(bytes: usize) -> io::Result<String> {
     Ok(jose::b64url(&buf))
 }
 
+/// A client secret with characters that RFC 6749 §2.3.1 form-encoding
+/// changes (`+ / : % = & space`), so a client that skips the encoding fails
+/// against the sandbox instead of passing by luck.
+pub(crate) fn random_secret() -> io::Result<String> {
+    const SPECIAL: [char; 7] = ['+', '/', ':', '%', '=', '&', ' '];
+    let body = random_id(24)?;
+    let mut out = String::with_capacity(body.len() + 2 * SPECIAL.len());
+    let mut specials = SPECIAL.iter();
+    for (i, c) in body.chars().enumerate() {
+        out.push(c);
+        if i % 4 == 3
+            && let Some(s) = specials.next()
+        {
+            out.push(*s);
+        }
+    }
+    out.push('!');
+    Ok(out)
+}
+
 /// Fresh P-384 key (rejection-sampled from 48 OS-random bytes).
 pub(crate) fn generate_es384(kid_prefix: &str) -> io::Result<KeyPair> {
     for _ in 0..64 {
@@ -62,11 +82,16 @@ impl rsa::rand_core::TryRng for OsRng {
 
 impl rsa::rand_core::TryCryptoRng for OsRng {}
 
-/// Fresh RSA-2048 key. Slow in debug builds (seconds).
-pub(crate) fn generate_rs384(kid_prefix: &str) -> io::Result<KeyPair> {
+/// Fresh RSA-2048 private key. Slow in debug builds (seconds).
+pub(crate) fn generate_rsa() -> io::Result<rsa::RsaPrivateKey> {
     // UnwrapErr panics only if the OS RNG itself fails mid-generation.
     let mut rng = rsa::rand_core::UnwrapErr(OsRng);
-    let sk = rsa::RsaPrivateKey::new(&mut rng, 2048).map_err(io_err)?;
+    rsa::RsaPrivateKey::new(&mut rng, 2048).map_err(io_err)
+}
+
+/// Fresh RSA-2048 key. Slow in debug builds (seconds).
+pub(crate) fn generate_rs384(kid_prefix: &str) -> io::Result<KeyPair> {
+    let sk = generate_rsa()?;
     let kid = format!("{kid_prefix}-{}", random_id(6)?);
     let pem = sk.to_pkcs8_pem(LineEnding::LF).map_err(io_err)?;
     Ok(KeyPair {

@@ -23,20 +23,70 @@
 //!
 //! ## Endpoints
 //!
-//! All below the FHIR base URL `{base}` (which is also the `issuer`, the
-//! `iss` returned with codes (RFC 9207) and the only accepted `aud`):
+//! All below the FHIR base URL `{base}` (which is also the `iss` returned
+//! with every authorization response, RFC 9207, and the only accepted `aud`):
 //!
 //! | endpoint | method | what |
 //! |---|---|---|
 //! | `{base}/.well-known/smart-configuration` | GET | discovery; advertises only what is implemented |
+//! | `{base}/smart-style.json` | GET | the default `smart_style_url` (SMART styling document) |
 //! | `{base}/authorize` | GET query, POST form | auto-approving authorization endpoint |
 //! | `{base}/token` | POST form | `authorization_code`, `refresh_token`, `client_credentials` |
 //! | `{base}/register` | POST JSON | RFC 7591 dynamic registration (open or initial access token) |
-//! | `{base}/introspect` | POST form | RFC 7662 introspection, confidential clients only |
+//! | `{base}/register/<client_id>` | GET, PUT JSON, DELETE | RFC 7592 client configuration (registration access token) |
+//! | `{base}/introspect` | POST form | RFC 7662 + SMART introspection, confidential clients only |
+//! | `{base}/revoke` | POST form | RFC 7009 revocation (client authenticated as at the token endpoint) |
+//! | `{base}/launch` | GET query | EHR launcher: starts an EHR launch for a registered app |
+//! | `{base}/Patient/<id>` | GET, Bearer | minimal FHIR read ([`Endpoint::FhirPatient`]) |
+//! | `{base}/.well-known/jwks.json` | GET | `jwks_uri`: the id_token signing keys |
+//! | `{base}/.well-known/openid-configuration` | GET | OpenID Connect discovery |
+//! | `{base}/launcher` | GET | EHR launcher HTML page (submits to `{base}/launch`) |
+//! | `{base}/interact` | POST form | interactive mode steps: login, patient picker, consent |
 //!
-//! No FHIR resources are served and no id_token is issued (`openid`,
-//! `fhirUser`, `profile` are accepted in requests but never granted, and
-//! `sso-openid-connect` is not advertised).
+//! **FHIR read.** `GET {base}/Patient/<id>` serves a few built-in patients
+//! (`sandbox-patient-1` Amy Shaw 1987-02-20, `sandbox-patient-2`,
+//! `sandbox-patient-3`; add more with [`SandboxBuilder::fhir_patient`]) as
+//! FHIR R4 JSON (`application/fhir+json`). The bearer token must be known,
+//! not revoked and not expired (else `401` with `WWW-Authenticate: Bearer
+//! error="invalid_token"`; no token at all is a bare `Bearer` challenge).
+//! A scope must allow the read (else `403` `insufficient_scope`):
+//! `patient/Patient.r`, `.rs`, `.read`, `.*` or `patient/*.…` only for the
+//! token's own `patient` context; `user/` and `system/` equivalents for any
+//! patient; scopes with a `?query` never grant a read by id. Unknown ids are
+//! `404` (an `OperationOutcome`). Access-token lifetime:
+//! [`SandboxBuilder::access_token_lifetime`] (binary
+//! `--access-token-lifetime SECONDS`).
+//!
+//! No other FHIR resources are served.
+//!
+//! **OpenID Connect** (`sso-openid-connect`). When `openid` is granted, the
+//! token response (code exchange and refresh) carries an `id_token`: a
+//! compact JWS, `alg` RS256, `typ` JWT, `kid` of the sandbox's own RSA-2048
+//! key, with `iss` (`{base}`, also the discovery `issuer`), `sub`, `aud` (the
+//! client id), `exp`, `iat`, `auth_time`, `nonce` (the authorization
+//! request's, byte-exact; never on refresh, OIDC Core §12.2), `fhirUser`
+//! (absolute URL, only with scope `fhirUser` and a user in the launch
+//! context, e.g. `Practitioner/…` or `Patient/…`) and `name` (scope
+//! `profile`). The key is generated on first use (seconds in debug builds)
+//! unless given with [`SandboxBuilder::id_token_signing_key_pem`]; it is
+//! published at `jwks_uri` = `{base}/.well-known/jwks.json`, and
+//! `{base}/.well-known/openid-configuration` serves OIDC discovery.
+//! [`Sandbox::rotate_signing_key`] / [`Sandbox::rotate_signing_key_pem`]
+//! switch to a new key with a new `kid` (the JWKS keeps the previous key
+//! too); [`Sandbox::signing_kid`] tells the current one.
+//!
+//! ## Discovery tells the truth
+//!
+//! Every advertised capability is implemented (a test walks the list).
+//! `authorization_response_iss_parameter_supported` is `true` because `iss`
+//! is on every authorization response; `issuer` is published only together
+//! with `sso-openid-connect`. `context-style`: app token responses carry
+//! `smart_style_url` (the launch context's, else
+//! [`SandboxBuilder::smart_style_url`], else `{base}/smart-style.json`).
+//! Every `401` carries `WWW-Authenticate` (`Basic` for client
+//! authentication, `Bearer` for bearer tokens). Redirect URIs match exactly,
+//! except that an `http` loopback IP literal (`127.0.0.1`, `[::1]`) matches
+//! with any port (RFC 8252 §7.3); `localhost` is matched exactly.
 //!
 //! ## Strictness
 //!
@@ -51,18 +101,40 @@
 //! (`invalid_scope`), scope `launch` needs a `launch` parameter and an unknown
 //! `launch` value is `invalid_request`; clients not registered for
 //! `authorization_code` → `unauthorized_client`; deny mode → `access_denied`.
+//! `state` must be printable ASCII (RFC 6749 Appendix A.5 VSCHAR): anything
+//! else (bytes that are not UTF-8, control characters, non-ASCII) is
+//! `invalid_request` without `state`, never echoed altered; a valid `state`
+//! comes back byte-exact.
 //! Success: `302` to the redirect URI with `code`, `state`, `iss`.
+//!
+//! **Scopes are down-scoped, not refused.** An app client gets at most what
+//! it is registered for ([`ClientRegistration::scope`]; empty means every
+//! launch, identity, `offline_access`/`online_access`, `patient/` and
+//! `user/` scope): requested scopes its registration does not cover are
+//! dropped and the token response's `scope` says what was granted (RFC 6749
+//! §3.3), so a client that ignores the granted scope is caught. If nothing
+//! requested is covered, the answer is `invalid_scope`. (Backend
+//! `client_credentials` requests are refused with `invalid_scope` instead.)
+//!
+//! **EHR launch values** are single use (any presentation consumes them),
+//! expire after 5 minutes, and when made for a client
+//! ([`Sandbox::ehr_launch_for_client`], the `{base}/launch` launcher) are
+//! accepted only from that client (`invalid_request`).
 //!
 //! **Token.** Form POST only, parameters never in the query and never
 //! repeated (`invalid_request`); unknown `grant_type` → `unsupported_grant_type`.
 //! Client authentication is verified for real (failures → `401
 //! invalid_client`, with `WWW-Authenticate: Basic` where Basic applies):
-//! - `client_secret_basic`, accepting both the RFC 6749 §2.3.1
-//!   form-urlencoded `id:secret` and the raw one;
+//! - `client_secret_basic` with the RFC 6749 §2.3.1 form-encoding of id and
+//!   secret, decoded strictly (raw credentials whose secret contains
+//!   `+ % / :` … fail; see [`Quirk::BasicNotUrlDecoded`]). Every secret the
+//!   sandbox issues contains characters that the encoding changes, so a
+//!   client that skips it fails here rather than in production;
 //! - public clients send `client_id` in the body and must not send a secret;
 //! - `private_key_jwt`: `client_assertion_type` must be the JWT-bearer URN;
 //!   `alg` RS384 or ES384 only (`none`, `HS*`, `RS256` … rejected), `kid`
-//!   required and looked up in the registered JWKS, `iss` == `sub` ==
+//!   required and looked up in the registered JWKS, header `typ` must be
+//!   `JWT` (missing or `at+jwt` … rejected), `iss` == `sub` ==
 //!   client_id, `aud` == `{base}/token`, `exp` in the future and at most
 //!   300 s ahead, `jti` single use (replay → `invalid_client`).
 //! - more than one method at once → `invalid_request`; `client_secret_post`
@@ -75,7 +147,9 @@
 //! to the challenge (else `invalid_grant`).
 //!
 //! A refresh token is issued **only when the granted scope contains
-//! `offline_access` or `online_access`**. Refresh tokens rotate by default:
+//! `offline_access` or `online_access` and the client is registered for the
+//! `refresh_token` grant** (the `refresh_token` grant of a client not
+//! registered for it is `unauthorized_client`). Refresh tokens rotate by default:
 //! the old one becomes `invalid_grant`, and presenting a rotated token again
 //! revokes the whole grant. A narrower `scope` on refresh must be covered by
 //! the original grant (else `invalid_scope`).
@@ -94,14 +168,65 @@
 //! `token_endpoint_auth_method` ∈ `none`, `client_secret_basic` (the default),
 //! `private_key_jwt`; `private_key_jwt` needs an inline `jwks` (`jwks_uri` is
 //! rejected) of RSA ≥ 2048-bit or EC P-384 public keys with a `kid`
-//! (otherwise `invalid_client_metadata`).
+//! (otherwise `invalid_client_metadata`). `grant_types` ⊆
+//! `authorization_code`, `refresh_token` (only with `authorization_code`),
+//! `client_credentials`; `scope` must be SMART scopes (`system/` only with
+//! `client_credentials`, the others only with `authorization_code`).
+//! Server-assigned members (`client_id`, `client_secret`,
+//! `client_secret_expires_at`, …) are never taken from the request.
+//!
+//! **Revocation** (RFC 7009). The client authenticates as at the token
+//! endpoint (public clients with `client_id`). `token_type_hint` is optional
+//! and not trusted (the token is looked up everywhere). Revoking a refresh
+//! token revokes its whole grant (its access tokens become inactive at
+//! introspection and `401` at the FHIR endpoint, the refresh token
+//! `invalid_grant`); revoking an access token revokes that token. Unknown
+//! tokens: `200`. A token of another client: `400 invalid_request`.
+//!
+//! **Introspection** (RFC 7662, SMART 2.2 profile). Confidential clients
+//! only (`401 invalid_client` otherwise). Inactive, expired, revoked or
+//! unknown tokens are `{"active": false}`; active ones carry `active`,
+//! `scope`, `client_id`, `exp`, `iat` (access tokens), `sub` (the user,
+//! derived from `fhirUser`; the client for backend tokens), `aud` and `iss`
+//! (both `{base}`), `token_type` (`Bearer`, or `refresh_token`), `patient`,
+//! `encounter`, `fhirContext`, `fhirUser` (absolute URL).
+//!
+//! **Client configuration** (RFC 7592). Registration responses carry
+//! `registration_client_uri` (`{base}/register/<client_id>`) and
+//! `registration_access_token`. With that Bearer token: `GET` reads the
+//! configuration; `PUT` replaces it (body with the same `client_id`, and the
+//! current `client_secret` if any; validated like a registration; the secret
+//! and the token are kept); `DELETE` removes the client and revokes its
+//! tokens (`204`). A wrong or missing token, or an unknown client, is `401
+//! invalid_token` with a `Bearer` challenge. Pre-registered clients have no
+//! registration access token.
+//!
+//! ## Interactive mode (browsers)
+//!
+//! Auto-approval is the default. With [`SandboxBuilder::interactive`]
+//! (binary `--interactive`) the authorization endpoint, once the request is
+//! valid, answers with server-rendered HTML (no JavaScript): a login page
+//! (users `clinician` / `sandbox`, and `amy` / `sandbox`, the patient
+//! `sandbox-patient-1`, who is then her own patient and `fhirUser`), a
+//! patient picker (standalone launches asking for `launch/patient`, not
+//! for `amy` nor EHR launches), and a consent page listing the granted
+//! scopes with Approve / Deny. Approve redirects with `code`, `state`,
+//! `iss`; Deny with `error=access_denied`. Each step is a form POST to
+//! `{base}/interact` with the pending request's unguessable id (10 minutes,
+//! single use; out-of-order or unknown steps are a `400` page). Every value
+//! shown is HTML-escaped. `{base}/launcher` is an EHR launcher page that
+//! opens a registered app with `iss` and a fresh `launch`.
 //!
 //! ## Launch context and EHR launch
 //!
 //! [`SandboxBuilder::launch_context`] sets the context for standalone
 //! launches (`patient` only with scope `launch/patient`, `encounter` only with
-//! `launch/encounter`). [`Sandbox::ehr_launch`] returns the URL an EHR would
-//! open; its `launch` value binds the given context.
+//! `launch/encounter`). [`Sandbox::ehr_launch`] and
+//! [`Sandbox::ehr_launch_for_client`] return the URL an EHR would open; its
+//! `launch` value binds the given context. Over HTTP (e.g. with the binary),
+//! `GET {base}/launch?client_id=ID&launch_uri=URL[&patient=P][&encounter=E]`
+//! redirects to `URL?iss={base}&launch=…` (without `launch_uri` it answers
+//! JSON `{"iss", "launch", "expires_in"}`).
 //!
 //! ## Pre-registered clients
 //!
@@ -119,9 +244,32 @@
 //! ## Binary
 //!
 //! `cargo run -p safire-sandbox -- --port 0 [--rs384] [--redirect-uri URI]...
-//! [--initial-access-token T]` prints the base URL and the clients, writes
+//! [--initial-access-token T] [--quirk NAME]... [--access-token-lifetime SECONDS]
+//! [--interactive]`
+//! prints the base URL, the EHR launcher URL and the clients, writes
 //! their private keys as PEM files to `$TMPDIR/safire-sandbox-PORT/`, and runs
 //! until Ctrl-C.
+//!
+//! ## Quirk profiles
+//!
+//! Strict is the default. [`SandboxBuilder::quirk`] (repeatable; binary:
+//! `--quirk NAME`, repeatable) switches on one named behaviour of real
+//! servers that clients must survive, each documented on [`Quirk`] with the
+//! server family it imitates: `basic-not-url-decoded`, `reusable-codes`,
+//! `error-redirect-without-state`, `non-rfc-token-error-status`,
+//! `expires-in-string`, `scope-omitted`, `refresh-not-rotated`,
+//! `discovery-from-host-header`. A quirk never switches on by itself.
+//!
+//! ```
+//! use safire_sandbox::{Quirk, Sandbox};
+//!
+//! let sandbox = Sandbox::builder()
+//!     .quirk(Quirk::ExpiresInString)
+//!     .quirk(Quirk::RefreshNotRotated)
+//!     .start()?;
+//! # drop(sandbox);
+//! # Ok::<(), std::io::Error>(())
+//! ```
 //!
 //! ## Fault injection and observation
 //!
@@ -149,274 +297,52 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod builder;
 mod jose;
 mod keys;
 mod oauth;
 mod server;
 mod types;
 
-use std::collections::HashMap;
 use std::io;
-use std::net::{Ipv4Addr, SocketAddr, TcpListener};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use serde_json::json;
-
+pub use builder::SandboxBuilder;
 pub use types::{
-    ClientAuth, ClientInfo, ClientKind, ClientRegistration, Clients, Endpoint, Fault, LaunchContext,
+    ClientAuth, ClientInfo, ClientKind, ClientRegistration, Clients, Endpoint, Fault,
+    LaunchContext, Quirk,
 };
 
-use oauth::{ClientRecord, Clock, Config, Shared, State};
+use oauth::{ClientRecord, Shared};
 
 /// Default redirect URI of the pre-registered app clients.
 pub const DEFAULT_REDIRECT_URI: &str = "http://127.0.0.1/callback";
 
-/// Configures and starts a [`Sandbox`].
-#[derive(Clone, Debug)]
-pub struct SandboxBuilder {
-    port: u16,
-    public_base_url: Option<String>,
-    launch_context: LaunchContext,
-    deny: bool,
-    initial_access_token: Option<String>,
-    extra_clients: Vec<ClientRegistration>,
-    redirect_uris: Vec<String>,
-    rs384: bool,
-    fixed_time: Option<u64>,
-    access_token_lifetime: Duration,
-    refresh_rotation: bool,
-    faults: Vec<(Endpoint, usize, Fault)>,
-}
-
-impl Default for SandboxBuilder {
-    fn default() -> Self {
-        Self {
-            port: 0,
-            public_base_url: None,
-            launch_context: LaunchContext::new()
-                .patient("sandbox-patient-1")
-                .encounter("sandbox-encounter-1")
-                .fhir_user("Practitioner/sandbox-practitioner-1")
-                .need_patient_banner(true),
-            deny: false,
-            initial_access_token: None,
-            extra_clients: Vec::new(),
-            redirect_uris: vec![DEFAULT_REDIRECT_URI.to_string()],
-            rs384: false,
-            fixed_time: None,
-            access_token_lifetime: Duration::from_secs(3600),
-            refresh_rotation: true,
-            faults: Vec::new(),
+/// `app_launch_url` with `iss` and `launch` appended to its query.
+pub(crate) fn launch_url(app_launch_url: &str, iss: &str, launch: &str) -> String {
+    match url::Url::parse(app_launch_url) {
+        Ok(mut u) => {
+            u.query_pairs_mut()
+                .append_pair("iss", iss)
+                .append_pair("launch", launch);
+            u.to_string()
         }
-    }
-}
-
-impl SandboxBuilder {
-    /// Port on 127.0.0.1 (default 0: any free port).
-    pub fn port(mut self, port: u16) -> Self {
-        self.port = port;
-        self
-    }
-    /// Advertise this FHIR base URL instead of `http://127.0.0.1:PORT/fhir`
-    /// (as if behind a proxy). Its path is where the endpoints are served.
-    /// `iss`, `aud` and the token endpoint URL all derive from it.
-    pub fn public_base_url(mut self, url: impl Into<String>) -> Self {
-        self.public_base_url = Some(url.into());
-        self
-    }
-    /// Context for standalone launches (default: patient `sandbox-patient-1`,
-    /// encounter `sandbox-encounter-1`, `need_patient_banner: true`).
-    pub fn launch_context(mut self, ctx: LaunchContext) -> Self {
-        self.launch_context = ctx;
-        self
-    }
-    /// Answer every authorization request with `access_denied`
-    /// (see also [`Sandbox::set_deny`]).
-    pub fn deny_authorization(mut self, deny: bool) -> Self {
-        self.deny = deny;
-        self
-    }
-    /// Require this Bearer initial access token at the registration endpoint.
-    pub fn initial_access_token(mut self, token: impl Into<String>) -> Self {
-        self.initial_access_token = Some(token.into());
-        self
-    }
-    /// Register an extra client at start.
-    pub fn register_client(mut self, client: ClientRegistration) -> Self {
-        self.extra_clients.push(client);
-        self
-    }
-    /// Redirect URIs of the pre-registered app clients (replaces the default
-    /// [`DEFAULT_REDIRECT_URI`]).
-    pub fn redirect_uris<I, S>(mut self, uris: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.redirect_uris = uris.into_iter().map(Into::into).collect();
-        self
-    }
-    /// Also pre-register an RS384 `private_key_jwt` app client. Generating
-    /// its RSA-2048 key takes seconds in debug builds.
-    pub fn rs384_client(mut self, enabled: bool) -> Self {
-        self.rs384 = enabled;
-        self
-    }
-    /// Freeze the sandbox clock at this Unix time (seconds).
-    pub fn fixed_time(mut self, unix_seconds: u64) -> Self {
-        self.fixed_time = Some(unix_seconds);
-        self
-    }
-    /// Access-token lifetime for app launches (default 1 h; backend tokens
-    /// are capped at 300 s).
-    pub fn access_token_lifetime(mut self, lifetime: Duration) -> Self {
-        self.access_token_lifetime = lifetime;
-        self
-    }
-    /// Rotate refresh tokens on use (default `true`).
-    pub fn refresh_token_rotation(mut self, rotate: bool) -> Self {
-        self.refresh_rotation = rotate;
-        self
-    }
-    /// Queue a fault from the start (see [`Faults::fail_next`]).
-    pub fn fault(mut self, endpoint: Endpoint, count: usize, fault: Fault) -> Self {
-        self.faults.push((endpoint, count, fault));
-        self
-    }
-
-    /// Bind, generate the pre-registered clients' keys and start serving.
-    pub fn start(self) -> io::Result<Sandbox> {
-        let invalid = |m: String| io::Error::new(io::ErrorKind::InvalidInput, m);
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, self.port))?;
-        let addr = listener.local_addr()?;
-        let base = match &self.public_base_url {
-            Some(u) => u.trim_end_matches('/').to_string(),
-            None => format!("http://{addr}/fhir"),
-        };
-        let parsed = url::Url::parse(&base).map_err(|e| invalid(format!("base URL: {e}")))?;
-        if parsed.query().is_some() || parsed.fragment().is_some() {
-            return Err(invalid("base URL must not have a query or fragment".into()));
+        Err(_) => {
+            let query: String = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("iss", iss)
+                .append_pair("launch", launch)
+                .finish();
+            let sep = if app_launch_url.contains('?') {
+                '&'
+            } else {
+                '?'
+            };
+            format!("{app_launch_url}{sep}{query}")
         }
-        let base_path = parsed.path().trim_end_matches('/').to_string();
-
-        let (clients, registrations) = self.default_clients()?;
-        let mut state = State::default();
-        for reg in registrations.iter().chain(&self.extra_clients) {
-            let rec = ClientRecord::from_registration(reg)
-                .map_err(|e| invalid(format!("client `{}`: {e}", reg.client_id)))?;
-            state.clients.insert(reg.client_id.clone(), rec);
-        }
-        let mut faults: HashMap<Endpoint, _> = HashMap::new();
-        for (e, n, f) in self.faults {
-            if n > 0 {
-                faults
-                    .entry(e)
-                    .or_insert_with(std::collections::VecDeque::new)
-                    .push_back((n, f));
-            }
-        }
-        let shared = Arc::new(Shared {
-            cfg: Config {
-                base,
-                base_path,
-                launch_context: self.launch_context,
-                initial_access_token: self.initial_access_token,
-                access_token_lifetime: self.access_token_lifetime.as_secs().max(1),
-                refresh_rotation: self.refresh_rotation,
-            },
-            state: Mutex::new(state),
-            faults: Mutex::new(faults),
-            counters: Mutex::new(HashMap::new()),
-            deny: AtomicBool::new(self.deny),
-            clock: Mutex::new(Clock {
-                fixed: self.fixed_time,
-                offset: 0,
-            }),
-        });
-        let (stop, thread) = server::spawn(listener, shared.clone())?;
-        Ok(Sandbox {
-            shared,
-            addr,
-            clients,
-            stop: Some(stop),
-            thread: Some(thread),
-        })
-    }
-
-    fn default_clients(&self) -> io::Result<(Clients, Vec<ClientRegistration>)> {
-        let id = |kind: &str| -> io::Result<String> {
-            Ok(format!("sandbox-{kind}-{}", keys::random_id(6)?))
-        };
-        let app_info = |kind, client_id: String| ClientInfo {
-            kind,
-            client_id,
-            client_secret: None,
-            private_key_pem: None,
-            kid: None,
-            alg: None,
-            jwks: None,
-            redirect_uris: self.redirect_uris.clone(),
-            scope: String::new(),
-        };
-        let with_key = |mut info: ClientInfo, kp: keys::KeyPair, alg| {
-            info.private_key_pem = Some(kp.private_key_pem);
-            info.kid = Some(kp.kid);
-            info.alg = Some(alg);
-            info.jwks = Some(json!({ "keys": [kp.public_jwk] }));
-            info
-        };
-        let public = app_info(ClientKind::Public, id("public")?);
-        let mut symmetric = app_info(ClientKind::ConfidentialSymmetric, id("symmetric")?);
-        symmetric.client_secret = Some(keys::random_id(24)?);
-        let asymmetric = with_key(
-            app_info(ClientKind::ConfidentialAsymmetric, id("es384")?),
-            keys::generate_es384("es384")?,
-            "ES384",
-        );
-        let asymmetric_rs384 = if self.rs384 {
-            Some(with_key(
-                app_info(ClientKind::ConfidentialAsymmetric, id("rs384")?),
-                keys::generate_rs384("rs384")?,
-                "RS384",
-            ))
-        } else {
-            None
-        };
-        let mut backend = with_key(
-            app_info(ClientKind::Backend, id("backend")?),
-            keys::generate_es384("backend")?,
-            "ES384",
-        );
-        backend.redirect_uris = Vec::new();
-        backend.scope = "system/*.rs system/*.read".into();
-        let clients = Clients {
-            public,
-            symmetric,
-            asymmetric,
-            asymmetric_rs384,
-            backend,
-        };
-        let regs = clients.all().into_iter().map(registration_of).collect();
-        Ok((clients, regs))
-    }
-}
-
-fn registration_of(c: &ClientInfo) -> ClientRegistration {
-    let jwks = c.jwks.clone().unwrap_or_else(|| json!({"keys": []}));
-    match c.kind {
-        ClientKind::Public => ClientRegistration::public(&c.client_id, c.redirect_uris.clone()),
-        ClientKind::ConfidentialSymmetric => ClientRegistration::symmetric(
-            &c.client_id,
-            c.client_secret.clone().unwrap_or_default(),
-            c.redirect_uris.clone(),
-        ),
-        ClientKind::ConfidentialAsymmetric => {
-            ClientRegistration::asymmetric(&c.client_id, jwks, c.redirect_uris.clone())
-        }
-        ClientKind::Backend => ClientRegistration::backend(&c.client_id, jwks, &c.scope),
     }
 }
 
@@ -519,29 +445,64 @@ impl Sandbox {
 
     /// The URL an EHR would open to launch the app at `app_launch_url`:
     /// `app_launch_url?iss=<base>&launch=<opaque>`. An authorization request
-    /// with scope `launch` and that `launch` value gets `context` bound.
+    /// with scope `launch` and that `launch` value gets `context` bound. The
+    /// value is single use and expires after 5 minutes; any client may use it
+    /// (see [`Sandbox::ehr_launch_for_client`] to bind it to one).
     pub fn ehr_launch(&self, app_launch_url: &str, context: LaunchContext) -> String {
-        let launch = oauth::new_launch(&self.shared, context);
-        let query: String = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("iss", &self.shared.cfg.base)
-            .append_pair("launch", &launch)
-            .finish();
-        match url::Url::parse(app_launch_url) {
-            Ok(mut u) => {
-                u.query_pairs_mut()
-                    .append_pair("iss", &self.shared.cfg.base)
-                    .append_pair("launch", &launch);
-                u.to_string()
-            }
-            Err(_) => {
-                let sep = if app_launch_url.contains('?') {
-                    '&'
-                } else {
-                    '?'
-                };
-                format!("{app_launch_url}{sep}{query}")
-            }
-        }
+        let launch = oauth::new_launch(&self.shared, context, None);
+        launch_url(app_launch_url, &self.shared.cfg.base, &launch)
+    }
+
+    /// Like [`Sandbox::ehr_launch`], but the `launch` value is accepted only
+    /// in an authorization request of `client_id` (others get
+    /// `invalid_request`).
+    pub fn ehr_launch_for_client(
+        &self,
+        client_id: &str,
+        app_launch_url: &str,
+        context: LaunchContext,
+    ) -> String {
+        let launch = oauth::new_launch(&self.shared, context, Some(client_id));
+        launch_url(app_launch_url, &self.shared.cfg.base, &launch)
+    }
+
+    /// Rotate the id_token signing key to a freshly generated RSA-2048 key
+    /// (slow in debug builds) and return its new `kid`. The JWKS then lists
+    /// the new key first and keeps the previous one, so id_tokens issued
+    /// before still verify.
+    pub fn rotate_signing_key(&self) -> io::Result<String> {
+        let key = keys::generate_rsa()?;
+        Ok(self.install_signing_key(key))
+    }
+
+    /// Like [`Sandbox::rotate_signing_key`], with a given RSA private key
+    /// (PKCS#8 PEM, ≥ 2048 bits).
+    pub fn rotate_signing_key_pem(&self, pem: &str) -> io::Result<String> {
+        let key = oauth::parse_rsa_pem(pem)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        Ok(self.install_signing_key(key))
+    }
+
+    fn install_signing_key(&self, key: rsa::RsaPrivateKey) -> String {
+        self.shared
+            .signing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .install(key)
+    }
+
+    /// The `kid` id_tokens are signed with now (generating the key if none
+    /// exists yet).
+    pub fn signing_kid(&self) -> io::Result<String> {
+        let keys = self
+            .shared
+            .signing_keys()
+            .map_err(|e| io::Error::other(e.description))?;
+        Ok(keys
+            .current
+            .as_ref()
+            .map(|k| k.kid.clone())
+            .unwrap_or_default())
     }
 
     /// Fault-injection handle.

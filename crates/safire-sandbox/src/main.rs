@@ -1,17 +1,26 @@
-//! `cargo run -p safire-sandbox -- [--port N] [--rs384] [--redirect-uri URI]...`
+//! `cargo run -p safire-sandbox -- [--port N] [--rs384] [--redirect-uri URI]...
+//! [--initial-access-token T] [--quirk NAME]... [--access-token-lifetime SECONDS]
+//! [--interactive]`
 //!
-//! Starts a sandbox, prints its FHIR base URL and pre-registered clients
-//! (private keys written as PEM files to a temp directory), runs until Ctrl-C.
+//! Starts a sandbox, prints its FHIR base URL, its EHR launcher URL and the
+//! pre-registered clients (private keys written as PEM files to a temp
+//! directory), runs until Ctrl-C.
 #![forbid(unsafe_code)]
 
 use std::process::ExitCode;
 
-use safire_sandbox::{ClientInfo, Sandbox};
+use std::time::Duration;
+
+use safire_sandbox::{ClientInfo, Endpoint, Quirk, Sandbox};
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: safire-sandbox [--port N] [--rs384] [--redirect-uri URI]... [--initial-access-token T]"
+        "usage: safire-sandbox [--port N] [--rs384] [--redirect-uri URI]... \
+         [--initial-access-token T] [--quirk NAME]... [--access-token-lifetime SECONDS] \
+         [--interactive]"
     );
+    let names: Vec<&str> = Quirk::ALL.iter().map(|q| q.name()).collect();
+    eprintln!("quirks (off unless named): {}", names.join(", "));
     ExitCode::from(2)
 }
 
@@ -26,6 +35,7 @@ fn main() -> ExitCode {
                 None => return usage(),
             },
             "--rs384" => builder = builder.rs384_client(true),
+            "--interactive" => builder = builder.interactive(true),
             "--redirect-uri" => match args.next() {
                 Some(u) => redirect_uris.push(u),
                 None => return usage(),
@@ -33,6 +43,16 @@ fn main() -> ExitCode {
             "--initial-access-token" => match args.next() {
                 Some(t) => builder = builder.initial_access_token(t),
                 None => return usage(),
+            },
+            "--quirk" => match args.next().as_deref().and_then(Quirk::from_name) {
+                Some(q) => builder = builder.quirk(q),
+                None => return usage(),
+            },
+            "--access-token-lifetime" => match args.next().and_then(|s| s.parse::<u64>().ok()) {
+                Some(secs) if secs > 0 => {
+                    builder = builder.access_token_lifetime(Duration::from_secs(secs));
+                }
+                _ => return usage(),
             },
             "-h" | "--help" => {
                 usage();
@@ -60,6 +80,14 @@ fn main() -> ExitCode {
     println!(
         "discovery:     {}/.well-known/smart-configuration",
         sandbox.fhir_base_url()
+    );
+    println!(
+        "EHR launcher:  {}?client_id=CLIENT_ID&launch_uri=APP_LAUNCH_URL",
+        sandbox.url(Endpoint::Launch)
+    );
+    println!(
+        "launcher page: {}  (HTML; with --interactive, authorize shows login/consent pages)",
+        sandbox.url(Endpoint::Launcher)
     );
     println!();
     for c in sandbox.clients().all() {

@@ -121,8 +121,13 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Full<By
             }
         }
     }
+    let below_base = path
+        .strip_prefix(shared.cfg.base_path.as_str())
+        .unwrap_or_default()
+        .to_string();
     let req = Req {
         method: parts.method.as_str().to_string(),
+        path: below_base,
         query: parts.uri.query().map(str::to_string),
         headers: parts.headers,
         body,

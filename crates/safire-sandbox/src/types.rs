@@ -16,8 +16,10 @@ pub struct LaunchContext {
     pub encounter: Option<String>,
     /// `fhirContext` array (SMART 2.2: objects with `reference`, `canonical`, `identifier`, `type`, `role`).
     pub fhir_context: Vec<Value>,
-    /// The user's FHIR resource URL. Reported by introspection (`fhirUser`);
-    /// the sandbox issues no id_token.
+    /// The user's FHIR resource (`Practitioner/…`, `Patient/…`, or an
+    /// absolute URL): the `fhirUser` claim of id_tokens and introspection
+    /// (absolute, resolved against the FHIR base) when scope `fhirUser` is
+    /// granted, and the source of `sub`.
     pub fhir_user: Option<String>,
     /// `need_patient_banner` token-response parameter.
     pub need_patient_banner: Option<bool>,
@@ -95,11 +97,16 @@ pub struct ClientRegistration {
     pub auth: ClientAuth,
     /// Exact redirect URIs accepted at the authorize endpoint.
     pub redirect_uris: Vec<String>,
-    /// `authorization_code` and/or `client_credentials`
-    /// (`refresh_token` is implied by `authorization_code`).
+    /// `authorization_code`, `refresh_token` (only with
+    /// `authorization_code`) and/or `client_credentials`. Refresh tokens are
+    /// issued only to clients registered for `refresh_token` (the app
+    /// constructors below register both).
     pub grant_types: Vec<String>,
-    /// Space-separated scopes the client may obtain with `client_credentials`
-    /// (e.g. `system/*.rs`). Ignored for app launches.
+    /// Space-separated scopes the client may obtain (e.g. `system/*.rs` for
+    /// a backend client, `launch/patient patient/Observation.rs` for an app).
+    /// Empty for an app client means every non-`system/` scope. Requests
+    /// beyond it are down-scoped (app launches) or `invalid_scope`
+    /// (`client_credentials`).
     pub scope: String,
 }
 
@@ -109,6 +116,10 @@ where
     S: Into<String>,
 {
     it.into_iter().map(Into::into).collect()
+}
+
+fn app_grants() -> Vec<String> {
+    vec!["authorization_code".into(), "refresh_token".into()]
 }
 
 impl ClientRegistration {
@@ -122,7 +133,7 @@ impl ClientRegistration {
             client_id: client_id.into(),
             auth: ClientAuth::None,
             redirect_uris: strings(redirect_uris),
-            grant_types: vec!["authorization_code".into()],
+            grant_types: app_grants(),
             scope: String::new(),
         }
     }
@@ -142,7 +153,7 @@ impl ClientRegistration {
                 secret: secret.into(),
             },
             redirect_uris: strings(redirect_uris),
-            grant_types: vec!["authorization_code".into()],
+            grant_types: app_grants(),
             scope: String::new(),
         }
     }
@@ -156,7 +167,7 @@ impl ClientRegistration {
             client_id: client_id.into(),
             auth: ClientAuth::PrivateKeyJwt { jwks },
             redirect_uris: strings(redirect_uris),
-            grant_types: vec!["authorization_code".into()],
+            grant_types: app_grants(),
             scope: String::new(),
         }
     }
@@ -250,16 +261,47 @@ pub enum Endpoint {
     Register,
     /// `POST {base}/introspect`
     Introspect,
+    /// `GET {base}/launch?client_id=…[&launch_uri=…]`: the EHR launcher
+    /// (starts an EHR launch for a registered app).
+    Launch,
+    /// `GET {base}/smart-style.json`: the default `smart_style_url`.
+    SmartStyle,
+    /// `GET {base}/Patient/<id>`: the minimal FHIR read endpoint (bearer
+    /// token and scopes checked).
+    FhirPatient,
+    /// `POST {base}/revoke`: RFC 7009 token revocation.
+    Revoke,
+    /// `GET|PUT|DELETE {base}/register/<client_id>`: RFC 7592 client
+    /// configuration, with the registration access token.
+    ClientConfiguration,
+    /// `GET {base}/.well-known/jwks.json`: the id_token signing keys.
+    Jwks,
+    /// `GET {base}/.well-known/openid-configuration`: OIDC discovery.
+    OpenidConfiguration,
+    /// `POST {base}/interact`: the steps of interactive authorization
+    /// (login, patient picker, consent).
+    Interact,
+    /// `GET {base}/launcher`: the EHR launcher HTML page.
+    Launcher,
 }
 
 impl Endpoint {
     /// Every endpoint.
-    pub const ALL: [Endpoint; 5] = [
+    pub const ALL: [Endpoint; 14] = [
         Endpoint::SmartConfiguration,
         Endpoint::Authorize,
         Endpoint::Token,
         Endpoint::Register,
         Endpoint::Introspect,
+        Endpoint::Launch,
+        Endpoint::SmartStyle,
+        Endpoint::FhirPatient,
+        Endpoint::Revoke,
+        Endpoint::ClientConfiguration,
+        Endpoint::Jwks,
+        Endpoint::OpenidConfiguration,
+        Endpoint::Interact,
+        Endpoint::Launcher,
     ];
     /// Path below the FHIR base URL.
     pub fn path(self) -> &'static str {
@@ -269,7 +311,21 @@ impl Endpoint {
             Endpoint::Token => "/token",
             Endpoint::Register => "/register",
             Endpoint::Introspect => "/introspect",
+            Endpoint::Launch => "/launch",
+            Endpoint::SmartStyle => "/smart-style.json",
+            Endpoint::FhirPatient => "/Patient",
+            Endpoint::Revoke => "/revoke",
+            Endpoint::ClientConfiguration => "/register",
+            Endpoint::Jwks => "/.well-known/jwks.json",
+            Endpoint::OpenidConfiguration => "/.well-known/openid-configuration",
+            Endpoint::Interact => "/interact",
+            Endpoint::Launcher => "/launcher",
         }
+    }
+    /// Whether the endpoint serves paths below [`Endpoint::path`]
+    /// (e.g. `/Patient/<id>`) rather than exactly it.
+    pub fn is_prefix(self) -> bool {
+        matches!(self, Endpoint::FhirPatient | Endpoint::ClientConfiguration)
     }
 }
 
@@ -296,4 +352,86 @@ pub enum Fault {
         /// `Location` header value.
         location: String,
     },
+}
+
+/// A named behaviour of real authorization servers that clients must
+/// survive. Off unless switched on with [`crate::SandboxBuilder::quirk`]
+/// (several may be combined) or the binary's `--quirk NAME`; the sandbox is
+/// strict by default and a quirk never switches on by itself.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Quirk {
+    /// `basic-not-url-decoded`: the `Authorization: Basic` id and secret are
+    /// compared as sent, without the RFC 6749 §2.3.1 form-decoding, so a
+    /// client that encodes correctly fails once its secret has `+ / : %` ….
+    /// Imitates servers that hand the header to generic HTTP Basic
+    /// middleware (the most common RFC 6749 deviation in the wild).
+    BasicNotUrlDecoded,
+    /// `reusable-codes`: an authorization code can be exchanged again until
+    /// it expires, and a replay revokes nothing. Imitates simple or
+    /// home-grown OAuth servers and mock EHRs that keep codes in a plain
+    /// lookup table.
+    ReusableCodes,
+    /// `error-redirect-without-state`: error redirects from the
+    /// authorization endpoint carry `error`/`error_description` but no
+    /// `state`. Imitates servers whose error pages are rendered by a
+    /// different component than the one that read the request.
+    ErrorRedirectWithoutState,
+    /// `non-rfc-token-error-status`: `invalid_grant` at the token endpoint
+    /// answers `401` for a bad or expired code and `403` for a bad or
+    /// expired refresh token, instead of RFC 6749 §5.2's `400`. Imitates
+    /// FHIR API gateways that map OAuth errors onto HTTP auth statuses.
+    NonRfcTokenErrorStatus,
+    /// `expires-in-string`: `expires_in` is a JSON string (`"3600"`).
+    /// Imitates the Azure AD v1.0 token endpoint family, which sends numeric
+    /// members as strings.
+    ExpiresInString,
+    /// `scope-omitted`: the token response never carries `scope`, even when
+    /// the grant differs from the request. Imitates servers that read RFC
+    /// 6749 §5.1 ("OPTIONAL if identical") as "never"; a client must then
+    /// not assume it got what it asked for.
+    ScopeOmitted,
+    /// `refresh-not-rotated`: a refresh returns no new refresh token and the
+    /// old one stays valid. Imitates EHRs with long-lived, non-rotating
+    /// refresh tokens (Epic's behaviour, for example). Same as
+    /// [`crate::SandboxBuilder::refresh_token_rotation`]`(false)`.
+    RefreshNotRotated,
+    /// `discovery-from-host-header`: the discovery document's URLs are built
+    /// from the request's `Host` header (`http://{Host}{base path}`) instead
+    /// of the configured base URL. Imitates FHIR servers that derive their
+    /// base URL from the incoming request (HAPI FHIR's default address
+    /// strategy) behind a proxy that does not forward the public host: a
+    /// client that trusts those URLs can be sent elsewhere.
+    DiscoveryFromHostHeader,
+}
+
+impl Quirk {
+    /// Every quirk.
+    pub const ALL: [Quirk; 8] = [
+        Quirk::BasicNotUrlDecoded,
+        Quirk::ReusableCodes,
+        Quirk::ErrorRedirectWithoutState,
+        Quirk::NonRfcTokenErrorStatus,
+        Quirk::ExpiresInString,
+        Quirk::ScopeOmitted,
+        Quirk::RefreshNotRotated,
+        Quirk::DiscoveryFromHostHeader,
+    ];
+    /// The kebab-case name used by the binary's `--quirk` flag.
+    pub fn name(self) -> &'static str {
+        match self {
+            Quirk::BasicNotUrlDecoded => "basic-not-url-decoded",
+            Quirk::ReusableCodes => "reusable-codes",
+            Quirk::ErrorRedirectWithoutState => "error-redirect-without-state",
+            Quirk::NonRfcTokenErrorStatus => "non-rfc-token-error-status",
+            Quirk::ExpiresInString => "expires-in-string",
+            Quirk::ScopeOmitted => "scope-omitted",
+            Quirk::RefreshNotRotated => "refresh-not-rotated",
+            Quirk::DiscoveryFromHostHeader => "discovery-from-host-header",
+        }
+    }
+    /// The quirk with this [`Quirk::name`].
+    pub fn from_name(name: &str) -> Option<Quirk> {
+        Quirk::ALL.into_iter().find(|q| q.name() == name)
+    }
 }

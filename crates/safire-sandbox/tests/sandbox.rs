@@ -149,7 +149,12 @@ fn discovery_advertises_what_is_supported() {
     let r = get(sb.local_addr(), &sb.url(Endpoint::SmartConfiguration));
     assert_eq!(r.status, 200);
     let d = r.json();
-    assert_eq!(d["issuer"], sb.fhir_base_url());
+    assert_eq!(
+        d["issuer"],
+        sb.fhir_base_url(),
+        "issuer with sso-openid-connect"
+    );
+    assert_eq!(d["jwks_uri"], sb.url(Endpoint::Jwks));
     assert_eq!(d["authorization_endpoint"], sb.authorize_url());
     assert_eq!(d["token_endpoint"], sb.token_url());
     assert_eq!(d["registration_endpoint"], sb.url(Endpoint::Register));
@@ -198,8 +203,8 @@ fn discovery_advertises_what_is_supported() {
         assert!(caps.contains(&c), "missing capability {c}");
     }
     assert!(
-        !caps.contains(&"sso-openid-connect"),
-        "no id_token support, must not advertise SSO"
+        caps.contains(&"sso-openid-connect"),
+        "id_tokens are issued: SSO is advertised"
     );
     assert!(
         d["scopes_supported"]
@@ -293,7 +298,7 @@ fn full_public_flow_authorize_code_token_refresh_over_plain_http() {
 }
 
 #[test]
-fn symmetric_client_basic_auth_both_encodings_and_post_authorize() {
+fn symmetric_client_basic_auth_strict_encoding_and_post_authorize() {
     let sb = Sandbox::builder()
         .register_client(ClientRegistration::symmetric(
             "app-1 x",
@@ -328,7 +333,8 @@ fn symmetric_client_basic_auth_both_encodings_and_post_authorize() {
         )
     };
     // RFC 6749 §2.3.1: form-urlencode id and secret, then Basic.
-    let encoded = basic("app-1+x", "p%25ss%2Bword%3Ax");
+    let encoded = basic_raw("app-1+x", "p%25ss%2Bword%3Ax");
+    assert_eq!(encoded, basic("app-1 x", "p%ss+word:x"));
     let t = token_req(&code, &verifier, &encoded);
     assert_eq!(t.status, 200, "{}", t.body);
     assert!(
@@ -340,10 +346,10 @@ fn symmetric_client_basic_auth_both_encodings_and_post_authorize() {
         "no launch/patient, no patient"
     );
 
-    // Raw (unencoded) credentials are accepted too.
+    // Raw (unencoded) credentials are refused: strict §2.3.1 decoding.
     let (code2, verifier2) = get_code(&sb, "app-1 x", "patient/*.rs");
-    let t2 = token_req(&code2, &verifier2, &basic("app-1 x", "p%ss+word:x"));
-    assert_eq!(t2.status, 200, "{}", t2.body);
+    let t2 = token_req(&code2, &verifier2, &basic_raw("app-1 x", "p%ss+word:x"));
+    assert_eq!((t2.status, t2.error().as_str()), (401, "invalid_client"));
 
     // Wrong secret: 401 invalid_client with a Basic challenge.
     let (code3, verifier3) = get_code(&sb, "app-1 x", "patient/*.rs");
@@ -421,10 +427,8 @@ fn ehr_launch_binds_context() {
     assert_eq!(t["fhirContext"], json!([{"reference": "Appointment/42"}]));
     assert_eq!(t["need_patient_banner"], false);
     assert_eq!(t["smart_style_url"], "https://ehr.example/style.json");
-    assert_eq!(
-        t["scope"], "launch patient/*.rs",
-        "openid/fhirUser are not granted (no id_token)"
-    );
+    assert_eq!(t["scope"], "launch openid fhirUser patient/*.rs");
+    assert!(t["id_token"].is_string());
 
     // Unknown launch: invalid_request; launch without the launch scope: invalid_scope.
     let mut p = auth_params(&sb, &client_id, "launch patient/*.rs", &challenge);

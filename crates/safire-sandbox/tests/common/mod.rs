@@ -129,7 +129,14 @@ pub fn post_form(
     http(addr, "POST", &path_of(url), &headers, body.as_bytes())
 }
 
+/// `Authorization: Basic` with RFC 6749 §2.3.1 form-encoding of id and secret.
 pub fn basic(id: &str, secret: &str) -> String {
+    let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    basic_raw(&enc(id), &enc(secret))
+}
+
+/// `Authorization: Basic` of `id:secret` exactly as given (no form-encoding).
+pub fn basic_raw(id: &str, secret: &str) -> String {
     format!(
         "Basic {}",
         base64ct::Base64::encode_string(format!("{id}:{secret}").as_bytes())
@@ -157,3 +164,5 @@ pub fn sign_es384(pem: &str, header: &Value, claims: &Value) -> String {
         Base64UrlUnpadded::encode_string(&sig.to_bytes())
     )
 }
+
+pub mod flow;
