@@ -170,7 +170,7 @@ fn discover_prints_endpoints_capabilities_and_findings() {
     )));
     assert!(out.contains("\n  launch-standalone\n"), "{out}");
     assert!(out.contains("backend services             yes"), "{out}");
-    assert!(out.contains("OpenID Connect               no"), "{out}");
+    assert!(out.contains("OpenID Connect               yes"), "{out}");
     // http on loopback is reported, not hidden.
     assert!(out.contains("Compliance findings ("), "{out}");
     let findings = out.split("Compliance findings").nth(1).unwrap();
