@@ -95,6 +95,7 @@ pub mod error;
 pub mod finding;
 pub mod flow;
 pub mod json;
+mod lenient;
 pub mod metadata;
 pub mod oauth_error;
 pub mod pkce;
