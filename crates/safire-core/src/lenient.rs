@@ -323,7 +323,7 @@ macro_rules! document {
                     type Value = $name;
 
                     fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-                        formatter.write_str("a JSON object")
+                        formatter.write_str("a map")
                     }
 
                     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<$name, A::Error> {
@@ -416,7 +416,7 @@ impl Form for Value {
 /// A non-negative integer, and how sloppily it was sent (see [`lenient_u64`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Int {
-    /// A JSON integer.
+    /// A JSON integer: fine.
     Exact(u64),
     /// A numeric string such as `"3600"`.
     FromString(u64),
@@ -434,10 +434,8 @@ impl Int {
 
     fn read(value: Value) -> Read<Int> {
         match lenient_u64(&value) {
-            LenientInt::Exact(n) => Read::Ok(Int::Exact(n)),
-            LenientInt::FromString(n) => Read::Ok(Int::FromString(n)),
-            LenientInt::FromFloat(n) => Read::Ok(Int::FromFloat(n)),
-            LenientInt::Invalid(_) => Read::Wrong(value),
+            Ok(int) => Read::Ok(int),
+            Err(_) => Read::Wrong(value),
         }
     }
 }
@@ -454,50 +452,38 @@ impl Form for Int {
     }
 }
 
-/// A non-negative integer from a JSON number or a numeric string, with a note saying how
-/// sloppy the form was. `Invalid` says what was wrong.
-pub(crate) enum LenientInt {
-    /// A JSON integer: fine.
-    Exact(u64),
-    /// A numeric string such as `"3600"`.
-    FromString(u64),
-    /// A JSON float with no fractional part such as `3600.0`.
-    FromFloat(u64),
-    /// Anything else; the text says what it was.
-    Invalid(&'static str),
-}
-
 /// Largest float that converts to `u64` exactly enough (2^53).
 const MAX_SAFE_FLOAT: f64 = 9_007_199_254_740_992.0;
 
-/// Reads a non-negative integer leniently (see [`LenientInt`]).
-pub(crate) fn lenient_u64(value: &Value) -> LenientInt {
+/// A non-negative integer from a JSON number, a numeric string or an integral float, saying
+/// how sloppy the form was; `Err` says what the value was instead.
+pub(crate) fn lenient_u64(value: &Value) -> Result<Int, &'static str> {
     match value {
         Value::Number(n) => {
             if let Some(u) = n.as_u64() {
-                LenientInt::Exact(u)
+                Ok(Int::Exact(u))
             } else if n.is_i64() {
-                LenientInt::Invalid("a negative number")
+                Err("a negative number")
             } else {
                 match n.as_f64() {
                     Some(f) if f.is_finite() && f >= 0.0 && f.fract() == 0.0 => {
                         if f <= MAX_SAFE_FLOAT {
                             // In range and integral, so the conversion is exact.
-                            LenientInt::FromFloat(f as u64)
+                            Ok(Int::FromFloat(f as u64))
                         } else {
-                            LenientInt::Invalid("a number too large to be exact")
+                            Err("a number too large to be exact")
                         }
                     }
-                    Some(f) if f < 0.0 => LenientInt::Invalid("a negative number"),
-                    _ => LenientInt::Invalid("a number with a fractional part"),
+                    Some(f) if f < 0.0 => Err("a negative number"),
+                    _ => Err("a number with a fractional part"),
                 }
             }
         }
         Value::String(s) => match s.trim().parse::<u64>() {
-            Ok(u) if !s.trim().starts_with('+') => LenientInt::FromString(u),
-            _ => LenientInt::Invalid("a string that is not a non-negative integer"),
+            Ok(u) if !s.trim().starts_with('+') => Ok(Int::FromString(u)),
+            _ => Err("a string that is not a non-negative integer"),
         },
-        other => LenientInt::Invalid(type_name(other)),
+        other => Err(type_name(other)),
     }
 }
 

@@ -17,7 +17,7 @@ use serde_json::{Map, Value};
 use crate::error::{OAuthErrorFields, TokenError, server_text};
 use crate::finding::{Finding, Findings};
 use crate::json::{from_body, names, type_name};
-use crate::lenient::{self, Form, Int, LenientInt, Member, Read, lenient_u64};
+use crate::lenient::{self, Form, Int, Member, Read, lenient_u64};
 use crate::oauth_error::{has_error_member, oauth_error_from_object, parse_oauth_error};
 use crate::secret::SecretString;
 
@@ -378,10 +378,9 @@ impl Reader {
                 Some(n)
             }
             Err(wrong) => {
-                let what = match lenient_u64(&wrong.value) {
-                    LenientInt::Invalid(what) => what,
-                    _ => type_name(&wrong.value),
-                };
+                let what = lenient_u64(&wrong.value)
+                    .err()
+                    .unwrap_or_else(|| type_name(&wrong.value));
                 self.findings.error(
                     "expires_in",
                     format!(
