@@ -3,7 +3,7 @@
 //! Input: optional `"<status>\n"` line (default 400), then the body.
 //! Invariants:
 //! - the status is preserved whatever the body;
-//! - `parse_object` agrees with an independent model (serde_json + BOM skip + depth ≤ 64);
+//! - `parse_object` agrees with an independent model (serde_json + BOM skip + depth < 128);
 //! - each of error/error_description/error_uri is present exactly when the object has a
 //!   non-blank string member of that name, and then equals the model `server_text` of it:
 //!   at most 300 characters plus `…`, no control characters;

@@ -98,6 +98,7 @@ mod error;
 mod finding;
 mod flow;
 mod json;
+mod lenient;
 mod metadata;
 mod oauth_error;
 mod oidc;

@@ -6,11 +6,12 @@
 
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::{OAuthErrorFields, RegistrationError};
-use crate::json::{LenientInt, field_names, lenient_u64, parse_object, string_array, type_name};
+use crate::json::{from_body, names, type_name};
+use crate::lenient::{self, Int};
 use crate::oauth_error::{has_error_member, oauth_error_from_object, parse_oauth_error};
 use crate::secret::SecretString;
 
@@ -33,8 +34,7 @@ use crate::secret::SecretString;
 /// assert!(!format!("{client:?}").contains("s3cr3t"));
 /// # Ok::<(), safire_core::RegistrationError>(())
 /// ```
-#[derive(Clone, PartialEq, Serialize, Deserialize)]
-#[serde(try_from = "Map<String, Value>")]
+#[derive(Clone, PartialEq, Serialize)]
 pub struct RegisteredClient {
     /// The issued client identifier (never blank).
     pub client_id: String,
@@ -103,6 +103,32 @@ impl fmt::Debug for RegisteredClient {
     }
 }
 
+lenient::document! {
+    /// The members of a registration response, as read (see [`lenient`]).
+    struct Members {
+        client_id: String,
+        client_secret: String,
+        registration_access_token: String,
+        registration_client_uri: String,
+        client_id_issued_at: Int,
+        client_secret_expires_at: Int,
+        token_endpoint_auth_method: String,
+        redirect_uris: Vec<String>,
+        grant_types: Vec<String>,
+        scope: String,
+        jwks: Map<String, Value>,
+        jwks_uri: String,
+        client_name: String,
+    }
+}
+
+impl<'de> Deserialize<'de> for RegisteredClient {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let members = Members::deserialize(deserializer)?;
+        RegisteredClient::from_members(members).map_err(serde::de::Error::custom)
+    }
+}
+
 impl TryFrom<Map<String, Value>> for RegisteredClient {
     type Error = RegistrationError;
 
@@ -111,67 +137,9 @@ impl TryFrom<Map<String, Value>> for RegisteredClient {
     }
 }
 
-/// Moves known fields out of the body, parking wrong-typed values in `wrong`.
-struct Taker {
-    map: Map<String, Value>,
-    wrong: Map<String, Value>,
-}
-
-impl Taker {
-    fn take(&mut self, key: &str) -> Option<Value> {
-        match self.map.remove(key) {
-            None | Some(Value::Null) => None,
-            Some(v) => Some(v),
-        }
-    }
-
-    fn park(&mut self, key: &str, value: Value) {
-        self.wrong.insert(key.to_owned(), value);
-    }
-
-    fn string(&mut self, key: &str) -> Option<String> {
-        match self.take(key)? {
-            Value::String(s) => Some(s),
-            other => {
-                self.park(key, other);
-                None
-            }
-        }
-    }
-
-    fn strings(&mut self, key: &str) -> Vec<String> {
-        let Some(value) = self.take(key) else {
-            return Vec::new();
-        };
-        match string_array(&value) {
-            Some(list) => list,
-            None => {
-                self.park(key, value);
-                Vec::new()
-            }
-        }
-    }
-
-    fn timestamp(&mut self, key: &str) -> Option<u64> {
-        let value = self.take(key)?;
-        match lenient_u64(&value) {
-            LenientInt::Exact(n) | LenientInt::FromString(n) | LenientInt::FromFloat(n) => Some(n),
-            LenientInt::Invalid(_) => {
-                self.park(key, value);
-                None
-            }
-        }
-    }
-
-    fn object(&mut self, key: &str) -> Option<Value> {
-        match self.take(key)? {
-            obj @ Value::Object(_) => Some(obj),
-            other => {
-                self.park(key, other);
-                None
-            }
-        }
-    }
+/// True for a non-blank `client_id`.
+fn usable(client_id: &str) -> bool {
+    !client_id.trim().is_empty()
 }
 
 fn failure(
@@ -210,7 +178,7 @@ impl RegisteredClient {
                 detail: None,
             });
         }
-        let Some(map) = parse_object(body) else {
+        let Some(members) = from_body::<Members>(body) else {
             return Err(failure(
                 OAuthErrorFields {
                     status: Some(status),
@@ -220,32 +188,35 @@ impl RegisteredClient {
                 "response is not a usable JSON object",
             ));
         };
-        let oauth = || oauth_error_from_object(status, &map);
-        match map.get("client_id") {
-            None | Some(Value::Null) => {
-                return Err(failure(
-                    oauth(),
-                    field_names(&map),
-                    "response has no client_id",
-                ));
-            }
-            Some(Value::String(s)) if !s.trim().is_empty() => {}
-            Some(_) => {
-                return Err(failure(
-                    oauth(),
-                    Vec::new(),
-                    "response client_id must be a non-blank string",
-                ));
-            }
+        // `error`, `error_description` and `error_uri` are not known members: all in `extra`.
+        let oauth = || oauth_error_from_object(status, &members.extra);
+        if members.client_id.is_missing() {
+            return Err(failure(
+                oauth(),
+                names(members.sent_names()),
+                "response has no client_id",
+            ));
         }
-        if has_error_member(&map) {
+        if !members
+            .client_id
+            .value()
+            .map(String::as_str)
+            .is_some_and(usable)
+        {
+            return Err(failure(
+                oauth(),
+                Vec::new(),
+                "response client_id must be a non-blank string",
+            ));
+        }
+        if has_error_member(&members.extra) {
             return Err(failure(
                 oauth(),
                 Vec::new(),
                 "response has an OAuth 'error' member",
             ));
         }
-        RegisteredClient::from_json_object(map).map_err(|mut e| {
+        RegisteredClient::from_members(members).map_err(|mut e| {
             e.oauth.status = Some(status);
             e
         })
@@ -265,49 +236,43 @@ impl RegisteredClient {
     pub fn from_json_object(
         map: Map<String, Value>,
     ) -> Result<RegisteredClient, RegistrationError> {
-        let mut t = Taker {
-            map,
-            wrong: Map::new(),
-        };
-        let client_id = match t.map.remove("client_id") {
-            Some(Value::String(s)) if !s.trim().is_empty() => s,
-            other => {
-                let missing = matches!(other, None | Some(Value::Null));
-                let names = if missing {
-                    field_names(&t.map)
-                } else {
-                    Vec::new()
-                };
-                let detail = if missing {
-                    "response has no client_id"
-                } else {
-                    "response client_id must be a non-blank string"
-                };
-                return Err(failure(OAuthErrorFields::default(), names, detail));
-            }
-        };
-        let mut client = RegisteredClient {
-            client_id,
-            client_secret: t.string("client_secret").map(SecretString::from),
-            registration_access_token: t
-                .string("registration_access_token")
-                .map(SecretString::from),
-            registration_client_uri: t.string("registration_client_uri"),
-            client_id_issued_at: t.timestamp("client_id_issued_at"),
-            client_secret_expires_at: t.timestamp("client_secret_expires_at"),
-            token_endpoint_auth_method: t.string("token_endpoint_auth_method"),
-            redirect_uris: t.strings("redirect_uris"),
-            grant_types: t.strings("grant_types"),
-            scope: t.string("scope"),
-            jwks: t.object("jwks"),
-            jwks_uri: t.string("jwks_uri"),
-            client_name: t.string("client_name"),
-            extra: Map::new(),
-        };
-        let Taker { mut map, wrong } = t;
-        map.extend(wrong);
-        client.extra = map;
-        Ok(client)
+        // Reading a map cannot fail: every member is typed or kept as sent.
+        let members = Members::deserialize(map).unwrap_or_default();
+        RegisteredClient::from_members(members)
+    }
+
+    /// The typed client; wrong-typed members go into `extra` as sent. Fails only without a
+    /// non-blank string `client_id` (the error lists the other members' names when it is
+    /// missing).
+    fn from_members(m: Members) -> Result<RegisteredClient, RegistrationError> {
+        if !m.client_id.value().map(String::as_str).is_some_and(usable) {
+            let (names, detail) = if m.client_id.is_missing() {
+                let mut sent = m.sent_names();
+                sent.retain(|name| *name != m.client_id.name());
+                (names(sent), "response has no client_id")
+            } else {
+                (Vec::new(), "response client_id must be a non-blank string")
+            };
+            return Err(failure(OAuthErrorFields::default(), names, detail));
+        }
+        let mut extra = m.extra;
+        let x = &mut extra;
+        Ok(RegisteredClient {
+            client_id: m.client_id.keep(x).unwrap_or_default(),
+            client_secret: m.client_secret.keep(x).map(SecretString::from),
+            registration_access_token: m.registration_access_token.keep(x).map(SecretString::from),
+            registration_client_uri: m.registration_client_uri.keep(x),
+            client_id_issued_at: m.client_id_issued_at.keep(x).map(Int::value),
+            client_secret_expires_at: m.client_secret_expires_at.keep(x).map(Int::value),
+            token_endpoint_auth_method: m.token_endpoint_auth_method.keep(x),
+            redirect_uris: m.redirect_uris.keep(x).unwrap_or_default(),
+            grant_types: m.grant_types.keep(x).unwrap_or_default(),
+            scope: m.scope.keep(x),
+            jwks: m.jwks.keep(x).map(Value::Object),
+            jwks_uri: m.jwks_uri.keep(x),
+            client_name: m.client_name.keep(x),
+            extra,
+        })
     }
 }
 

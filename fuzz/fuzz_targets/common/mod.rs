@@ -76,11 +76,11 @@ pub fn depth(value: &Value) -> usize {
 }
 
 /// An independent model of `safire_core::json::parse_object`: a JSON object (after one optional
-/// UTF-8 BOM) nested at most 64 deep.
+/// UTF-8 BOM) nested less than 128 deep (serde_json's own recursion limit, which safire uses).
 pub fn model_parse_object(body: &[u8]) -> Option<Map<String, Value>> {
     let map = loose_object(body)?;
     let d = 1 + map.values().map(depth).max().unwrap_or(0);
-    (d <= 64).then_some(map)
+    (d < 128).then_some(map)
 }
 
 /// An independent model of `server_text`: control characters become spaces, at most 300

@@ -8,7 +8,8 @@ use std::fmt;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 
-use crate::json::MAX_DEPTH;
+/// Deepest nesting accepted in a JOSE header or claim set (they are flat in practice).
+const MAX_DEPTH: usize = 64;
 
 /// Why bytes are not a strict JSON object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
