@@ -1034,10 +1034,10 @@ impl Scopes {
         }
         let mut seen = HashSet::with_capacity(self.list.len());
         for scope in &self.list {
-            if let Some(finding) = scope.finding() {
-                if !push(&mut findings, finding) {
-                    break;
-                }
+            if let Some(finding) = scope.finding()
+                && !push(&mut findings, finding)
+            {
+                break;
             }
             if !seen.insert(scope.as_str()) {
                 let finding = Finding::warning(
@@ -1623,18 +1623,17 @@ fn diagnose(text: &str) -> Finding {
             ),
         );
     }
-    if let Some((prefix, _)) = text.split_once('/') {
-        if prefix.parse::<Context>().is_err()
-            && prefix.to_ascii_lowercase().parse::<Context>().is_ok()
-        {
-            return Finding::error(
-                Some(FIELD),
-                format!(
-                    "malformed SMART resource scope '{quoted}': the context is lower case \
-                     ('patient', 'user' or 'system')"
-                ),
-            );
-        }
+    if let Some((prefix, _)) = text.split_once('/')
+        && prefix.parse::<Context>().is_err()
+        && prefix.to_ascii_lowercase().parse::<Context>().is_ok()
+    {
+        return Finding::error(
+            Some(FIELD),
+            format!(
+                "malformed SMART resource scope '{quoted}': the context is lower case \
+                 ('patient', 'user' or 'system')"
+            ),
+        );
     }
     Finding::warning(
         Some(FIELD),
