@@ -1641,18 +1641,22 @@ fn diagnose(text: &str) -> Finding {
     )
 }
 
-/// `text` for a message: at most [`QUOTE_MAX`] characters, control characters escaped.
+/// `text` for a message: control characters escaped, at most [`QUOTE_MAX`] characters of
+/// output before a closing `…`.
 fn quote(text: &str) -> String {
     let mut out = String::with_capacity(text.len().min(QUOTE_MAX + 8));
-    for (i, c) in text.chars().enumerate() {
-        if i == QUOTE_MAX {
+    let mut written = 0;
+    for c in text.chars() {
+        let escaped = c.is_control().then(|| c.escape_default());
+        let width = escaped.as_ref().map_or(1, |e| e.len());
+        if written + width > QUOTE_MAX {
             out.push('…');
             break;
         }
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
+        written += width;
+        match escaped {
+            Some(e) => out.extend(e),
+            None => out.push(c),
         }
     }
     out

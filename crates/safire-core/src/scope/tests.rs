@@ -218,9 +218,31 @@ fn finding_quotes_are_bounded_and_escaped() {
     let f = Scope::parse(&long).finding().expect("finding");
     assert!(f.message.len() < 400, "{}", f.message.len());
     assert!(f.message.contains('…'));
+    let quoted = quote(&"\u{1}".repeat(1_000));
+    assert_eq!(
+        quoted.chars().count(),
+        QUOTE_MAX + 1,
+        "20 escapes of 5 and the ellipsis"
+    );
+    assert_eq!(quote("abc"), "abc");
+    assert_eq!(quote(&"a".repeat(QUOTE_MAX)), "a".repeat(QUOTE_MAX));
+    assert_eq!(
+        quote(&"a".repeat(QUOTE_MAX + 1)),
+        "a".repeat(QUOTE_MAX) + "…"
+    );
     let f = Scope::parse("x\u{1b}[31my").finding().expect("finding");
     assert!(!f.message.chars().any(char::is_control), "{:?}", f.message);
     assert!(f.message.contains("\\u{1b}"));
+}
+
+#[test]
+fn fuzz_regression_long_escaped_quote_is_bounded() {
+    // fuzz/regressions/scope/long-escaped-quote: a token of control characters made a
+    // 605-character message (the quote was bounded in input characters, not in output).
+    let token = format!("offi\u{0}al~n_ecc{}", "\u{12}".repeat(40));
+    let f = Scope::parse(&token).finding().expect("finding");
+    assert!(f.message.chars().count() < 300, "{}", f.message);
+    assert!(!f.message.chars().any(char::is_control));
 }
 
 // --- lists ---------------------------------------------------------------------------------
