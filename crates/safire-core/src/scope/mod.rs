@@ -834,20 +834,28 @@ impl Scopes {
     /// assert!(Scopes::parse("").is_empty());
     /// ```
     pub fn parse(text: &str) -> Scopes {
-        let mut list = Vec::with_capacity(text.bytes().filter(|&b| b == b' ').count() + 1);
-        let mut token_bytes = 0;
-        for token in text.split_ascii_whitespace() {
-            token_bytes += token.len();
-            list.push(classify(token));
+        let spaces: usize = text.bytes().map(|b| usize::from(b == b' ')).sum();
+        let mut list = Vec::with_capacity(spaces + 1);
+        let mut irregular_spacing = false;
+        // Split on spaces (memchr-fast); a piece that is not a valid scope token may hold other
+        // ASCII whitespace, and is split again: the tokens are those of
+        // `split_ascii_whitespace`, with one validity scan per token.
+        for piece in text.split(' ') {
+            if piece.is_empty() {
+                irregular_spacing = true;
+            } else if is_scope_token(piece) {
+                list.push(classify_valid(piece));
+            } else if piece.bytes().any(|b| b.is_ascii_whitespace()) {
+                irregular_spacing = true;
+                list.extend(piece.split_ascii_whitespace().map(classify));
+            } else {
+                list.push(Scope::Other(piece.to_owned()));
+            }
         }
-        // Normalized: exactly one byte between tokens, none at the ends, and that byte a space.
-        let normalized_len = (token_bytes + list.len()).saturating_sub(1);
-        let irregular_spacing = if list.is_empty() {
-            !text.is_empty()
-        } else {
-            normalized_len != text.len()
-                || text.bytes().any(|b| b.is_ascii_whitespace() && b != b' ')
-        };
+        // "" splits into one empty piece: no scope, nothing irregular.
+        if text.is_empty() {
+            irregular_spacing = false;
+        }
         Scopes {
             list,
             irregular_spacing,
@@ -1420,10 +1428,11 @@ struct Parsed {
 
 /// RFC 6749 section 3.3 `scope-token`: `%x21 / %x23-5B / %x5D-7E`, at least one.
 fn is_scope_token(text: &str) -> bool {
+    // A fold without early exit, so the compiler can vectorize it: scope strings are valid.
     !text.is_empty()
-        && text
-            .bytes()
-            .all(|b| matches!(b, 0x21 | 0x23..=0x5B | 0x5D..=0x7E))
+        && text.bytes().fold(true, |ok, b| {
+            ok & matches!(b, 0x21 | 0x23..=0x5B | 0x5D..=0x7E)
+        })
 }
 
 /// `[A-Z][A-Za-z0-9]*`: the shape of every FHIR resource type name.
@@ -1537,6 +1546,15 @@ fn is_extension(text: &str) -> bool {
 
 /// Classifies one token, allocating only for the kinds that keep text.
 fn classify<T: AsRef<str> + Into<String>>(token: T) -> Scope {
+    if is_scope_token(token.as_ref()) {
+        classify_valid(token)
+    } else {
+        Scope::Other(token.into())
+    }
+}
+
+/// [`classify`] for a token known to be a valid RFC 6749 scope token.
+fn classify_valid<T: AsRef<str> + Into<String>>(token: T) -> Scope {
     let text = token.as_ref();
     match text {
         "openid" => return Scope::OpenId,
@@ -1548,9 +1566,6 @@ fn classify<T: AsRef<str> + Into<String>>(token: T) -> Scope {
         "online_access" => return Scope::OnlineAccess,
         "profile" => return Scope::Profile,
         _ => {}
-    }
-    if !is_scope_token(text) {
-        return Scope::Other(token.into());
     }
     match parse_resource(text) {
         Ok(parsed) => Scope::Resource(ResourceScope {
