@@ -1063,10 +1063,10 @@ impl Scopes {
     /// What differs between the `requested` and the `granted` scopes, as warnings (a server
     /// may grant less or more than asked; SMART tells clients to check):
     ///
-    /// * each requested scope not granted: "… was not granted", or "… was only partly granted:
-    ///   missing '<letters>'" for a resource scope whose permissions are partly covered;
-    /// * each granted scope not requested: "… was granted but not requested", or "… was
-    ///   granted with more than requested: '<letters>'".
+    /// * each requested scope not granted: `… was not granted`, or `… was only partly granted:
+    ///   missing '<letters>'` for a resource scope whose permissions are partly covered;
+    /// * each granted scope not requested: `… was granted but not requested`, or `… was
+    ///   granted with more than requested: '<letters>'`.
     ///
     /// Resource scopes are compared by meaning, not text: a scope is covered by the scopes of
     /// the other list with the same context, the same type or `*`, and no query or the same
