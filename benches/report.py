@@ -144,6 +144,21 @@ def main():
     if diag:
         print(f"\nDiagnostic: bare ureq with `timeout_global` set and its default resolver (a lookup thread per request; safire-ureq defers resolution to connection time): {fmt_time(diag)}.")
 
+    print("\n#### Scopes: parse a 20-scope string ÷ split it on spaces\n")
+    print("`split`: `str::split(' ')` into a `Vec<&str>`; `split-owned`: into a `Vec<String>` (one allocation")
+    print("per scope, as the typed list has for its resource scopes). The three are measured interleaved in one")
+    print("loop; the bench also prints a paired ratio (fastest block of each in every sample; median and IQR).\n")
+    print("| operation | Safire | baseline | ratio (95% CI range) |")
+    print("|---|---|---|---|")
+    ours = median("scope-parse/safire")
+    for baseline, what in [("split", "`Scopes::parse` vs split into `&str`"), ("split-owned", "`Scopes::parse` vs split into `String`")]:
+        base = median(f"scope-parse/{baseline}")
+        print(f"| {what} | {fmt_time(ours)} | {fmt_time(base)} | {fmt_ratio(ratio(ours, base))} |")
+    for name, what in [("allows", "`allows` (one type, one permission)"), ("findings", "`findings()` (none to report)"), ("display", "`to_string()`")]:
+        m = median(f"scope-query/{name}")
+        shown = fmt_time(m) if m is None or m[0] >= 1 else f"{m[0] * 1e3:.1f} ns"
+        print(f"| {what} on the parsed list | {shown} | – | – |")
+
 
 if __name__ == "__main__":
     main()
