@@ -111,6 +111,7 @@ mod registration_response;
 mod requests;
 pub mod scope;
 mod secret;
+mod store;
 mod token;
 mod token_response;
 
@@ -149,6 +150,9 @@ pub use registration_response::RegisteredClient;
 pub use requests::{HttpRequest, HttpResponse, Operation};
 pub use scope::{Permission, Permissions, ResourceScope, Scope, Scopes, ScopesBuilder};
 pub use secret::{REDACTED, SecretString};
+pub use store::{
+    AsyncSessionStore, Lease, SessionStore, StoreError, StoreErrorKind, StoreFuture, Versioned,
+};
 pub use token::{DEFAULT_BACKEND_SCOPES, Grant, TokenFlow};
 pub use token_response::{FhirContextItem, TokenFlowKind, TokenResponse};
 
