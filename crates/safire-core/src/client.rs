@@ -11,8 +11,12 @@ use crate::config::{CallOptions, ClientConfig};
 use crate::discovery::DiscoveryFlow;
 use crate::error::{ConfigurationError, Error};
 use crate::flow::Limits;
+use crate::introspection::{IntrospectionFlow, TokenTypeHint};
 use crate::metadata::SmartMetadata;
 use crate::registration::{ClientMetadata, RegistrationFlow};
+use crate::registration_management::RegistrationManagementFlow;
+use crate::registration_response::RegisteredClient;
+use crate::revocation::RevocationFlow;
 use crate::secret::SecretString;
 use crate::token::TokenFlow;
 
@@ -108,6 +112,56 @@ impl FlowFactory {
             flow = flow.initial_access_token(token);
         }
         flow
+    }
+
+    /// Token introspection (RFC 7662), with an optional `token_type_hint`.
+    pub fn introspect(
+        &self,
+        token: SecretString,
+        hint: Option<TokenTypeHint>,
+        options: CallOptions,
+    ) -> IntrospectionFlow {
+        let flow = IntrospectionFlow::new(self.config.clone(), token).with_options(options);
+        match hint {
+            Some(hint) => flow.token_type_hint(hint),
+            None => flow,
+        }
+    }
+
+    /// Token revocation (RFC 7009), with an optional `token_type_hint`.
+    pub fn revoke(
+        &self,
+        token: SecretString,
+        hint: Option<TokenTypeHint>,
+        options: CallOptions,
+    ) -> RevocationFlow {
+        let flow = RevocationFlow::new(self.config.clone(), token).with_options(options);
+        match hint {
+            Some(hint) => flow.token_type_hint(hint),
+            None => flow,
+        }
+    }
+
+    /// Reads `client`'s registration (RFC 7592).
+    pub fn read_registration(
+        &self,
+        client: &RegisteredClient,
+    ) -> RegistrationManagementFlow<RegisteredClient> {
+        RegistrationManagementFlow::read(self.config.clone(), client)
+    }
+
+    /// Replaces `client`'s registered metadata with `metadata` (RFC 7592).
+    pub fn update_registration(
+        &self,
+        client: &RegisteredClient,
+        metadata: &ClientMetadata,
+    ) -> RegistrationManagementFlow<RegisteredClient> {
+        RegistrationManagementFlow::update(self.config.clone(), client, metadata)
+    }
+
+    /// Deletes `client`'s registration (RFC 7592).
+    pub fn delete_registration(&self, client: &RegisteredClient) -> RegistrationManagementFlow<()> {
+        RegistrationManagementFlow::delete(self.config.clone(), client)
     }
 }
 

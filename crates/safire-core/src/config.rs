@@ -148,6 +148,7 @@ pub struct CallOptions {
     pub(crate) kid: Option<String>,
     pub(crate) scopes: Option<Vec<String>>,
     pub(crate) extra_params: Vec<(String, String)>,
+    pub(crate) bearer_token: Option<SecretString>,
 }
 
 impl CallOptions {
@@ -184,6 +185,23 @@ impl CallOptions {
 }
 
 impl CallOptions {
+    /// Token introspection only: authenticate with `Authorization: Bearer <token>` instead of
+    /// the client credentials, for servers that protect introspection with an access token
+    /// (RFC 7662 §2.1). Other operations refuse it. A blank value is ignored.
+    ///
+    /// ```
+    /// use safire_core::CallOptions;
+    /// let options = CallOptions::new().bearer_token("rs-token");
+    /// assert!(!format!("{options:?}").contains("rs-token"));
+    /// ```
+    pub fn bearer_token(mut self, token: impl Into<SecretString>) -> Self {
+        let token = token.into();
+        if !token.is_blank() {
+            self.bearer_token = Some(token);
+        }
+        self
+    }
+
     /// Adds a form parameter the server needs beyond the standard ones, such as an RFC 8707
     /// `resource`. Parameters Safire sets itself (`grant_type`, `client_id`, …) are refused
     /// when the request is built.
@@ -204,6 +222,7 @@ impl fmt::Debug for CallOptions {
                 "extra_params",
                 &self.extra_params.iter().map(|(k, _)| k).collect::<Vec<_>>(),
             )
+            .field("bearer_token", &self.bearer_token)
             .finish()
     }
 }
@@ -232,6 +251,8 @@ pub struct ClientConfig {
     scopes: Vec<String>,
     authorization_endpoint: Option<String>,
     token_endpoint: Option<String>,
+    introspection_endpoint: Option<String>,
+    revocation_endpoint: Option<String>,
     jwks_uri: Option<String>,
     auth: ClientAuth,
     allow_insecure_localhost: bool,
@@ -271,6 +292,8 @@ impl fmt::Debug for ClientConfig {
             .field("scopes", &self.scopes)
             .field("authorization_endpoint", &self.authorization_endpoint)
             .field("token_endpoint", &self.token_endpoint)
+            .field("introspection_endpoint", &self.introspection_endpoint)
+            .field("revocation_endpoint", &self.revocation_endpoint)
             .field("jwks_uri", &self.jwks_uri)
             .field("auth", &self.auth)
             .field("allow_insecure_localhost", &self.allow_insecure_localhost)
@@ -291,6 +314,8 @@ impl ClientConfig {
             scopes: Vec::new(),
             authorization_endpoint: None,
             token_endpoint: None,
+            introspection_endpoint: None,
+            revocation_endpoint: None,
             jwks_uri: None,
             auth: ClientAuth::Public,
             allow_insecure_localhost: false,
@@ -341,6 +366,16 @@ impl ClientConfig {
     /// The configured token endpoint (otherwise discovered).
     pub fn token_endpoint(&self) -> Option<&str> {
         self.token_endpoint.as_deref()
+    }
+
+    /// The configured introspection endpoint (otherwise discovered).
+    pub fn introspection_endpoint(&self) -> Option<&str> {
+        self.introspection_endpoint.as_deref()
+    }
+
+    /// The configured revocation endpoint (otherwise discovered).
+    pub fn revocation_endpoint(&self) -> Option<&str> {
+        self.revocation_endpoint.as_deref()
     }
 
     /// The JWKS URL sent as the assertion's `jku` header.
@@ -448,6 +483,8 @@ pub struct ClientConfigBuilder {
     scopes: Vec<String>,
     authorization_endpoint: Option<String>,
     token_endpoint: Option<String>,
+    introspection_endpoint: Option<String>,
+    revocation_endpoint: Option<String>,
     jwks_uri: Option<String>,
     auth: ClientAuth,
     allow_insecure_localhost: bool,
@@ -539,6 +576,19 @@ impl ClientConfigBuilder {
         self
     }
 
+    /// Use this introspection endpoint (RFC 7662) instead of the discovered
+    /// `introspection_endpoint`.
+    pub fn introspection_endpoint(mut self, url: impl Into<String>) -> Self {
+        self.introspection_endpoint = Some(url.into());
+        self
+    }
+
+    /// Use this revocation endpoint (RFC 7009) instead of the discovered `revocation_endpoint`.
+    pub fn revocation_endpoint(mut self, url: impl Into<String>) -> Self {
+        self.revocation_endpoint = Some(url.into());
+        self
+    }
+
     /// The client's JWKS URL, sent as the assertion's `jku` header.
     pub fn jwks_uri(mut self, url: impl Into<String>) -> Self {
         self.jwks_uri = Some(url.into());
@@ -574,6 +624,11 @@ impl ClientConfigBuilder {
                 self.authorization_endpoint.as_ref(),
             ),
             ("token_endpoint", self.token_endpoint.as_ref()),
+            (
+                "introspection_endpoint",
+                self.introspection_endpoint.as_ref(),
+            ),
+            ("revocation_endpoint", self.revocation_endpoint.as_ref()),
             ("jwks_uri", self.jwks_uri.as_ref()),
             (
                 "authorization_server_issuer",
@@ -600,6 +655,8 @@ impl ClientConfigBuilder {
             scopes: self.scopes,
             authorization_endpoint: self.authorization_endpoint,
             token_endpoint: self.token_endpoint,
+            introspection_endpoint: self.introspection_endpoint,
+            revocation_endpoint: self.revocation_endpoint,
             jwks_uri: self.jwks_uri,
             auth: self.auth,
             allow_insecure_localhost: self.allow_insecure_localhost,

@@ -19,6 +19,10 @@ pub enum ServerEndpoint {
     Token,
     /// `registration_endpoint` (RFC 7591).
     Registration,
+    /// `introspection_endpoint` (RFC 7662).
+    Introspection,
+    /// `revocation_endpoint` (RFC 7009).
+    Revocation,
 }
 
 impl ServerEndpoint {
@@ -28,6 +32,8 @@ impl ServerEndpoint {
             ServerEndpoint::Authorization => "authorization_endpoint",
             ServerEndpoint::Token => "token_endpoint",
             ServerEndpoint::Registration => "registration_endpoint",
+            ServerEndpoint::Introspection => "introspection_endpoint",
+            ServerEndpoint::Revocation => "revocation_endpoint",
         }
     }
 
@@ -37,6 +43,8 @@ impl ServerEndpoint {
             ServerEndpoint::Authorization => config.authorization_endpoint(),
             ServerEndpoint::Token => config.token_endpoint(),
             ServerEndpoint::Registration => None,
+            ServerEndpoint::Introspection => config.introspection_endpoint(),
+            ServerEndpoint::Revocation => config.revocation_endpoint(),
         }
     }
 
@@ -45,6 +53,8 @@ impl ServerEndpoint {
             ServerEndpoint::Authorization => metadata.authorization_endpoint.as_deref(),
             ServerEndpoint::Token => metadata.token_endpoint.as_deref(),
             ServerEndpoint::Registration => metadata.registration_endpoint.as_deref(),
+            ServerEndpoint::Introspection => metadata.introspection_endpoint.as_deref(),
+            ServerEndpoint::Revocation => metadata.revocation_endpoint.as_deref(),
         }
     }
 
@@ -82,6 +92,12 @@ impl ServerEndpoint {
                      support Dynamic Client Registration, or the endpoint must be passed explicitly"
                         .to_owned()
                 }
+                ServerEndpoint::Introspection | ServerEndpoint::Revocation => format!(
+                    "server does not advertise a '{}' — configure it with \
+                     ClientConfigBuilder::{}",
+                    self.field(),
+                    self.field()
+                ),
                 _ => format!("response missing required field '{}'", self.field()),
             };
             return Err(DiscoveryError::new(&config.discovery_url(), None, Some(hint)).into());

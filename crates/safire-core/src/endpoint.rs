@@ -1,5 +1,5 @@
 //! The client-authenticated request shared by every endpoint that authenticates the client:
-//! token, and (as they land) introspection, revocation and registration management.
+//! token, introspection and revocation.
 //!
 //! One place resolves the credentials (configuration plus per-call overrides) and applies
 //! them: none (`client_id` in the body), `client_secret_basic` in both encodings,
@@ -43,6 +43,8 @@ pub(crate) enum ResolvedAuth {
         signer: Arc<dyn Signer>,
         kid: String,
     },
+    /// `Authorization: Bearer` (introspection at servers that require it); no client id.
+    Bearer(HeaderValue),
 }
 
 /// Which credential the endpoint insists on, beyond what the configuration says.
@@ -52,6 +54,9 @@ pub(crate) enum AuthRequirement {
     Configured,
     /// A confidential client (backend services): a public configuration means an assertion.
     Confidential,
+    /// Whatever the client is configured with, or a per-call bearer token
+    /// ([`CallOptions::bearer_token`]) instead (introspection).
+    ClientOrBearer,
 }
 
 /// Resolves credentials, or lists every missing one. Called before any request is built, so
@@ -61,6 +66,9 @@ pub(crate) fn resolve_auth(
     options: &CallOptions,
     requirement: AuthRequirement,
 ) -> Result<ResolvedAuth, ConfigurationError> {
+    if let Some(token) = &options.bearer_token {
+        return bearer_auth(token, options, requirement);
+    }
     let client_id = config.require_client_id()?;
     let configured = config.client_auth();
     let wants_assertion = matches!(configured, ClientAuth::PrivateKeyJwt { .. })
@@ -109,6 +117,32 @@ pub(crate) fn resolve_auth(
     }
 }
 
+/// `Authorization: Bearer <token>`, where the endpoint accepts it and no client credential
+/// was given per call too.
+fn bearer_auth(
+    token: &SecretString,
+    options: &CallOptions,
+    requirement: AuthRequirement,
+) -> Result<ResolvedAuth, ConfigurationError> {
+    if requirement != AuthRequirement::ClientOrBearer {
+        return Err(ConfigurationError::invalid(
+            "bearer_token",
+            "given per call, but only token introspection authenticates with a bearer \
+             token; drop the override",
+        ));
+    }
+    if options.client_secret.is_some() || options.signer.is_some() || options.kid.is_some() {
+        return Err(ConfigurationError::invalid(
+            "bearer_token",
+            "given per call together with a client credential; give one or the other",
+        ));
+    }
+    let mut value = HeaderValue::try_from(format!("Bearer {}", token.expose().trim()))
+        .map_err(|_| ConfigurationError::invalid("bearer_token", "cannot be sent in a header"))?;
+    value.set_sensitive(true);
+    Ok(ResolvedAuth::Bearer(value))
+}
+
 /// Per-call credentials must fit how the client authenticates: silently dropping a secret
 /// or key the caller passed would send the request with other credentials than intended.
 fn check_overrides_fit(
@@ -139,6 +173,30 @@ fn check_overrides_fit(
         return Err(mismatch("private_key"));
     }
     Ok(())
+}
+
+/// The credentials a request built from `config` and `options` may carry (client secrets, a
+/// bearer token): what an error must never repeat, even when the server echoes it.
+pub(crate) fn credential_texts<'a>(
+    config: &'a ClientConfig,
+    options: &'a CallOptions,
+) -> Vec<&'a str> {
+    let configured = match config.client_auth() {
+        ClientAuth::ClientSecretBasic { secret, .. } | ClientAuth::ClientSecretPost { secret } => {
+            secret.as_ref()
+        }
+        _ => None,
+    };
+    [
+        configured,
+        options.client_secret.as_ref(),
+        options.bearer_token.as_ref(),
+    ]
+    .into_iter()
+    .flatten()
+    .map(SecretString::expose)
+    .filter(|s| !s.trim().is_empty())
+    .collect()
 }
 
 /// Where an authenticated form POST goes and who sends it.
@@ -180,7 +238,7 @@ fn endpoint_request(
     let assertion;
     // The same pairs, borrowed for this call only, so local values can join them.
     let mut form: Vec<(&str, &str)> = form;
-    let client_id = config.require_client_id()?;
+    let client_id = || config.require_client_id();
     for (name, value) in &options.extra_params {
         if reserved.contains(&name.as_str()) || AUTH_PARAMS.contains(&name.as_str()) {
             return Err(ConfigurationError::invalid(
@@ -193,10 +251,12 @@ fn endpoint_request(
     }
     let mut authorization = None;
     match auth {
-        ResolvedAuth::Public => form.push(("client_id", client_id)),
-        ResolvedAuth::Basic(header) => authorization = Some(header.clone()),
+        ResolvedAuth::Public => form.push(("client_id", client_id()?)),
+        ResolvedAuth::Basic(header) | ResolvedAuth::Bearer(header) => {
+            authorization = Some(header.clone());
+        }
         ResolvedAuth::Post(secret) => {
-            form.push(("client_id", client_id));
+            form.push(("client_id", client_id()?));
             form.push(("client_secret", secret.expose()));
         }
         ResolvedAuth::Assertion { signer, kid } => {
@@ -204,7 +264,7 @@ fn endpoint_request(
                 signer: signer.as_ref(),
                 kid,
                 jku: config.jwks_uri(),
-                client_id,
+                client_id: client_id()?,
                 audience: endpoint,
                 lifetime: MAX_ASSERTION_LIFETIME,
             }

@@ -29,9 +29,15 @@ pub enum Error {
     /// The token endpoint refused or answered with something unusable.
     #[error(transparent)]
     Token(Box<TokenError>),
-    /// Dynamic client registration failed.
+    /// Dynamic client registration, or managing a registration (RFC 7592), failed.
     #[error(transparent)]
     Registration(Box<RegistrationError>),
+    /// Token introspection (RFC 7662) was refused or answered with something unusable.
+    #[error(transparent)]
+    Introspection(Box<IntrospectionError>),
+    /// Token revocation (RFC 7009) was refused.
+    #[error(transparent)]
+    Revocation(Box<RevocationError>),
     /// The transport failed (connection, timeout, TLS, redirect refused, body too large).
     #[error(transparent)]
     Network(#[from] NetworkError),
@@ -62,6 +68,18 @@ impl From<TokenError> for Error {
 impl From<RegistrationError> for Error {
     fn from(error: RegistrationError) -> Self {
         Error::Registration(Box::new(error))
+    }
+}
+
+impl From<IntrospectionError> for Error {
+    fn from(error: IntrospectionError) -> Self {
+        Error::Introspection(Box::new(error))
+    }
+}
+
+impl From<RevocationError> for Error {
+    fn from(error: RevocationError) -> Self {
+        Error::Revocation(Box::new(error))
     }
 }
 
@@ -97,7 +115,11 @@ impl Error {
                 | AuthErrorKind::MalformedLaunch => ErrorSource::Caller,
                 _ => ErrorSource::Server,
             },
-            Error::Discovery(_) | Error::Token(_) | Error::Registration(_) => ErrorSource::Server,
+            Error::Discovery(_)
+            | Error::Token(_)
+            | Error::Registration(_)
+            | Error::Introspection(_)
+            | Error::Revocation(_) => ErrorSource::Server,
             // Redirects, bodies and endpoints are the server's choice, not a transient failure.
             Error::Network(e) => match e.kind {
                 NetworkErrorKind::RedirectRefused
@@ -109,12 +131,15 @@ impl Error {
         }
     }
 
-    /// The OAuth error fields when the server sent them (token, authorization, registration).
+    /// The OAuth error fields when the server sent them (token, authorization, registration,
+    /// introspection, revocation).
     pub fn oauth(&self) -> Option<&OAuthErrorFields> {
         match self {
             Error::Authorization(e) => Some(&e.oauth),
             Error::Token(e) => Some(&e.oauth),
             Error::Registration(e) => Some(&e.oauth),
+            Error::Introspection(e) => Some(&e.oauth),
+            Error::Revocation(e) => Some(&e.oauth),
             _ => None,
         }
     }
@@ -383,6 +408,95 @@ impl fmt::Display for RegistrationError {
 }
 
 impl std::error::Error for RegistrationError {}
+
+/// The introspection endpoint refused the request or answered with something unusable.
+///
+/// Never contains the token being introspected: server text quoting it is scrubbed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct IntrospectionError {
+    /// Status and OAuth error fields.
+    pub oauth: OAuthErrorFields,
+    /// Names (never values) of the fields of a 2xx body that had no usable `active`.
+    pub received_fields: Vec<String>,
+    /// Our own explanation when the body was unusable.
+    pub detail: Option<Box<str>>,
+}
+
+impl IntrospectionError {
+    pub(crate) fn new(
+        oauth: OAuthErrorFields,
+        received_fields: Vec<String>,
+        detail: Option<&str>,
+    ) -> Self {
+        Self {
+            oauth,
+            received_fields,
+            detail: detail.map(Into::into),
+        }
+    }
+}
+
+impl fmt::Display for IntrospectionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.received_fields.is_empty() {
+            self.oauth
+                .write_with(f, "Token introspection failed", self.detail.as_deref())?;
+            return write!(f, "; received fields: {}", self.received_fields.join(", "));
+        }
+        self.oauth
+            .write_with(f, "Token introspection failed", self.detail.as_deref())
+    }
+}
+
+impl std::error::Error for IntrospectionError {}
+
+/// Why a revocation failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RevocationErrorKind {
+    /// The server cannot revoke this type of token (`unsupported_token_type`, RFC 7009
+    /// §2.2.1): e.g. it revokes refresh tokens only. Revoke the other token instead.
+    UnsupportedTokenType,
+    /// Any other refusal (`invalid_client`, `invalid_request`, a 5xx, …).
+    Refused,
+}
+
+/// The revocation endpoint refused the request.
+///
+/// Never contains the token being revoked: server text quoting it is scrubbed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RevocationError {
+    /// What went wrong.
+    pub kind: RevocationErrorKind,
+    /// Status and OAuth error fields.
+    pub oauth: OAuthErrorFields,
+}
+
+impl RevocationError {
+    pub(crate) fn new(oauth: OAuthErrorFields) -> Self {
+        let kind = match oauth.error_code.as_deref() {
+            Some("unsupported_token_type") => RevocationErrorKind::UnsupportedTokenType,
+            _ => RevocationErrorKind::Refused,
+        };
+        Self { kind, oauth }
+    }
+}
+
+impl fmt::Display for RevocationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let detail = match self.kind {
+            RevocationErrorKind::UnsupportedTokenType => {
+                Some("the server does not revoke this type of token")
+            }
+            _ => None,
+        };
+        self.oauth.write_with(f, "Token revocation failed", detail)
+    }
+}
+
+impl std::error::Error for RevocationError {}
 
 /// Why an authorization callback or EHR launch was rejected.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -97,6 +97,7 @@ mod endpoint;
 mod error;
 mod finding;
 mod flow;
+mod introspection;
 mod json;
 mod lenient;
 mod metadata;
@@ -107,8 +108,10 @@ mod pkce;
 mod random;
 mod redirect;
 mod registration;
+mod registration_management;
 mod registration_response;
 mod requests;
+mod revocation;
 pub mod scope;
 mod secret;
 mod store;
@@ -131,11 +134,13 @@ pub use config::{
 pub use discovery::{DiscoveryFlow, ServerEndpoint};
 pub use endpoint::JWT_BEARER_ASSERTION_TYPE;
 pub use error::{
-    AuthError, AuthErrorKind, ConfigurationError, DiscoveryError, Error, ErrorSource, NetworkError,
-    NetworkErrorKind, OAuthErrorFields, RegistrationError, TokenError,
+    AuthError, AuthErrorKind, ConfigurationError, DiscoveryError, Error, ErrorSource,
+    IntrospectionError, NetworkError, NetworkErrorKind, OAuthErrorFields, RegistrationError,
+    RevocationError, RevocationErrorKind, TokenError,
 };
 pub use finding::{Finding, Severity};
 pub use flow::{Driver, Env, Flow, Limits, Step, run_async, run_blocking};
+pub use introspection::{Introspection, IntrospectionFlow, TokenTypeHint};
 pub use metadata::{AssociatedEndpoint, SmartMetadata};
 pub use oidc::{
     DEFAULT_CLOCK_SKEW, FhirUser, FhirUserError, IdTokenError, IdTokenValidation, JwksError,
@@ -146,8 +151,10 @@ pub use oidc::{
 pub use random::{OsRandom, RandomSource, SeededRandom};
 pub use redirect::RedirectPolicy;
 pub use registration::{ClientMetadata, RegistrationFlow};
+pub use registration_management::RegistrationManagementFlow;
 pub use registration_response::RegisteredClient;
 pub use requests::{HttpRequest, HttpResponse, Operation};
+pub use revocation::RevocationFlow;
 pub use scope::{Permission, Permissions, ResourceScope, Scope, Scopes, ScopesBuilder};
 pub use secret::{REDACTED, SecretString};
 pub use store::{
@@ -175,8 +182,11 @@ pub mod protocol {
     pub use crate::discovery::parse_discovery_response;
     pub use crate::endpoint::basic_authorization;
     pub use crate::error::server_text;
+    pub use crate::introspection::parse_introspection_response;
     pub use crate::json::{field_names, parse_object};
     pub use crate::oauth_error::{oauth_error_from_object, parse_oauth_error};
     pub use crate::pkce::{Pkce, s256_challenge, validate_verifier};
+    pub use crate::registration_management::parse_registration_management_response;
+    pub use crate::revocation::parse_revocation_response;
     pub use crate::token::parse_token_response;
 }

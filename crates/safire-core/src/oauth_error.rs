@@ -54,6 +54,64 @@ pub fn oauth_error_from_object(status: u16, map: &Map<String, Value>) -> OAuthEr
     }
 }
 
+/// [`parse_oauth_error`] for a response to a request that carried `secrets` (the token being
+/// introspected or revoked, a registration access token): every exact occurrence of one in
+/// the server's text is replaced with `[REDACTED]` before the text is cleaned and cut, so an
+/// echoing server cannot put them into an error.
+pub(crate) fn parse_oauth_error_scrubbed(
+    status: u16,
+    body: &[u8],
+    secrets: &[&str],
+) -> OAuthErrorFields {
+    match parse_object(body) {
+        Some(map) => oauth_error_from_object_scrubbed(status, map, secrets),
+        None => OAuthErrorFields {
+            status: Some(status),
+            ..OAuthErrorFields::default()
+        },
+    }
+}
+
+/// [`oauth_error_from_object`] with `secrets` scrubbed (see [`parse_oauth_error_scrubbed`]).
+pub(crate) fn oauth_error_from_object_scrubbed(
+    status: u16,
+    mut map: Map<String, Value>,
+    secrets: &[&str],
+) -> OAuthErrorFields {
+    for key in ["error", "error_description", "error_uri"] {
+        if let Some(Value::String(text)) = map.get_mut(key) {
+            *text = scrub(text, secrets);
+        }
+    }
+    oauth_error_from_object(status, &map)
+}
+
+/// `text` with every exact occurrence of a non-empty secret replaced by `[REDACTED]`.
+pub(crate) fn scrub(text: &str, secrets: &[&str]) -> String {
+    let mut out = text.to_owned();
+    for secret in secrets.iter().filter(|s| !s.is_empty()) {
+        if out.contains(secret) {
+            out = out.replace(secret, crate::secret::REDACTED);
+        }
+    }
+    out
+}
+
+/// [`field_names`](crate::json::field_names) with `secrets` scrubbed from the names first
+/// (a hostile server could send a secret as a member name).
+pub(crate) fn field_names_scrubbed(map: &Map<String, Value>, secrets: &[&str]) -> Vec<String> {
+    let named = |key: &String| secrets.iter().any(|s| !s.is_empty() && key.contains(s));
+    if map.keys().any(named) {
+        let scrubbed: Map<String, Value> = map
+            .keys()
+            .map(|key| (scrub(key, secrets), Value::Null))
+            .collect();
+        crate::json::field_names(&scrubbed)
+    } else {
+        crate::json::field_names(map)
+    }
+}
+
 /// True when the object carries an OAuth `error` member (anything but absent or `null`).
 pub(crate) fn has_error_member(map: &Map<String, Value>) -> bool {
     map.get("error").is_some_and(|v| !v.is_null())
@@ -138,6 +196,26 @@ mod tests {
         let f = parse_oauth_error(400, body.as_bytes());
         assert_eq!(f.error_code.as_deref(), Some("bad code"));
         assert!(f.error_description.unwrap().chars().count() <= 301);
+    }
+
+    #[test]
+    fn secrets_are_scrubbed_before_cleaning_and_cutting() {
+        let token = "tok-SECRET-1234567890";
+        let padding = "x".repeat(290);
+        let body = format!(
+            r#"{{"error":"invalid_{token}","error_description":"{padding}{token}","error_uri":"https://as.example/e?t={token}"}}"#
+        );
+        let f = parse_oauth_error_scrubbed(400, body.as_bytes(), &[token, ""]);
+        let shown = format!("{f:?}");
+        assert!(!shown.contains("SECRET"), "{shown}");
+        assert_eq!(f.error_code.as_deref(), Some("invalid_[REDACTED]"));
+        // Cut after scrubbing: no prefix of the token survives the 300-character cut.
+        assert!(!f.error_description.unwrap().contains("tok-"));
+        assert_eq!(scrub("abc", &[""]), "abc");
+        assert_eq!(
+            parse_oauth_error_scrubbed(502, b"<html>", &[token]),
+            parse_oauth_error(502, b"<html>")
+        );
     }
 
     #[test]

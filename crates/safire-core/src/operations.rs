@@ -68,6 +68,43 @@ macro_rules! client_operations {
                 initial_access_token: Option<$crate::SecretString>
             ) -> $crate::RegisteredClient
                 = |flows| flows.register(metadata, endpoint, initial_access_token);
+
+            /// Token introspection (RFC 7662, SMART 2.2): is `token` active, and what does it
+            /// grant? Authenticated like a token request, or with
+            /// [`CallOptions::bearer_token`](safire_core::CallOptions::bearer_token) where the
+            /// server requires it. `active: false` is a normal result.
+            fn introspect_token(
+                token: impl Into<$crate::SecretString>,
+                token_type_hint: Option<$crate::TokenTypeHint>,
+                options: $crate::CallOptions
+            ) -> $crate::Introspection
+                = |flows| flows.introspect(token.into(), token_type_hint, options);
+
+            /// Token revocation (RFC 7009), e.g. of the refresh token at logout. Success
+            /// whatever the body of a 2xx; a server that cannot revoke this kind of token
+            /// answers [`RevocationErrorKind::UnsupportedTokenType`](safire_core::RevocationErrorKind::UnsupportedTokenType).
+            fn revoke_token(
+                token: impl Into<$crate::SecretString>,
+                token_type_hint: Option<$crate::TokenTypeHint>,
+                options: $crate::CallOptions
+            ) -> ()
+                = |flows| flows.revoke(token.into(), token_type_hint, options);
+
+            /// Reads a dynamically registered client's current registration (RFC 7592) at its
+            /// `registration_client_uri`, with its `registration_access_token`.
+            fn read_registration(client: &$crate::RegisteredClient) -> $crate::RegisteredClient
+                = |flows| flows.read_registration(client);
+
+            /// Replaces a registration's metadata (RFC 7592): send the full metadata.
+            fn update_registration(
+                client: &$crate::RegisteredClient,
+                metadata: &$crate::ClientMetadata
+            ) -> $crate::RegisteredClient
+                = |flows| flows.update_registration(client, metadata);
+
+            /// Deletes a registration (RFC 7592): the client can no longer be used.
+            fn delete_registration(client: &$crate::RegisteredClient) -> ()
+                = |flows| flows.delete_registration(client);
         }
     };
 }

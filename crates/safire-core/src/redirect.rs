@@ -75,7 +75,10 @@ pub fn next_hop(
         NetworkError::new(NetworkErrorKind::Io, "request URI is not an absolute URL")
     })?;
 
-    if sent.method() != Method::GET && sent.method() != Method::HEAD {
+    // A registration-management GET carries its registration access token: never replayed.
+    let carries_bearer =
+        sent.extensions().get::<Operation>() == Some(&Operation::RegistrationManagement);
+    if carries_bearer || (sent.method() != Method::GET && sent.method() != Method::HEAD) {
         return Err(NetworkError::new(
             NetworkErrorKind::RedirectRefused,
             format!(

@@ -20,6 +20,13 @@ pub enum Operation {
     Token,
     /// Dynamic client registration.
     Registration,
+    /// Token introspection (RFC 7662).
+    Introspection,
+    /// Token revocation (RFC 7009).
+    Revocation,
+    /// Reading, updating or deleting a registration at its `registration_client_uri`
+    /// (RFC 7592). Carries a bearer token, so redirects are never followed.
+    RegistrationManagement,
 }
 
 impl Operation {
@@ -29,6 +36,9 @@ impl Operation {
             Operation::Discovery => "discovery",
             Operation::Token => "token endpoint",
             Operation::Registration => "registration endpoint",
+            Operation::Introspection => "introspection endpoint",
+            Operation::Revocation => "revocation endpoint",
+            Operation::RegistrationManagement => "client configuration endpoint",
         }
     }
 }

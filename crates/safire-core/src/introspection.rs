@@ -1,0 +1,550 @@
+//! Token introspection (RFC 7662, and SMART App Launch 2.2's token introspection profile).
+//!
+//! A resource server (or an app) asks the authorization server whether a token is active and
+//! what it grants. The request is authenticated like a token request (the shared
+//! [`EndpointRequest`]), or with a bearer token where the server requires one
+//! ([`CallOptions::bearer_token`]). `active: false` is a normal answer, not an error.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::{Map, Value};
+
+use crate::config::{CallOptions, ClientConfig};
+use crate::discovery::ServerEndpoint;
+use crate::endpoint::{AuthRequirement, EndpointRequest, credential_texts, resolve_auth};
+use crate::error::{ConfigurationError, Error, IntrospectionError, OAuthErrorFields};
+use crate::finding::{Finding, Findings};
+use crate::flow::{Env, Flow, Step};
+use crate::json::{parse_object, type_name};
+use crate::lenient::{Int, lenient_u64};
+use crate::metadata::SmartMetadata;
+use crate::oauth_error::{
+    field_names_scrubbed, has_error_member, oauth_error_from_object_scrubbed,
+    parse_oauth_error_scrubbed,
+};
+use crate::requests::{HttpResponse, Operation};
+use crate::secret::{REDACTED, SecretString};
+use crate::token_response::FhirContextItem;
+
+const PREFIX: &str = "Token introspection non-compliance:";
+
+/// Form parameters the introspection request sets; never accepted as extra parameters.
+const RESERVED_PARAMS: &[&str] = &["token", "token_type_hint"];
+
+/// Which kind of token is being introspected or revoked (`token_type_hint`, RFC 7009 §2.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TokenTypeHint {
+    /// `access_token`.
+    AccessToken,
+    /// `refresh_token`.
+    RefreshToken,
+}
+
+impl TokenTypeHint {
+    /// The value sent as `token_type_hint`.
+    ///
+    /// ```
+    /// assert_eq!(safire_core::TokenTypeHint::RefreshToken.as_str(), "refresh_token");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenTypeHint::AccessToken => "access_token",
+            TokenTypeHint::RefreshToken => "refresh_token",
+        }
+    }
+}
+
+/// What the authorization server says about a token.
+///
+/// Lenient like [`TokenResponse`](crate::TokenResponse): a wrong-typed member is left out of
+/// its typed field, kept as sent in [`extra`](Self::extra), and reported in
+/// [`findings`](Self::findings). `Debug` redacts the identifiers (`sub`, `patient`,
+/// `encounter`, `fhirUser`, `fhirContext`) and prints only the names of other members.
+///
+/// ```
+/// use safire_core::Introspection;
+/// let body = br#"{"active":true,"scope":"patient/*.rs","client_id":"app","exp":2000000000,
+///   "patient":"pat-1","fhirUser":"Practitioner/p1","aud":["https://ehr.example/fhir"]}"#;
+/// let token = Introspection::parse(200, body)?;
+/// assert!(token.active);
+/// assert_eq!(token.patient.as_deref(), Some("pat-1"));
+/// assert_eq!(token.aud, ["https://ehr.example/fhir"]);
+/// assert!(!format!("{token:?}").contains("pat-1"));
+/// let inactive = Introspection::parse(200, br#"{"active":false}"#)?;
+/// assert!(!inactive.active && inactive.findings.is_empty());
+/// # Ok::<(), safire_core::IntrospectionError>(())
+/// ```
+#[derive(Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Introspection {
+    /// Whether the token is active (the one required member).
+    pub active: bool,
+    /// Granted scopes, space-separated (an array is joined, with a finding).
+    pub scope: Option<String>,
+    /// The client the token was issued to.
+    pub client_id: Option<String>,
+    /// Expiry (Unix seconds).
+    pub exp: Option<u64>,
+    /// Issue time (Unix seconds).
+    pub iat: Option<u64>,
+    /// The subject (an identifier: redacted in `Debug`).
+    pub sub: Option<String>,
+    /// Audiences (a single string becomes one entry).
+    pub aud: Vec<String>,
+    /// The issuer.
+    pub iss: Option<String>,
+    /// `token_type`, e.g. `Bearer`.
+    pub token_type: Option<String>,
+    /// Launch context: the patient in context (redacted in `Debug`).
+    pub patient: Option<String>,
+    /// Launch context: the encounter in context (redacted in `Debug`).
+    pub encounter: Option<String>,
+    /// `fhirUser`: the user's FHIR resource URL (redacted in `Debug`).
+    pub fhir_user: Option<String>,
+    /// Launch context: further resources (`fhirContext`).
+    pub fhir_context: Vec<FhirContextItem>,
+    /// Every other member, plus known members of the wrong JSON type, as sent.
+    pub extra: Map<String, Value>,
+    /// Liberties taken while parsing.
+    pub findings: Vec<Finding>,
+}
+
+impl fmt::Debug for Introspection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let redacted = |value: &Option<String>| value.as_ref().map(|_| REDACTED);
+        f.debug_struct("Introspection")
+            .field("active", &self.active)
+            .field("scope", &self.scope)
+            .field("client_id", &self.client_id)
+            .field("exp", &self.exp)
+            .field("iat", &self.iat)
+            .field("sub", &redacted(&self.sub))
+            .field("aud", &self.aud)
+            .field("iss", &self.iss)
+            .field("token_type", &self.token_type)
+            .field("patient", &redacted(&self.patient))
+            .field("encounter", &redacted(&self.encounter))
+            .field("fhir_user", &redacted(&self.fhir_user))
+            .field("fhir_context_items", &self.fhir_context.len())
+            .field("extra", &self.extra.keys().collect::<Vec<_>>())
+            .field("findings", &self.findings)
+            .finish()
+    }
+}
+
+impl Introspection {
+    /// Parses an introspection response.
+    ///
+    /// Success needs a 2xx status and a JSON object with a boolean `active` (`"true"` and
+    /// `"false"` strings are accepted with a finding) and no OAuth `error` member. Otherwise an
+    /// [`IntrospectionError`] with the status, the OAuth error fields, and, when `active` is
+    /// missing or unusable, the body's field names (never values).
+    ///
+    /// ```
+    /// use safire_core::Introspection;
+    /// let err = Introspection::parse(401, br#"{"error":"invalid_client"}"#).unwrap_err();
+    /// assert_eq!(err.to_string(), "Token introspection failed — HTTP 401 — invalid_client");
+    /// let err = Introspection::parse(200, br#"{"scope":"x"}"#).unwrap_err();
+    /// assert!(err.to_string().ends_with("received fields: scope"), "{err}");
+    /// ```
+    pub fn parse(status: u16, body: &[u8]) -> Result<Self, IntrospectionError> {
+        parse_introspection_response(status, body, &[])
+    }
+
+    /// True when the token is active and, if it names an expiry, not expired at `now`.
+    ///
+    /// ```
+    /// use std::time::{Duration, UNIX_EPOCH};
+    /// use safire_core::Introspection;
+    /// let token = Introspection::parse(200, br#"{"active":true,"exp":100}"#)?;
+    /// assert!(token.is_active_at(UNIX_EPOCH + Duration::from_secs(99)));
+    /// assert!(!token.is_active_at(UNIX_EPOCH + Duration::from_secs(100)));
+    /// # Ok::<(), safire_core::IntrospectionError>(())
+    /// ```
+    pub fn is_active_at(&self, now: SystemTime) -> bool {
+        let now = now
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        self.active && self.exp.is_none_or(|exp| now < exp)
+    }
+
+    /// The granted scopes, one by one.
+    pub fn scopes(&self) -> impl Iterator<Item = &str> {
+        self.scope.as_deref().unwrap_or("").split_whitespace()
+    }
+}
+
+/// Parses the response to an introspection of a token, scrubbing every exact occurrence of
+/// one of `secrets` (the token, the request's credentials) from the server text an error
+/// keeps. See [`Introspection::parse`].
+///
+/// ```
+/// use safire_core::protocol::parse_introspection_response;
+/// let body = br#"{"error":"invalid_request","error_description":"bad token tok-123"}"#;
+/// let err = parse_introspection_response(400, body, &["tok-123"]).unwrap_err();
+/// assert!(!err.to_string().contains("tok-123"));
+/// ```
+pub fn parse_introspection_response(
+    status: u16,
+    body: &[u8],
+    secrets: &[&str],
+) -> Result<Introspection, IntrospectionError> {
+    if !(200..300).contains(&status) {
+        let oauth = parse_oauth_error_scrubbed(status, body, secrets);
+        return Err(IntrospectionError::new(oauth, Vec::new(), None));
+    }
+    let status_only = || OAuthErrorFields {
+        status: Some(status),
+        ..OAuthErrorFields::default()
+    };
+    let Some(mut map) = parse_object(body) else {
+        return Err(IntrospectionError::new(
+            status_only(),
+            Vec::new(),
+            Some("response is not a JSON object"),
+        ));
+    };
+    if has_error_member(&map) {
+        let oauth = oauth_error_from_object_scrubbed(status, map, secrets);
+        let detail = oauth
+            .error_code
+            .is_none()
+            .then_some("response has an unusable 'error' member");
+        return Err(IntrospectionError::new(oauth, Vec::new(), detail));
+    }
+    let mut findings = Findings::default();
+    let active = match map.remove("active") {
+        Some(Value::Bool(active)) => active,
+        Some(Value::String(text)) if text == "true" || text == "false" => {
+            findings.warning(
+                "active",
+                "Token introspection: active was sent as a string; expected a JSON boolean",
+            );
+            text == "true"
+        }
+        other => {
+            let detail = match &other {
+                None | Some(Value::Null) => "response has no 'active' member",
+                Some(_) => "response 'active' must be a boolean",
+            };
+            if let Some(value) = other {
+                map.insert("active".to_owned(), value);
+            }
+            return Err(IntrospectionError::new(
+                status_only(),
+                field_names_scrubbed(&map, secrets),
+                Some(detail),
+            ));
+        }
+    };
+    let mut reader = Reader {
+        map,
+        wrong: Map::new(),
+        findings,
+    };
+    let mut introspection = Introspection {
+        active,
+        scope: reader.scope(),
+        client_id: reader.string("client_id"),
+        exp: reader.timestamp("exp"),
+        iat: reader.timestamp("iat"),
+        sub: reader.string("sub"),
+        aud: reader.aud(),
+        iss: reader.string("iss"),
+        token_type: reader.string("token_type"),
+        patient: reader.string("patient"),
+        encounter: reader.string("encounter"),
+        fhir_user: reader.string("fhirUser"),
+        fhir_context: reader.fhir_context(),
+        extra: Map::new(),
+        findings: Vec::new(),
+    };
+    let Reader {
+        mut map,
+        wrong,
+        findings,
+    } = reader;
+    map.extend(wrong);
+    introspection.extra = map;
+    introspection.findings = findings.into_vec();
+    Ok(introspection)
+}
+
+/// Moves the known members out of the body, parking wrong-typed ones with a finding.
+struct Reader {
+    map: Map<String, Value>,
+    wrong: Map<String, Value>,
+    findings: Findings,
+}
+
+impl Reader {
+    fn take(&mut self, key: &str) -> Option<Value> {
+        match self.map.remove(key) {
+            None | Some(Value::Null) => None,
+            Some(value) => Some(value),
+        }
+    }
+
+    fn park(&mut self, key: &str, value: Value, expected: &str) {
+        self.findings.error(
+            key,
+            format!(
+                "{PREFIX} member '{key}' has the wrong JSON type ({}; expected {expected}); it \
+                 was kept in extra",
+                type_name(&value)
+            ),
+        );
+        self.wrong.insert(key.to_owned(), value);
+    }
+
+    fn string(&mut self, key: &str) -> Option<String> {
+        match self.take(key)? {
+            Value::String(text) => Some(text),
+            other => {
+                self.park(key, other, "a string");
+                None
+            }
+        }
+    }
+
+    fn timestamp(&mut self, key: &str) -> Option<u64> {
+        let value = self.take(key)?;
+        match lenient_u64(&value) {
+            Ok(Int::Exact(n)) => Some(n),
+            Ok(Int::FromString(n) | Int::FromFloat(n)) => {
+                self.findings.warning(
+                    key,
+                    format!(
+                        "Token introspection: {key} is not an integer JSON number; read as {n}"
+                    ),
+                );
+                Some(n)
+            }
+            Err(_) => {
+                self.park(key, value, "a non-negative integer (Unix seconds)");
+                None
+            }
+        }
+    }
+
+    fn scope(&mut self) -> Option<String> {
+        match self.take("scope")? {
+            Value::String(text) => Some(text),
+            Value::Array(items) if items.iter().all(Value::is_string) => {
+                self.findings.warning(
+                    "scope",
+                    "Token introspection: scope was sent as a JSON array; expected a \
+                     space-separated string",
+                );
+                let parts: Vec<&str> = items.iter().filter_map(Value::as_str).collect();
+                Some(parts.join(" "))
+            }
+            other => {
+                self.park("scope", other, "a string");
+                None
+            }
+        }
+    }
+
+    fn aud(&mut self) -> Vec<String> {
+        match self.take("aud") {
+            None => Vec::new(),
+            Some(Value::String(aud)) => vec![aud],
+            Some(Value::Array(items)) if items.iter().all(Value::is_string) => items
+                .into_iter()
+                .filter_map(|item| match item {
+                    Value::String(aud) => Some(aud),
+                    _ => None,
+                })
+                .collect(),
+            Some(other) => {
+                self.park("aud", other, "a string or an array of strings");
+                Vec::new()
+            }
+        }
+    }
+
+    fn fhir_context(&mut self) -> Vec<FhirContextItem> {
+        let Some(value) = self.take("fhirContext") else {
+            return Vec::new();
+        };
+        let Value::Array(items) = value else {
+            self.park("fhirContext", value, "an array of objects");
+            return Vec::new();
+        };
+        let mut out = Vec::with_capacity(items.len());
+        for (i, item) in items.into_iter().enumerate() {
+            match item {
+                Value::String(reference) => {
+                    self.findings.warning(
+                        &format!("fhirContext[{i}]"),
+                        format!(
+                            "Token introspection: fhirContext[{i}] is a string (the SMART 2.0 \
+                             form); expected an object"
+                        ),
+                    );
+                    out.push(FhirContextItem {
+                        reference: Some(reference),
+                        ..FhirContextItem::default()
+                    });
+                }
+                Value::Object(object) => {
+                    match serde_json::from_value::<FhirContextItem>(Value::Object(object)) {
+                        Ok(context) => out.push(context),
+                        Err(_) => self.findings.error(
+                            &format!("fhirContext[{i}]"),
+                            format!(
+                                "{PREFIX} fhirContext[{i}] has a member of the wrong JSON type; \
+                                 it was ignored"
+                            ),
+                        ),
+                    }
+                }
+                other => self.findings.error(
+                    &format!("fhirContext[{i}]"),
+                    format!(
+                        "{PREFIX} fhirContext[{i}] is {}; expected an object; it was ignored",
+                        type_name(&other)
+                    ),
+                ),
+            }
+        }
+        out
+    }
+}
+
+/// Introspects a token. Output: [`Introspection`] (`active: false` included).
+///
+/// The endpoint is the configured `introspection_endpoint`, else the discovered one.
+///
+/// ```
+/// # use safire_core::*;
+/// # use std::time::SystemTime;
+/// let config = ClientConfig::builder("https://ehr.example/fhir")
+///     .client_id("resource-server")
+///     .client_auth(ClientAuth::client_secret_basic("s3cr3t"))
+///     .introspection_endpoint("https://ehr.example/introspect")
+///     .build()?;
+/// let mut flow = IntrospectionFlow::new(config.into(), "at-1")
+///     .token_type_hint(TokenTypeHint::AccessToken);
+/// let mut random = SeededRandom::new(1);
+/// let mut env = Env::new(SystemTime::UNIX_EPOCH, &mut random);
+/// let Step::Send(request) = flow.start(&mut env)? else { unreachable!() };
+/// assert_eq!(request.body(), b"token=at-1&token_type_hint=access_token");
+/// assert!(request.headers()["authorization"].to_str().unwrap().starts_with("Basic "));
+/// # Ok::<(), safire_core::Error>(())
+/// ```
+pub struct IntrospectionFlow {
+    config: Arc<ClientConfig>,
+    token: SecretString,
+    hint: Option<TokenTypeHint>,
+    options: CallOptions,
+    metadata: Option<Arc<SmartMetadata>>,
+}
+
+impl fmt::Debug for IntrospectionFlow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IntrospectionFlow")
+            .field("token", &self.token)
+            .field("hint", &self.hint)
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl IntrospectionFlow {
+    /// Introspection of `token` for `config`'s server.
+    pub fn new(config: Arc<ClientConfig>, token: impl Into<SecretString>) -> Self {
+        Self {
+            config,
+            token: token.into(),
+            hint: None,
+            options: CallOptions::default(),
+            metadata: None,
+        }
+    }
+
+    /// Sends `token_type_hint`.
+    pub fn token_type_hint(mut self, hint: TokenTypeHint) -> Self {
+        self.hint = Some(hint);
+        self
+    }
+
+    /// Per-call overrides: credentials, a bearer token instead of them
+    /// ([`CallOptions::bearer_token`]), extra parameters.
+    pub fn with_options(mut self, options: CallOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    fn secrets(&self) -> Vec<&str> {
+        let mut secrets = credential_texts(&self.config, &self.options);
+        secrets.push(self.token.expose());
+        secrets
+    }
+}
+
+impl Flow for IntrospectionFlow {
+    type Output = Introspection;
+
+    fn config(&self) -> Option<&ClientConfig> {
+        Some(&self.config)
+    }
+
+    fn endpoints(&self) -> &[ServerEndpoint] {
+        &[ServerEndpoint::Introspection]
+    }
+
+    fn preflight(&self) -> Result<(), Error> {
+        if self.token.is_blank() {
+            return Err(ConfigurationError::missing(["token"]).into());
+        }
+        resolve_auth(&self.config, &self.options, AuthRequirement::ClientOrBearer)?;
+        Ok(())
+    }
+
+    fn provide_metadata(&mut self, metadata: Arc<SmartMetadata>) {
+        self.metadata = Some(metadata);
+    }
+
+    fn start(&mut self, env: &mut Env<'_>) -> Result<Step<Introspection>, Error> {
+        self.preflight()?;
+        let auth = resolve_auth(&self.config, &self.options, AuthRequirement::ClientOrBearer)?;
+        let endpoint =
+            ServerEndpoint::Introspection.resolve(&self.config, self.metadata.as_deref())?;
+        let mut form = vec![("token", self.token.expose())];
+        if let Some(hint) = self.hint {
+            form.push(("token_type_hint", hint.as_str()));
+        }
+        let request = EndpointRequest {
+            config: &self.config,
+            options: &self.options,
+            auth: &auth,
+            endpoint: &endpoint,
+            operation: Operation::Introspection,
+            reserved: RESERVED_PARAMS,
+        }
+        .build(form, env)?;
+        Ok(Step::Send(request))
+    }
+
+    fn on_response(
+        &mut self,
+        response: HttpResponse,
+        _env: &mut Env<'_>,
+    ) -> Result<Step<Introspection>, Error> {
+        let result = parse_introspection_response(
+            response.status().as_u16(),
+            response.body(),
+            &self.secrets(),
+        );
+        Ok(Step::Done(result?))
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests;
