@@ -18,6 +18,11 @@ use serde_json::{Value, json};
 use super::servers::{Recorded, Reply, SaturatedListener, TestCa, TestServer, refused_url};
 use super::{TestClient, tracing_text};
 
+// The companion endpoints (introspection, revocation, registration management).
+#[path = "companion.rs"]
+mod companion;
+pub use companion::*;
+
 // ----------------------------------------------------------------------------------------------
 // Helpers
 // ----------------------------------------------------------------------------------------------

@@ -76,6 +76,11 @@ macro_rules! scenarios {
             oauth_errors_from_the_token_endpoint,
             registration_error_with_status_200,
             canaries_never_leak,
+            introspection_end_to_end,
+            introspection_error_bodies,
+            revocation_end_to_end,
+            registration_management_end_to_end,
+            companion_canaries_never_leak,
         );
     };
     (@each $client:ty; $($name:ident),* $(,)?) => {
