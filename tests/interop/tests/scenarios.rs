@@ -10,8 +10,9 @@ use std::time::SystemTime;
 
 use safire_core::{
     AuthErrorKind, AuthorizationRequest, AuthorizeParams, CallOptions, ClientAuth, ClientConfig,
-    ClientMetadata, Env, Error, Flow, Jwks, OsRandom, PendingAuthorization, PrivateKey,
-    RegisteredClient, SecretString, Signer, SmartMetadata, Step, TokenFlow, TokenResponse,
+    ClientMetadata, Env, Error, Flow, Introspection, Jwks, OsRandom, PendingAuthorization,
+    PrivateKey, RegisteredClient, SecretString, Signer, SmartMetadata, Step, TokenFlow,
+    TokenResponse, TokenTypeHint,
 };
 use safire_interop::{
     HarnessError, HttpRequest, LaunchContext, OidcProvider, REDIRECT_URI, approve, approve_post,
@@ -45,6 +46,19 @@ trait Client: Sized {
         initial_access_token: Option<SecretString>,
     ) -> Result<RegisteredClient, Error>;
     fn run_token(&self, flow: TokenFlow) -> Result<TokenResponse, Error>;
+    fn introspect(
+        &self,
+        token: SecretString,
+        hint: Option<TokenTypeHint>,
+    ) -> Result<Introspection, Error>;
+    fn revoke(&self, token: SecretString, hint: Option<TokenTypeHint>) -> Result<(), Error>;
+    fn read_registration(&self, client: &RegisteredClient) -> Result<RegisteredClient, Error>;
+    fn update_registration(
+        &self,
+        client: &RegisteredClient,
+        metadata: &ClientMetadata,
+    ) -> Result<RegisteredClient, Error>;
+    fn delete_registration(&self, client: &RegisteredClient) -> Result<(), Error>;
 }
 
 struct Ureq(safire_ureq::SmartClient);
@@ -83,6 +97,29 @@ impl Client for Ureq {
     }
     fn run_token(&self, flow: TokenFlow) -> Result<TokenResponse, Error> {
         self.0.run(flow)
+    }
+    fn introspect(
+        &self,
+        t: SecretString,
+        h: Option<TokenTypeHint>,
+    ) -> Result<Introspection, Error> {
+        self.0.introspect_token(t, h, CallOptions::new())
+    }
+    fn revoke(&self, t: SecretString, h: Option<TokenTypeHint>) -> Result<(), Error> {
+        self.0.revoke_token(t, h, CallOptions::new())
+    }
+    fn read_registration(&self, c: &RegisteredClient) -> Result<RegisteredClient, Error> {
+        self.0.read_registration(c)
+    }
+    fn update_registration(
+        &self,
+        c: &RegisteredClient,
+        m: &ClientMetadata,
+    ) -> Result<RegisteredClient, Error> {
+        self.0.update_registration(c, m)
+    }
+    fn delete_registration(&self, c: &RegisteredClient) -> Result<(), Error> {
+        self.0.delete_registration(c)
     }
 }
 
@@ -128,6 +165,31 @@ impl Client for Hyper {
     }
     fn run_token(&self, flow: TokenFlow) -> Result<TokenResponse, Error> {
         self.1.block_on(self.0.run(flow))
+    }
+    fn introspect(
+        &self,
+        t: SecretString,
+        h: Option<TokenTypeHint>,
+    ) -> Result<Introspection, Error> {
+        self.1
+            .block_on(self.0.introspect_token(t, h, CallOptions::new()))
+    }
+    fn revoke(&self, t: SecretString, h: Option<TokenTypeHint>) -> Result<(), Error> {
+        self.1
+            .block_on(self.0.revoke_token(t, h, CallOptions::new()))
+    }
+    fn read_registration(&self, c: &RegisteredClient) -> Result<RegisteredClient, Error> {
+        self.1.block_on(self.0.read_registration(c))
+    }
+    fn update_registration(
+        &self,
+        c: &RegisteredClient,
+        m: &ClientMetadata,
+    ) -> Result<RegisteredClient, Error> {
+        self.1.block_on(self.0.update_registration(c, m))
+    }
+    fn delete_registration(&self, c: &RegisteredClient) -> Result<(), Error> {
+        self.1.block_on(self.0.delete_registration(c))
     }
 }
 
@@ -532,6 +594,135 @@ fn post_authorization<C: Client>() -> Outcome {
     Ok(())
 }
 
+// 10. Introspection and revocation: an active token, the same token revoked, a refresh token
+//     revoked and refused afterwards.
+fn introspection_and_revocation<C: Client>() -> Outcome {
+    let Some(op) = shared() else { return Ok(()) };
+    let reg = register_app::<C>(op, "client_secret_basic", None)?;
+    let secret = reg.client_secret.clone().expect("DCR returned a secret");
+    let c: C = registered(op, &reg, ClientAuth::client_secret_basic(secret));
+    assert!(c.metadata()?.introspection_endpoint.is_some());
+    let (token, _) = launch(&c, AuthorizeParams::default())?;
+
+    let active = c.introspect(token.access_token.clone(), Some(TokenTypeHint::AccessToken))?;
+    assert!(active.active, "{active:?}");
+    assert!(active.is_active_at(SystemTime::now()));
+    assert_eq!(active.client_id.as_deref(), Some(reg.client_id.as_str()));
+    assert!(active.scopes().any(|s| s == "patient/*.rs"), "{active:?}");
+    assert_eq!(
+        active.aud,
+        [op.fhir_base_url()],
+        "audience-restricted token"
+    );
+    assert_eq!(active.sub.as_deref(), Some(LOGIN));
+    assert!(active.exp.is_some() && active.iat.is_some());
+    assert!(
+        active.findings.iter().all(|f| !f.is_error()),
+        "{:?}",
+        active.findings
+    );
+
+    let unknown = c.introspect(SecretString::new("not-a-token"), None)?;
+    assert!(!unknown.active);
+
+    // Revoke the access token: introspection now says inactive.
+    c.revoke(token.access_token.clone(), Some(TokenTypeHint::AccessToken))?;
+    let revoked = c.introspect(token.access_token.clone(), Some(TokenTypeHint::AccessToken))?;
+    assert!(!revoked.active, "{revoked:?}");
+
+    // (oidc-provider revokes the whole grant with the access token.) Another launch: its
+    // refresh token works until it is revoked.
+    let (token, _) = launch(&c, AuthorizeParams::default())?;
+    let refreshed = c.refresh(refresh_token(&token), CallOptions::new())?;
+    let rt = refresh_token(&refreshed);
+    let fresh = c.introspect(refreshed.access_token.clone(), None)?;
+    assert!(fresh.active);
+    assert!(
+        c.introspect(rt.clone(), Some(TokenTypeHint::RefreshToken))?
+            .active
+    );
+    c.revoke(rt.clone(), Some(TokenTypeHint::RefreshToken))?;
+    assert!(
+        !c.introspect(rt.clone(), Some(TokenTypeHint::RefreshToken))?
+            .active
+    );
+    let err = c
+        .refresh(rt, CallOptions::new())
+        .expect_err("a revoked refresh token cannot refresh");
+    assert!(matches!(err, Error::Token(_)), "{err:?}");
+    assert_eq!(err.error_code(), Some("invalid_grant"));
+
+    // Revoking an unknown token is success (RFC 7009 §2.2).
+    c.revoke(SecretString::new("never-issued"), None)?;
+
+    // A wrong client secret is refused at both endpoints.
+    let wrong: C = registered(op, &reg, ClientAuth::client_secret_basic("not-the-secret"));
+    let err = wrong
+        .introspect(refreshed.access_token.clone(), None)
+        .expect_err("wrong secret");
+    assert!(matches!(err, Error::Introspection(_)), "{err:?}");
+    assert_eq!(err.error_code(), Some("invalid_client"));
+    let err = wrong
+        .revoke(refreshed.access_token.clone(), None)
+        .expect_err("wrong secret");
+    assert!(matches!(err, Error::Revocation(_)), "{err:?}");
+    assert_eq!(err.error_code(), Some("invalid_client"));
+    for text in [err.to_string(), format!("{err:?}")] {
+        assert!(!text.contains(refreshed.access_token.expose()), "{text}");
+    }
+    Ok(())
+}
+
+// 11. RFC 7592: read, update and delete a dynamically registered client.
+fn registration_management<C: Client>() -> Outcome {
+    let Some(op) = shared() else { return Ok(()) };
+    let c: C = client(op);
+    let metadata = app_metadata("client_secret_basic");
+    let reg = c.register(&metadata, None, None)?;
+    let uri = reg
+        .registration_client_uri
+        .clone()
+        .expect("oidc-provider returns registration_client_uri");
+    assert!(uri.starts_with(op.issuer()), "{uri}");
+    assert!(reg.registration_access_token.is_some());
+
+    let read = c.read_registration(&reg)?;
+    assert_eq!(read.client_id, reg.client_id);
+    assert_eq!(read.redirect_uris, reg.redirect_uris);
+    assert_eq!(read.registration_client_uri.as_deref(), Some(uri.as_str()));
+
+    let renamed = metadata
+        .clone()
+        .field("client_name", "Renamed by Safire".into());
+    let updated = c.update_registration(&reg, &renamed)?;
+    assert_eq!(updated.client_id, reg.client_id);
+    assert_eq!(updated.client_name.as_deref(), Some("Renamed by Safire"));
+    assert_eq!(
+        c.read_registration(&updated)?.client_name.as_deref(),
+        Some("Renamed by Safire")
+    );
+
+    c.delete_registration(&updated)?;
+    let err = c
+        .read_registration(&updated)
+        .expect_err("a deleted registration cannot be read");
+    assert!(matches!(err, Error::Registration(_)), "{err:?}");
+    assert_eq!(err.status(), Some(401));
+    assert_eq!(err.error_code(), Some("invalid_token"));
+    let rat = updated.registration_access_token.clone().unwrap();
+    for text in [err.to_string(), format!("{err:?}")] {
+        assert!(!text.contains(rat.expose()), "{text}");
+    }
+    // The deleted client can no longer authenticate.
+    let secret = reg.client_secret.clone().expect("DCR returned a secret");
+    let gone: C = registered(op, &reg, ClientAuth::client_secret_basic(secret));
+    let err = gone
+        .introspect(SecretString::new("any"), None)
+        .expect_err("a deleted client is unknown");
+    assert_eq!(err.error_code(), Some("invalid_client"));
+    Ok(())
+}
+
 /// The callback parameters, for failure messages.
 #[allow(dead_code)]
 fn params(callback: &str) -> Result<BTreeMap<String, String>, HarnessError> {
@@ -567,4 +758,6 @@ scenarios!(
     ehr_launch,
     error_paths,
     post_authorization,
+    introspection_and_revocation,
+    registration_management,
 );
