@@ -15,7 +15,7 @@ fi
 
 # Longest input per target: JSON bodies get room for realistic documents; URLs less.
 case "$target" in
-    discovery | token_response | registration_response) max_len=65536 ;;
+    discovery | token_response | registration_response | introspection | registration_management) max_len=65536 ;;
     oauth_error) max_len=16384 ;;
     private_key) max_len=16384 ;;
     callback | ehr_launch | redirect) max_len=4096 ;;

@@ -22,7 +22,7 @@ use crate::lenient::{Int, lenient_u64};
 use crate::metadata::SmartMetadata;
 use crate::oauth_error::{
     field_names_scrubbed, has_error_member, oauth_error_from_object_scrubbed,
-    parse_oauth_error_scrubbed,
+    parse_oauth_error_scrubbed, scrub,
 };
 use crate::requests::{HttpResponse, Operation};
 use crate::secret::{REDACTED, SecretString};
@@ -271,7 +271,52 @@ pub fn parse_introspection_response(
     map.extend(wrong);
     introspection.extra = map;
     introspection.findings = findings.into_vec();
+    redact_echoes(&mut introspection, secrets);
     Ok(introspection)
+}
+
+/// A server that echoes a secret (the token being introspected, the request's credentials)
+/// into a member `Debug` shows has it replaced with `[REDACTED]` there, with a finding.
+fn redact_echoes(introspection: &mut Introspection, secrets: &[&str]) {
+    let leaks = |text: &str| secrets.iter().any(|s| !s.is_empty() && text.contains(s));
+    let mut echoed = Vec::new();
+    let Introspection {
+        scope,
+        client_id,
+        iss,
+        token_type,
+        aud,
+        ..
+    } = introspection;
+    for (name, value) in [
+        ("scope", scope),
+        ("client_id", client_id),
+        ("iss", iss),
+        ("token_type", token_type),
+    ] {
+        if let Some(text) = value.as_mut().filter(|text| leaks(text)) {
+            *text = scrub(text, secrets);
+            echoed.push(name.to_owned());
+        }
+    }
+    for text in aud.iter_mut().filter(|text| leaks(text)) {
+        *text = scrub(text, secrets);
+        echoed.push("aud".to_owned());
+    }
+    if introspection.extra.keys().any(|key| leaks(key)) {
+        let extra = std::mem::take(&mut introspection.extra);
+        introspection.extra = extra
+            .into_iter()
+            .map(|(key, value)| (scrub(&key, secrets), value))
+            .collect();
+        echoed.push("a member name".to_owned());
+    }
+    for name in echoed {
+        introspection.findings.push(Finding::error(
+            None,
+            format!("{PREFIX} {name} repeats a credential of the request; it was redacted"),
+        ));
+    }
 }
 
 /// Moves the known members out of the body, parking wrong-typed ones with a finding.

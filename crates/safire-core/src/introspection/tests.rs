@@ -400,5 +400,21 @@ fn an_echoed_token_never_reaches_the_error() {
         assert!(!shown.contains("canary-secret-77"), "{shown}");
         assert!(shown.contains("[REDACTED]"), "{shown}");
     }
-    assert!(!format!("{:?}", flow(config)).contains(TOKEN));
+    assert!(!format!("{:?}", flow(config.clone())).contains(TOKEN));
+
+    // Echoed into members Debug shows: redacted, with a finding.
+    let body = format!(
+        r#"{{"active":true,"client_id":"{TOKEN}","aud":["x","{TOKEN}"],"{TOKEN}":1,"iss":"canary-secret-77"}}"#
+    );
+    let (_, result) = drive(flow(config), vec![json(200, &body)]);
+    let token = result.unwrap();
+    let shown = format!("{token:?}");
+    assert!(
+        !shown.contains(TOKEN) && !shown.contains("canary-secret-77"),
+        "{shown}"
+    );
+    assert_eq!(token.client_id.as_deref(), Some("[REDACTED]"));
+    assert_eq!(token.aud, ["x", "[REDACTED]"]);
+    assert_eq!(token.extra["[REDACTED]"], 1);
+    assert_eq!(token.findings.len(), 4, "{:?}", token.findings);
 }
