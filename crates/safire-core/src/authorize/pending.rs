@@ -69,6 +69,9 @@ pub struct AuthorizationCode {
     pub redirect_uri: String,
     /// When the authorization was started (Unix seconds), for the maximum-age check.
     pub started_at: Option<u64>,
+    /// The scopes the authorization asked for: what an absent `scope` in the token response
+    /// means (RFC 6749 §5.1).
+    pub requested_scopes: Vec<String>,
     /// What the callback check noticed without refusing (e.g. an `iss` it could not verify);
     /// passed on to the token response's findings.
     pub findings: Vec<Finding>,
@@ -92,6 +95,7 @@ impl AuthorizationCode {
             code_verifier: code_verifier.into(),
             redirect_uri: redirect_uri.into(),
             started_at: None,
+            requested_scopes: Vec::new(),
             findings: Vec::new(),
         }
     }
@@ -229,6 +233,7 @@ impl PendingAuthorization {
                 code_verifier: self.code_verifier.clone(),
                 redirect_uri: self.redirect_uri.clone(),
                 started_at: Some(self.created_at),
+                requested_scopes: self.scopes.clone(),
                 findings,
             }),
             _ => Err(AuthError::new(

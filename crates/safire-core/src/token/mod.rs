@@ -160,6 +160,16 @@ impl TokenFlow {
         Ok(())
     }
 
+    /// What an absent `scope` in the response means: the scope asked for, when known (a
+    /// refresh without narrower scopes asked for the original grant, which the session knows).
+    fn requested_scope(&self) -> Option<String> {
+        let scopes = match &self.grant {
+            Grant::AuthorizationCode(code) => code.requested_scopes.clone(),
+            _ => self.scopes()?,
+        };
+        Some(scopes.join(" ")).filter(|s| !s.is_empty())
+    }
+
     fn resolve_auth(&self) -> Result<ResolvedAuth, Error> {
         Ok(resolve_auth(
             &self.config,
@@ -273,6 +283,18 @@ impl Flow for TokenFlow {
             .into());
         }
         let mut findings = token.compliance_findings(self.grant.kind());
+        if token.scope.is_none()
+            && let Some(requested) = self.requested_scope()
+        {
+            findings.push(crate::finding::Finding::warning(
+                Some("scope"),
+                format!(
+                    "the token response has no 'scope'; RFC 6749 §5.1 reads that as the \
+                     requested scope, '{requested}'"
+                ),
+            ));
+            token.scope = Some(requested);
+        }
         if let Grant::AuthorizationCode(code) = &self.grant {
             findings.extend(code.findings.iter().cloned());
         }

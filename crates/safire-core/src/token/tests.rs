@@ -315,3 +315,30 @@ fn backend_services_with_a_client_secret_is_supported_with_a_finding() {
         token.findings
     );
 }
+
+#[test]
+fn an_absent_scope_means_the_requested_scope_with_a_finding() {
+    let config = Arc::new(builder().build().unwrap());
+    let mut code = code();
+    code.requested_scopes = vec!["openid".into(), "patient/*.rs".into()];
+    let mut flow = TokenFlow::authorization_code(config, code);
+    let mut random = SeededRandom::new(1);
+    let mut env = Env::new(SystemTime::UNIX_EPOCH, &mut random);
+    let _ = flow.start(&mut env).unwrap();
+    let response = http::Response::builder()
+        .status(200)
+        .body(br#"{"access_token":"at","token_type":"Bearer","expires_in":300}"#.to_vec())
+        .unwrap();
+    let Step::Done(token) = flow.on_response(response, &mut env).unwrap() else {
+        panic!()
+    };
+    assert_eq!(token.scope.as_deref(), Some("openid patient/*.rs"));
+    assert!(
+        token
+            .findings
+            .iter()
+            .any(|f| f.message.contains("RFC 6749")),
+        "{:?}",
+        token.findings
+    );
+}
