@@ -657,6 +657,78 @@ pub fn redirect_target_with_userinfo_is_refused<C: TestClient>() {
     assert!(other.requests().is_empty(), "nothing reaches the target");
 }
 
+/// Issue 11.1: a server that echoes what it received (the Basic header, its decoding, the
+/// form body with the refresh token) in every OAuth field and in a 200 without a token gets
+/// none of it into the error's Display or Debug, nor into the transport's tracing output.
+pub fn echoed_secrets_are_scrubbed_from_errors<C: TestClient>() {
+    const SECRET: &str = "echo+secret/canary:1 x";
+    const REFRESH: &str = "echo-refresh-canary-42";
+    super::captured_tracing();
+    let echo = |request: &Recorded| {
+        let header = request
+            .header("authorization")
+            .unwrap_or_default()
+            .to_owned();
+        let decoded = header
+            .strip_prefix("Basic ")
+            .and_then(|b| Base64::decode_vec(b).ok())
+            .map(|d| String::from_utf8_lossy(&d).into_owned())
+            .unwrap_or_default();
+        let body = String::from_utf8_lossy(&request.body).into_owned();
+        format!("{header} | {decoded} | {body} | {SECRET} | {REFRESH}")
+    };
+    let server = smart_server(
+        move |request| {
+            let echoed = echo(request);
+            if request.form().get("scope").is_some() {
+                // A 200 without an access token whose member names repeat the request.
+                Reply::json(200, json!({ echoed.clone(): 1, REFRESH: 2 }))
+            } else {
+                Reply::json(
+                    401,
+                    json!({
+                        "error": format!("invalid_client {echoed}"),
+                        "error_description": echoed.clone(),
+                        "error_uri": format!("https://ehr.example/e?{echoed}"),
+                    }),
+                )
+            }
+        },
+        |_| Reply::json(500, json!({})),
+    );
+    for auth in [
+        ClientAuth::client_secret_basic(SECRET),
+        ClientAuth::client_secret_basic_raw(SECRET),
+        ClientAuth::client_secret_post(SECRET),
+    ] {
+        let client: C = client(
+            config_for(&server)
+                .token_endpoint(server.url("/token"))
+                .client_auth(auth),
+        );
+        for options in [CallOptions::new(), CallOptions::new().scopes(["openid"])] {
+            let err = client
+                .refresh_token(SecretString::new(REFRESH), options)
+                .unwrap_err();
+            let text = format!("{err} {err:?}");
+            let sent = server.requests().last().unwrap().clone();
+            let mut forms = vec![SECRET.to_owned(), REFRESH.to_owned()];
+            if let Some(header) = sent.header("authorization") {
+                forms.push(header.to_owned());
+                forms.push(header.trim_start_matches("Basic ").to_owned());
+            }
+            forms.push("echo%2Bsecret%2Fcanary%3A1".to_owned());
+            for form in &forms {
+                assert!(!text.contains(form.as_str()), "'{form}' leaked: {text}");
+            }
+        }
+    }
+    let logged = tracing_text();
+    for canary in ["echo+secret", "echo-refresh-canary"] {
+        assert!(!logged.contains(canary), "{canary} in tracing output");
+    }
+}
+
 pub fn redirect_loop_stops_at_the_limit<C: TestClient>() {
     let server = TestServer::http(|request, _| {
         let hop: u32 = request
@@ -981,7 +1053,7 @@ pub fn html_500_from_discovery<C: TestClient>() {
 pub fn oauth_errors_from_the_token_endpoint<C: TestClient>() {
     let server = smart_server(
         |request| match request.form()["refresh_token"].as_str() {
-            "expired" => Reply::json(
+            "rt-expired-0001" => Reply::json(
                 400,
                 json!({"error": "invalid_grant", "error_description": "Refresh token expired"}),
             ),
@@ -1000,7 +1072,7 @@ pub fn oauth_errors_from_the_token_endpoint<C: TestClient>() {
         client(config_for(&server).client_auth(ClientAuth::client_secret_basic("wrong-secret")));
 
     let err = client
-        .refresh_token(SecretString::new("expired"), CallOptions::new())
+        .refresh_token(SecretString::new("rt-expired-0001"), CallOptions::new())
         .unwrap_err();
     assert!(matches!(err, Error::Token(_)), "{err:?}");
     assert_eq!(err.status(), Some(400));

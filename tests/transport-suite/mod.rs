@@ -62,6 +62,7 @@ macro_rules! scenarios {
             redirect_loop_stops_at_the_limit,
             discovery_redirect_to_another_origin_is_refused,
             redirect_target_with_userinfo_is_refused,
+            echoed_secrets_are_scrubbed_from_errors,
             cross_origin_redirect_drops_authorization,
             token_endpoint_redirects_are_refused,
             registration_endpoint_redirects_are_refused,

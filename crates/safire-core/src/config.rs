@@ -455,6 +455,12 @@ impl ClientConfig {
         field: &str,
         value: &str,
     ) -> Result<(), ConfigurationError> {
+        if Url::parse(value).is_ok_and(|url| has_userinfo(&url)) {
+            return Err(ConfigurationError::invalid(
+                field,
+                "must not carry user credentials (user:password@)",
+            ));
+        }
         match classify_uri(value, self.allow_insecure_localhost) {
             UriClass::Ok => Ok(()),
             UriClass::Invalid => Err(ConfigurationError::Uris {

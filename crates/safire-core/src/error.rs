@@ -152,6 +152,51 @@ impl Error {
         }
     }
 
+    /// The same error with `scrub` applied to every piece of text that came from a server
+    /// (OAuth fields, details, field names, descriptions).
+    pub(crate) fn map_text(self, scrub: &dyn Fn(&str) -> String) -> Error {
+        let detail = |d: Option<Box<str>>| d.map(|d| scrub(&d).into_boxed_str());
+        let names = |n: Vec<String>| n.iter().map(|n| scrub(n)).collect::<Vec<_>>();
+        match self {
+            Error::Discovery(mut e) => {
+                e.description = e.description.map(|d| scrub(&d));
+                Error::Discovery(e)
+            }
+            Error::Authorization(mut e) => {
+                e.oauth = e.oauth.map_text(scrub);
+                e.detail = detail(e.detail);
+                Error::Authorization(e)
+            }
+            Error::Token(mut e) => {
+                e.oauth = e.oauth.map_text(scrub);
+                e.detail = detail(e.detail);
+                e.received_fields = names(e.received_fields);
+                Error::Token(e)
+            }
+            Error::Registration(mut e) => {
+                e.oauth = e.oauth.map_text(scrub);
+                e.detail = detail(e.detail);
+                e.received_fields = names(e.received_fields);
+                Error::Registration(e)
+            }
+            Error::Introspection(mut e) => {
+                e.oauth = e.oauth.map_text(scrub);
+                e.detail = detail(e.detail);
+                e.received_fields = names(e.received_fields);
+                Error::Introspection(e)
+            }
+            Error::Revocation(mut e) => {
+                e.oauth = e.oauth.map_text(scrub);
+                Error::Revocation(e)
+            }
+            Error::Network(mut e) => {
+                e.description = scrub(&e.description);
+                Error::Network(e)
+            }
+            other => other,
+        }
+    }
+
     /// The OAuth `error` code (`invalid_grant`, `invalid_client`, …), if the server sent one.
     pub fn error_code(&self) -> Option<&str> {
         self.oauth().and_then(|o| o.error_code.as_deref())
@@ -331,6 +376,15 @@ pub struct OAuthErrorFields {
 }
 
 impl OAuthErrorFields {
+    fn map_text(self, scrub: &dyn Fn(&str) -> String) -> Self {
+        Self {
+            status: self.status,
+            error_code: self.error_code.map(|t| scrub(&t)),
+            error_description: self.error_description.map(|t| scrub(&t)),
+            error_uri: self.error_uri.map(|t| scrub(&t)),
+        }
+    }
+
     /// Writes `<label> — HTTP <status> — <error> — <description>`, skipping absent parts.
     fn write_with(
         &self,

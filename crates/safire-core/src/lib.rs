@@ -106,6 +106,7 @@ mod oidc;
 mod operations;
 mod pkce;
 mod random;
+mod redact;
 mod redirect;
 mod registration;
 mod registration_management;

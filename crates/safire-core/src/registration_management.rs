@@ -197,16 +197,6 @@ impl<T> RegistrationManagementFlow<T> {
             return Err(ConfigurationError::missing(missing).into());
         };
         self.config.check_endpoint("registration_client_uri", uri)?;
-        let parsed = url::Url::parse(uri).map_err(|_| {
-            ConfigurationError::invalid("registration_client_uri", "is not a usable URI")
-        })?;
-        if !parsed.username().is_empty() || parsed.password().is_some() {
-            return Err(ConfigurationError::invalid(
-                "registration_client_uri",
-                "must not carry user credentials (user:password@)",
-            )
-            .into());
-        }
         if let Err(reason) = &self.body {
             return Err(ConfigurationError::invalid(
                 "client metadata",

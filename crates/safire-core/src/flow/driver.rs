@@ -11,6 +11,7 @@ use crate::discovery::{discovery_request, parse_discovery_response};
 use crate::error::{Error, NetworkError, NetworkErrorKind, url_for_message};
 use crate::metadata::SmartMetadata;
 use crate::random::RandomSource;
+use crate::redact::SentSecrets;
 use crate::redirect::next_hop;
 use crate::requests::{HttpRequest, HttpResponse, Operation};
 
@@ -168,6 +169,23 @@ impl<F: Flow> Driver<F> {
             return Ok(Step::Send(next));
         }
         self.hops = 0;
+        // Servers echo requests: what the request carried is scrubbed from an error answer
+        // before anything reads it, and from any error made of the answer.
+        let secrets = SentSecrets::of(sent);
+        let response = if response.status().is_success() || secrets.is_empty() {
+            response
+        } else {
+            response.map(|body| secrets.scrub_bytes(body))
+        };
+        self.respond(response, env)
+            .map_err(|error| secrets.scrub_error(error))
+    }
+
+    fn respond(
+        &mut self,
+        response: HttpResponse,
+        env: &mut Env<'_>,
+    ) -> Result<Step<F::Output>, Error> {
         if self.phase == Phase::Discovering {
             let url = self
                 .flow

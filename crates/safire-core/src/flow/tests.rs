@@ -187,3 +187,35 @@ fn run_blocking_accepts_a_foreign_error_and_keeps_it_as_source() {
     assert_eq!(source.to_string(), "refused by test");
     assert_eq!(err.to_string(), "HTTP request failed: refused by test");
 }
+
+#[test]
+fn userinfo_is_refused_in_configured_and_discovered_endpoints_without_printing_it() {
+    let err = ClientConfig::builder("https://ehr.example/fhir")
+        .token_endpoint("https://user:configured-canary@ehr.example/token")
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("token_endpoint"), "{err}");
+    assert!(!format!("{err} {err:?}").contains("configured-canary"));
+
+    let config = Arc::new(
+        ClientConfig::builder("https://ehr.example/fhir")
+            .client_id("a")
+            .build()
+            .unwrap(),
+    );
+    let mut random = SeededRandom::new(1);
+    let mut env = Env::new(SystemTime::UNIX_EPOCH, &mut random);
+    let mut driver = Driver::new(TokenFlow::refresh(config, "rt"), Limits::default());
+    let _ = driver.start(&mut env).unwrap();
+    let err = driver
+        .on_response(
+            json(
+                200,
+                r#"{"token_endpoint":"https://mallory:discovered-canary@evil.example/t"}"#,
+            ),
+            &mut env,
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("user credentials"), "{err}");
+    assert!(!format!("{err} {err:?}").contains("discovered-canary"));
+}
