@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Everything CI runs, in order: formatting, lints (both crypto backends), all tests (unit, doc,
+# Everything CI runs, in order: formatting, lints (both crypto backends), docs, all tests (unit, doc,
 # property, transport scenarios, sandbox, interop against oidc-provider), the quickstart, and a
 # short bounded fuzz pass over every parser.
 #
@@ -26,6 +26,9 @@ cargo fmt --all --check
 step "cargo clippy --all-targets -- -D warnings (default and aws-lc backends)"
 cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy -p safire-core --all-targets --features aws-lc -- -D warnings
+
+step "cargo doc --workspace --no-deps (warnings are errors)"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 
 # The bench crate turns on safire-core's aws-lc feature; leaving it out keeps the default
 # (pure Rust) backend under every other crate's tests. It is compiled by clippy above.
