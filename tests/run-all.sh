@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Everything CI runs, in order: formatting, lints (both crypto backends), docs, all tests (unit, doc,
-# property, transport scenarios, sandbox, interop against oidc-provider), the quickstart, and a
-# short bounded fuzz pass over every parser.
+# property, transport scenarios, sandbox, interop against oidc-provider), the quickstart and the
+# client examples, a packaging dry run, and a short bounded fuzz pass over every parser.
 #
 #   bash tests/run-all.sh
 #
@@ -41,6 +41,25 @@ cargo test -p safire-core --features aws-lc
 step "cargo run --example quickstart"
 cargo run --quiet --example quickstart > target/quickstart.log
 tail -n 3 target/quickstart.log
+
+step "client examples against the sandbox (backend services, standalone launch; both transports)"
+for crate in safire-ureq safire-hyper; do
+    for example in backend_services standalone_launch; do
+        echo "-- $crate $example"
+        cargo run --quiet -p "$crate" --example "$example"
+    done
+done
+
+# The published crates package together: safire-ureq, safire-hyper and safire-sandbox depend
+# on safire-core by path + version, which only resolves when it is packaged in the same run.
+# --offline and --no-verify keep this to a second (no index, no rebuild of the packages).
+step "cargo package (dry run) of the published crates"
+published=(-p safire-core -p safire-ureq -p safire-hyper -p safire-sandbox)
+for crate in safire-core safire-ureq safire-hyper safire-sandbox; do
+    files=$(cargo package --quiet -p "$crate" --list --allow-dirty)
+    grep -qx README.md <<<"$files" || { echo "$crate: no README.md in the package" >&2; exit 1; }
+done
+cargo package --quiet --offline --no-verify --allow-dirty "${published[@]}"
 
 fuzz_seconds=${SAFIRE_FUZZ_SECONDS:-20}
 if [ "$fuzz_seconds" != 0 ]; then
