@@ -40,6 +40,8 @@ pub struct Settings {
     pub min_samples: usize,
     /// Only pairs whose name contains this.
     pub filter: Option<String>,
+    /// Separate processes to run every pair in (see [`summarize`]).
+    pub runs: usize,
 }
 
 impl Default for Settings {
@@ -50,6 +52,7 @@ impl Default for Settings {
             batch_target: Duration::from_millis(1),
             min_samples: 30,
             filter: None,
+            runs: 3,
         }
     }
 }
@@ -63,11 +66,12 @@ impl Settings {
             batch_target: Duration::from_micros(200),
             min_samples: 11,
             filter: None,
+            runs: 1,
         }
     }
 
     /// The defaults, overridden by `--warm-up-time S`, `--measurement-time S`,
-    /// `--batch-time-ms MS`, `--min-samples N` and a positional name filter. `--bench` (which
+    /// `--batch-time-ms MS`, `--min-samples N`, `--runs N` and a positional name filter. `--bench` (which
     /// `cargo bench` passes) and unknown flags are ignored.
     pub fn from_args() -> Self {
         let mut settings = Self::default();
@@ -91,6 +95,13 @@ impl Settings {
                         .next()
                         .and_then(|v| v.parse().ok())
                         .unwrap_or(settings.min_samples)
+                }
+                "--runs" => {
+                    settings.runs = args
+                        .next()
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(settings.runs)
+                        .max(1)
                 }
                 flag if flag.starts_with("--") => {}
                 filter => settings.filter = Some(filter.to_owned()),
@@ -133,14 +144,17 @@ where
     R: FnMut(I) -> O,
 {
     fn run_batch(&mut self, iterations: usize) -> Duration {
-        let inputs: Vec<I> = (0..iterations).map(|_| (self.setup)()).collect();
-        let mut outputs = Vec::with_capacity(iterations);
+        let mut inputs: Vec<I> = (0..iterations).map(|_| (self.setup)()).collect();
+        // Written once before timing, so no page of the output buffer is first touched (and
+        // faulted in) inside the timed loop.
+        let mut outputs: Vec<Option<O>> = (0..iterations).map(|_| None).collect();
         let start = Instant::now();
-        for input in inputs {
-            outputs.push(black_box((self.routine)(black_box(input))));
+        // `drain` leaves the input buffer to be freed after timing, not inside the loop.
+        for (input, output) in inputs.drain(..).zip(&mut outputs) {
+            *output = Some(black_box((self.routine)(black_box(input))));
         }
         let elapsed = start.elapsed();
-        drop(outputs);
+        drop((inputs, outputs));
         elapsed
     }
 }
@@ -213,6 +227,114 @@ impl PairResult {
     }
 }
 
+impl PairResult {
+    /// One tab-separated line (name without tabs), read back by [`PairResult::from_tsv`]: how
+    /// a run in a child process hands its results to the parent.
+    pub fn to_tsv(&self) -> String {
+        let e = |e: &Estimate| format!("{}\t{}\t{}", e.median, e.low, e.high);
+        format!(
+            "{}\t{}\t{}\t{}\t{}\t{}",
+            self.name.replace('\t', " "),
+            self.iterations,
+            self.samples,
+            e(&self.safire_ns),
+            e(&self.baseline_ns),
+            e(&self.ratio),
+        )
+    }
+
+    /// Parses a [`PairResult::to_tsv`] line.
+    pub fn from_tsv(line: &str) -> Option<Self> {
+        let fields: Vec<&str> = line.split('\t').collect();
+        let [name, iterations, samples, rest @ ..] = fields.as_slice() else {
+            return None;
+        };
+        let numbers: Vec<f64> = rest.iter().map(|v| v.parse().ok()).collect::<Option<_>>()?;
+        let [s, sl, sh, b, bl, bh, r, rl, rh] = numbers.as_slice() else {
+            return None;
+        };
+        let e = |median: f64, low: f64, high: f64| Estimate { median, low, high };
+        Some(Self {
+            name: (*name).to_owned(),
+            iterations: iterations.parse().ok()?,
+            samples: samples.parse().ok()?,
+            safire_ns: e(*s, *sl, *sh),
+            baseline_ns: e(*b, *bl, *bh),
+            ratio: e(*r, *rl, *rh),
+        })
+    }
+}
+
+/// One pair over several runs (processes): a run's median ratio moves more between processes
+/// (memory layout, which core, what else runs) than its own interval says, so the figure to
+/// read is the median over runs, with the range of the runs' medians.
+#[derive(Clone, Debug)]
+pub struct Summary {
+    /// The pair's name.
+    pub name: String,
+    /// Median over runs of the Safire side's median time, ns.
+    pub safire_ns: f64,
+    /// Median over runs of the baseline's median time, ns.
+    pub baseline_ns: f64,
+    /// Median over runs of the runs' median ratios.
+    pub ratio: f64,
+    /// Lowest run's median ratio.
+    pub ratio_min: f64,
+    /// Highest run's median ratio.
+    pub ratio_max: f64,
+    /// Runs that measured the pair.
+    pub runs: usize,
+}
+
+impl Summary {
+    /// One markdown table row: name, times, median ratio, range over runs, runs.
+    pub fn markdown_row(&self) -> String {
+        format!(
+            "| {} | {} | {} | **{:.3}** | {:.3}–{:.3} | {} |",
+            self.name,
+            format_ns(self.safire_ns),
+            format_ns(self.baseline_ns),
+            self.ratio,
+            self.ratio_min,
+            self.ratio_max,
+            self.runs,
+        )
+    }
+}
+
+/// Groups the results of several runs by pair name (first-seen order) into [`Summary`] rows.
+pub fn summarize(runs: &[Vec<PairResult>]) -> Vec<Summary> {
+    let mut names: Vec<&str> = Vec::new();
+    for result in runs.iter().flatten() {
+        if !names.contains(&result.name.as_str()) {
+            names.push(&result.name);
+        }
+    }
+    names
+        .into_iter()
+        .map(|name| {
+            let of = |f: fn(&PairResult) -> f64| -> Vec<f64> {
+                runs.iter()
+                    .flatten()
+                    .filter(|r| r.name == name)
+                    .map(f)
+                    .collect()
+            };
+            let mut ratios = of(|r| r.ratio.median);
+            let ratio = Estimate::median_of(&mut ratios);
+            Summary {
+                name: name.to_owned(),
+                safire_ns: Estimate::median_of(&mut of(|r| r.safire_ns.median)).median,
+                baseline_ns: Estimate::median_of(&mut of(|r| r.baseline_ns.median)).median,
+                ratio: ratio.median,
+                ratio_min: ratios[0],
+                ratio_max: ratios[ratios.len() - 1],
+                runs: ratios.len(),
+            }
+        })
+        .collect()
+}
+
 /// `1.23 µs`, `4.567 ms`, `890 ns`.
 pub fn format_ns(ns: f64) -> String {
     if ns >= 1e6 {
@@ -231,12 +353,18 @@ pub fn measure(
     safire: &mut dyn Routine,
     baseline: &mut dyn Routine,
 ) -> PairResult {
-    // Calibrate: the slower side's batch takes at least `batch_target`.
+    // Calibrate: the slower side's batch takes at least `batch_target` (the fastest of three
+    // tries, so one preempted batch does not decide the batch size).
     let mut iterations = 1usize;
     loop {
-        let slower = safire
-            .run_batch(iterations)
-            .max(baseline.run_batch(iterations));
+        let slower = (0..3)
+            .map(|_| {
+                safire
+                    .run_batch(iterations)
+                    .max(baseline.run_batch(iterations))
+            })
+            .min()
+            .unwrap_or_default();
         if slower >= settings.batch_target || iterations >= 1 << 24 {
             break;
         }
@@ -302,6 +430,50 @@ mod tests {
         assert_eq!(e.median, 50.5);
         // n = 100: 50 ∓ 9.8 → order statistics 40 and 60 (0-based), i.e. 41.0 and 61.0.
         assert_eq!((e.low, e.high), (41.0, 61.0));
+    }
+
+    fn result(name: &str, ratio: f64) -> PairResult {
+        let e = |median: f64| Estimate {
+            median,
+            low: median * 0.99,
+            high: median * 1.01,
+        };
+        PairResult {
+            name: name.into(),
+            iterations: 7,
+            samples: 100,
+            safire_ns: e(ratio * 100.0),
+            baseline_ns: e(100.0),
+            ratio: e(ratio),
+        }
+    }
+
+    #[test]
+    fn results_survive_the_trip_through_a_child_process() {
+        let original = result("token request", 1.125);
+        let line = original.to_tsv();
+        let back = PairResult::from_tsv(&line).expect("parses");
+        assert_eq!(back.to_tsv(), line);
+        assert_eq!((back.iterations, back.samples), (7, 100));
+        assert!(PairResult::from_tsv("token request\t1\t2\t3").is_none());
+        assert!(PairResult::from_tsv("not a result").is_none());
+    }
+
+    #[test]
+    fn summary_is_the_median_over_runs_with_their_range() {
+        let runs = vec![
+            vec![result("a", 1.10), result("b", 2.0)],
+            vec![result("a", 1.30)],
+            vec![result("a", 1.20), result("b", 3.0)],
+        ];
+        let summary = summarize(&runs);
+        assert_eq!(summary.len(), 2);
+        assert_eq!(summary[0].name, "a");
+        assert_eq!(summary[0].runs, 3);
+        assert!((summary[0].ratio - 1.20).abs() < 1e-12);
+        assert_eq!((summary[0].ratio_min, summary[0].ratio_max), (1.10, 1.30));
+        assert_eq!(summary[1].runs, 2);
+        assert!((summary[1].ratio - 2.5).abs() < 1e-12);
     }
 
     #[test]
