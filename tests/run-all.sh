@@ -38,6 +38,10 @@ cargo test --workspace --exclude safire-benches
 step "cargo test -p safire-core --features aws-lc (same vectors, fast backend)"
 cargo test -p safire-core --features aws-lc
 
+step "cargo test -p safire-benches --lib, --doc (the paired-sample harness, not the benchmarks)"
+cargo test -p safire-benches --lib
+cargo test -p safire-benches --doc
+
 step "cargo run --example quickstart"
 cargo run --quiet --example quickstart > target/quickstart.log
 tail -n 3 target/quickstart.log

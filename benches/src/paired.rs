@@ -38,7 +38,7 @@ pub struct Settings {
     pub batch_target: Duration,
     /// Fewest samples per pair.
     pub min_samples: usize,
-    /// Only pairs whose name contains this.
+    /// Only pairs whose name contains this (or one of its `|`-separated parts).
     pub filter: Option<String>,
     /// Separate processes to run every pair in (see [`summarize`]).
     pub runs: usize,
@@ -110,9 +110,12 @@ impl Settings {
         settings
     }
 
-    /// Whether the pair `name` is selected.
+    /// Whether the pair `name` is selected: its name contains the filter, or one of the
+    /// filter's `|`-separated parts.
     pub fn selects(&self, name: &str) -> bool {
-        self.filter.as_deref().is_none_or(|f| name.contains(f))
+        self.filter
+            .as_deref()
+            .is_none_or(|f| f.split('|').any(|part| name.contains(part)))
     }
 }
 
