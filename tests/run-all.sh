@@ -54,12 +54,12 @@ for crate in safire-ureq safire-hyper; do
     done
 done
 
-# The published crates package together: safire-ureq, safire-hyper and safire-sandbox depend
-# on safire-core by path + version, which only resolves when it is packaged in the same run.
+# The published crates package together: the others depend on safire-core (and safire-cli on
+# safire-ureq) by path + version, which only resolves when it is packaged in the same run.
 # --offline and --no-verify keep this to a second (no index, no rebuild of the packages).
 step "cargo package (dry run) of the published crates"
-published=(-p safire-core -p safire-ureq -p safire-hyper -p safire-sandbox)
-for crate in safire-core safire-ureq safire-hyper safire-sandbox; do
+published=(-p safire-core -p safire-ureq -p safire-hyper -p safire-sandbox -p safire-cli)
+for crate in safire-core safire-ureq safire-hyper safire-sandbox safire-cli; do
     files=$(cargo package --quiet -p "$crate" --list --allow-dirty)
     grep -qx README.md <<<"$files" || { echo "$crate: no README.md in the package" >&2; exit 1; }
 done

@@ -47,7 +47,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     // 3. The callback: state and RFC 9207 `iss` are checked, then the code is exchanged
     //    with the PKCE verifier kept in `pending`.
     let token = client
-        .request_access_token(&request.pending, &callback, CallOptions::new())
+        .request_access_token(request.pending, &callback, CallOptions::new())
         .await?;
     println!("patient     {}", token.patient.as_deref().unwrap_or("-"));
     println!("scope       {}", token.scope.as_deref().unwrap_or("-"));
