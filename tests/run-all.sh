@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Everything CI runs, in order: formatting, lints (both crypto backends), all tests (unit, doc,
-# property, transport scenarios, sandbox, interop against oidc-provider), the quickstart, and a
-# short bounded fuzz pass over every parser.
+# Everything CI runs, in order: formatting, lints (both crypto backends), docs, all tests (unit, doc,
+# property, transport scenarios, sandbox, interop against oidc-provider), the quickstart and the
+# client examples, a packaging dry run, and a short bounded fuzz pass over every parser.
 #
 #   bash tests/run-all.sh
 #
@@ -27,6 +27,9 @@ step "cargo clippy --all-targets -- -D warnings (default and aws-lc backends)"
 cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy -p safire-core --all-targets --features aws-lc -- -D warnings
 
+step "cargo doc --workspace --no-deps (warnings are errors)"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
+
 # The bench crate turns on safire-core's aws-lc feature; leaving it out keeps the default
 # (pure Rust) backend under every other crate's tests. It is compiled by clippy above.
 step "cargo test --workspace (default RustCrypto backend)"
@@ -35,9 +38,32 @@ cargo test --workspace --exclude safire-benches
 step "cargo test -p safire-core --features aws-lc (same vectors, fast backend)"
 cargo test -p safire-core --features aws-lc
 
+step "cargo test -p safire-benches --lib, --doc (the paired-sample harness, not the benchmarks)"
+cargo test -p safire-benches --lib
+cargo test -p safire-benches --doc
+
 step "cargo run --example quickstart"
 cargo run --quiet --example quickstart > target/quickstart.log
 tail -n 3 target/quickstart.log
+
+step "client examples against the sandbox (backend services, standalone launch; both transports)"
+for crate in safire-ureq safire-hyper; do
+    for example in backend_services standalone_launch; do
+        echo "-- $crate $example"
+        cargo run --quiet -p "$crate" --example "$example"
+    done
+done
+
+# The published crates package together: the others depend on safire-core (and safire-cli on
+# safire-ureq) by path + version, which only resolves when it is packaged in the same run.
+# --offline and --no-verify keep this to a second (no index, no rebuild of the packages).
+step "cargo package (dry run) of the published crates"
+published=(-p safire-core -p safire-ureq -p safire-hyper -p safire-sandbox -p safire-cli)
+for crate in safire-core safire-ureq safire-hyper safire-sandbox safire-cli; do
+    files=$(cargo package --quiet -p "$crate" --list --allow-dirty)
+    grep -qx README.md <<<"$files" || { echo "$crate: no README.md in the package" >&2; exit 1; }
+done
+cargo package --quiet --offline --no-verify --allow-dirty "${published[@]}"
 
 fuzz_seconds=${SAFIRE_FUZZ_SECONDS:-20}
 if [ "$fuzz_seconds" != 0 ]; then

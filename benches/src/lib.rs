@@ -7,11 +7,20 @@
 //! * [`pkce_baseline`], [`authorize_baseline`], [`token_form_baseline`]: PKCE, the authorization
 //!   URL and the token request built by hand with `sha2`, `base64ct`, `url` and `http`;
 //! * `serde_json::Value` parsing for the discovery and token documents.
+//!
+//! [`paired`] measures each Safire operation and its baseline interleaved (the `paired` bench
+//! target); the criterion targets give absolute times.
 
+pub mod paired;
+
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64ct::{Base64, Base64UrlUnpadded, Encoding};
-use safire_core::{ClientAssertion, Error, Jwk, JwsAlgorithm, RandomSource, Signer};
+use safire_core::{
+    AuthorizationCode, AuthorizeFlow, AuthorizeParams, ClientAssertion, ClientConfig, Env, Error,
+    Flow, Jwk, JwsAlgorithm, RandomSource, Signer, SmartMetadata, Step, TokenFlow, TokenResponse,
+};
 use sha2::{Digest, Sha256, Sha384};
 
 /// P-384 key for ES384 (the safire-core test fixture).
@@ -268,4 +277,85 @@ pub fn token_form_baseline(
         )
         .body(body)
         .expect("request")
+}
+
+/// The discovery URL the parse benchmarks pretend the document came from.
+pub const DISCOVERY_URL: &str = "https://ehr.example.com/fhir/r4/.well-known/smart-configuration";
+/// The authorization code of the token request benchmark.
+pub const CODE: &str = "SplxlOBeZQQYbYS6WxSbIA.eyJ0aWQiOiI4ZjE0In0";
+/// The PKCE verifier of the token request benchmark.
+pub const VERIFIER: &str = "dBjftJeZ4CVP-mJ92K6ZW3bD7TCrrUeXs3WAwcVbq8M";
+
+/// The client of the authorize and token benchmarks: endpoints configured, so no discovery.
+pub fn protocol_config() -> Arc<ClientConfig> {
+    Arc::new(
+        ClientConfig::builder(AUTHORIZE.aud)
+            .client_id(AUTHORIZE.client_id)
+            .redirect_uri(AUTHORIZE.redirect_uri)
+            .scopes(AUTHORIZE.scopes)
+            .authorization_endpoint(AUTHORIZE.endpoint)
+            .token_endpoint(TOKEN_URL)
+            .build()
+            .expect("config"),
+    )
+}
+
+/// The verified callback the token request benchmark exchanges.
+pub fn authorization_code() -> AuthorizationCode {
+    AuthorizationCode::new(CODE, VERIFIER, AUTHORIZE.redirect_uri)
+}
+
+/// Safire's authorize start: `flow.start` on a fresh [`AuthorizeFlow`] (no discovery needed).
+pub fn safire_authorize_start(
+    mut flow: AuthorizeFlow,
+    random: &mut dyn RandomSource,
+) -> safire_core::AuthorizationRequest {
+    match flow.start(&mut Env::new(now(), random)) {
+        Ok(Step::Done(request)) => request,
+        _ => unreachable!("no discovery needed"),
+    }
+}
+
+/// Safire's token request: `flow.start` on a fresh authorization-code [`TokenFlow`].
+pub fn safire_token_request(
+    mut flow: TokenFlow,
+    random: &mut dyn RandomSource,
+) -> safire_core::HttpRequest {
+    match flow.start(&mut Env::new(now(), random)) {
+        Ok(Step::Send(request)) => request,
+        _ => unreachable!("a request"),
+    }
+}
+
+/// The hand-written token request for the benchmark's inputs.
+pub fn baseline_token_request() -> http::Request<Vec<u8>> {
+    token_form_baseline(
+        std::hint::black_box(TOKEN_URL),
+        CODE,
+        AUTHORIZE.redirect_uri,
+        VERIFIER,
+        AUTHORIZE.client_id,
+    )
+}
+
+/// Panics unless Safire and the baselines produce the same URL, state, verifier, token request
+/// and parse results (checked once, before anything is timed).
+pub fn check_same_output() {
+    let mut random = safire_core::SeededRandom::new(1);
+    let flow = AuthorizeFlow::new(protocol_config(), AuthorizeParams::default());
+    let request = safire_authorize_start(flow, &mut random);
+    let mut random = safire_core::SeededRandom::new(1);
+    let (url, state, verifier) = authorize_baseline(&AUTHORIZE, &mut random);
+    assert_eq!(request.url, url);
+    assert_eq!(request.pending.state(), state);
+    assert_eq!(request.pending.code_verifier().expose(), verifier);
+
+    let flow = TokenFlow::authorization_code(protocol_config(), authorization_code());
+    let ours = safire_token_request(flow, &mut random);
+    let theirs = baseline_token_request();
+    assert_eq!(ours.body(), theirs.body());
+    assert_eq!(ours.uri(), theirs.uri());
+    assert_eq!(ours.headers(), theirs.headers());
+    assert!(SmartMetadata::from_response(DISCOVERY_URL, 200, SMART_CONFIGURATION).is_ok());
+    assert!(TokenResponse::parse(200, TOKEN_RESPONSE, now()).is_ok());
 }

@@ -132,7 +132,7 @@ pub trait Signer: Send + Sync + fmt::Debug {
     ///
     /// [`ClientAssertion::sign`] calls this with its own source (the flows' `Env` source),
     /// so that everything random in an assertion comes from one place (see
-    /// [`crate::random`]). [`PrivateKey`] blinds its RSA operation with `random`. The default
+    /// [`RandomSource`](crate::RandomSource)). [`PrivateKey`] blinds its RSA operation with `random`. The default
     /// ignores `random` and calls [`Signer::sign`]: right for signers that need no randomness
     /// or must use their own (an HSM, a KMS; say so in your signer's docs).
     fn sign_with_random(

@@ -42,7 +42,7 @@ pub(crate) fn from_body<T: DeserializeOwned>(body: &[u8]) -> Option<T> {
 }
 
 /// The field names of `map`, sorted, cleaned with [`server_text`] and capped at
-/// [`MAX_FIELD_NAMES`]: what an error may say about a body it could not use (never values).
+/// 64 names: what an error may say about a body it could not use (never values).
 ///
 /// ```
 /// use safire_core::protocol::{field_names, parse_object};

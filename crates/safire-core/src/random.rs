@@ -41,8 +41,15 @@ use crate::error::Error;
 /// A source of cryptographically secure random bytes.
 ///
 /// Production code uses [`OsRandom`]; tests pass a seeded source so that states, PKCE
-/// verifiers and `jti` values are known in advance. The [module docs](self) list everything
-/// the core draws from it.
+/// verifiers and `jti` values are known in advance.
+///
+/// Everything random the core makes comes from the source the caller passes in (the one in
+/// [`Env`](crate::Env), or a function's argument): the `state`, PKCE verifier and `nonce` of an
+/// authorization request, the `jti` of a client assertion, the blinding of RSA signatures made
+/// by a [`PrivateKey`](crate::PrivateKey) (RUSTSEC-2023-0071), and key generation. The one
+/// exception is the `aws-lc` signing backend: AWS-LC blinds RSA and draws ECDSA nonces from its
+/// own OS-seeded generator; a key converted with
+/// [`PrivateKey::into_rust_crypto`](crate::PrivateKey::into_rust_crypto) follows the rule.
 ///
 /// ```
 /// use safire_core::{OsRandom, RandomSource};

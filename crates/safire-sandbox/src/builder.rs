@@ -178,7 +178,7 @@ impl SandboxBuilder {
         }
         self
     }
-    /// Queue a fault from the start (see [`Faults::fail_next`]).
+    /// Queue a fault from the start (see [`Faults::fail_next`](crate::Faults::fail_next)).
     pub fn fault(mut self, endpoint: Endpoint, count: usize, fault: Fault) -> Self {
         self.faults.push((endpoint, count, fault));
         self

@@ -4,7 +4,7 @@
 //!
 //! All protocol logic (discovery, PKCE, client authentication, redirect policy, response
 //! parsing) lives in `safire-core`; this crate only moves the bytes the core's
-//! [`Driver`](safire_core::Driver) asks for, enforcing [`Limits`] (connect and whole-request
+//! [`Driver`] asks for, enforcing [`Limits`] (connect and whole-request
 //! timeouts, a response body cap) on the way.
 //!
 //! ## Backend services

@@ -54,7 +54,7 @@ const P384_BYTES: usize = 48;
 /// ES384 nonces are RFC 6979 deterministic). With the `aws-lc` cargo feature the same keys sign
 /// through aws-lc-rs instead, about 2× faster for ES384 and 5× for RS384 (see BENCHMARKS.md);
 /// AWS-LC also blinds RSA and draws ES384 nonces from its own generator, not from the
-/// [`RandomSource`] (the one exception to the rule in [`crate::random`]), so ES384 signatures
+/// [`RandomSource`] (the one exception to the rule in its docs), so ES384 signatures
 /// then differ from run to run. [`PrivateKey::backend`] tells which one a key uses and
 /// [`PrivateKey::into_rust_crypto`] forces RustCrypto.
 ///

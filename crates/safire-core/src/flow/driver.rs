@@ -28,8 +28,12 @@ enum Phase {
     Finished,
 }
 
-/// Runs a [`Flow`] under the core's policies; transports loop on it. See the
-/// [module docs](crate::flow) for the call contract.
+/// Runs a [`Flow`] under the core's policies; transports loop on it.
+///
+/// The call contract: create it, [`start`](Driver::start) it once, then feed the response to
+/// each [`Step::Send`] to [`on_response`](Driver::on_response) until [`Step::Done`]. Any other
+/// call is an [`Error::Usage`](crate::Error::Usage) and leaves the flow untouched; any `Err`
+/// finishes the driver. If sending fails, drop the driver (a token POST is never replayed).
 ///
 /// ```
 /// # use safire_core::*;
