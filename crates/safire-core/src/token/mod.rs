@@ -4,9 +4,11 @@
 use std::sync::Arc;
 
 use crate::authorize::AuthorizationCode;
-use crate::config::{CallOptions, ClientAuth, ClientConfig};
+use crate::config::{BasicAuthEncoding, CallOptions, ClientAuth, ClientConfig};
 use crate::discovery::ServerEndpoint;
-use crate::endpoint::{AuthRequirement, EndpointRequest, ResolvedAuth, resolve_auth};
+use crate::endpoint::{
+    AuthRequirement, EndpointRequest, ResolvedAuth, form_urlencode, resolve_auth,
+};
 use crate::error::{AuthError, AuthErrorKind, Error, TokenError};
 use crate::flow::{Env, Flow, Step};
 use crate::metadata::SmartMetadata;
@@ -170,6 +172,27 @@ impl TokenFlow {
         Some(scopes.join(" ")).filter(|s| !s.is_empty())
     }
 
+    /// Why an `invalid_client` may have happened to RFC 6749 §2.3.1-encoded Basic
+    /// credentials: when the encoding changed the id or secret, a server that does not
+    /// URL-decode them (a common deviation) refuses them. Never names a credential.
+    fn basic_encoding_hint(&self) -> Option<&'static str> {
+        let ClientAuth::ClientSecretBasic {
+            secret,
+            encoding: BasicAuthEncoding::FormUrlEncoded,
+        } = self.config.client_auth()
+        else {
+            return None;
+        };
+        let secret = self.options.client_secret.as_ref().or(secret.as_ref())?;
+        let client_id = self.config.client_id()?;
+        let changed = |value: &str| form_urlencode(value) != value;
+        (changed(client_id) || changed(secret.expose())).then_some(
+            "the client id or secret has characters that the RFC 6749 §2.3.1 form-encoding of \
+             Basic credentials changes; if this server does not URL-decode them, authenticate \
+             with ClientAuth::client_secret_basic_raw (or client_secret_post where supported)",
+        )
+    }
+
     fn resolve_auth(&self) -> Result<ResolvedAuth, Error> {
         Ok(resolve_auth(
             &self.config,
@@ -259,7 +282,13 @@ impl Flow for TokenFlow {
         response: HttpResponse,
         env: &mut Env<'_>,
     ) -> Result<Step<TokenResponse>, Error> {
-        let mut token = parse_token_response(&response, env.now)?;
+        let mut token = parse_token_response(&response, env.now).map_err(|mut error| {
+            if error.oauth.error_code.as_deref() == Some("invalid_client") && error.detail.is_none()
+            {
+                error.detail = self.basic_encoding_hint().map(Into::into);
+            }
+            error
+        })?;
         if let Some(kind) = token
             .token_type
             .as_deref()

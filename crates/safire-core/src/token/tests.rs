@@ -255,6 +255,54 @@ fn oauth_errors_become_token_errors() {
     );
 }
 
+/// The error a 401 `invalid_client` becomes for a client authenticating with `auth`.
+fn invalid_client_with(auth: ClientAuth, options: CallOptions) -> Error {
+    let config = Arc::new(builder().client_auth(auth).build().unwrap());
+    let mut flow = TokenFlow::refresh(config, "rt").with_options(options);
+    let mut random = SeededRandom::new(1);
+    let mut env = Env::new(SystemTime::UNIX_EPOCH, &mut random);
+    let _ = flow.start(&mut env).unwrap();
+    let response = http::Response::builder()
+        .status(401)
+        .body(br#"{"error":"invalid_client"}"#.to_vec())
+        .unwrap();
+    flow.on_response(response, &mut env).unwrap_err()
+}
+
+#[test]
+fn invalid_client_for_encoded_basic_credentials_names_the_raw_encoding() {
+    let hint = "ClientAuth::client_secret_basic_raw";
+    // The encoding changed the secret: the likely cause is named, the secret is not.
+    let err = invalid_client_with(
+        ClientAuth::client_secret_basic("s3cr+t/canary"),
+        CallOptions::new(),
+    );
+    assert_eq!(err.error_code(), Some("invalid_client"));
+    assert!(err.to_string().contains(hint), "{err}");
+    assert!(!format!("{err}{err:?}").contains("canary"));
+    // Likewise for a per-call secret.
+    let err = invalid_client_with(
+        ClientAuth::ClientSecretBasic {
+            secret: None,
+            encoding: BasicAuthEncoding::FormUrlEncoded,
+        },
+        CallOptions::new().client_secret("a:b"),
+    );
+    assert!(err.to_string().contains(hint), "{err}");
+    // Nothing to suggest when the encoding changed nothing, or the raw encoding was used.
+    for auth in [
+        ClientAuth::client_secret_basic("plain-secret_1.~"),
+        ClientAuth::client_secret_basic_raw("s3cr+t"),
+        ClientAuth::client_secret_post("s3cr+t"),
+    ] {
+        let err = invalid_client_with(auth, CallOptions::new());
+        assert_eq!(
+            err.to_string(),
+            "Token request failed — HTTP 401 — invalid_client"
+        );
+    }
+}
+
 #[test]
 fn a_pending_authorization_older_than_the_maximum_age_is_not_redeemed() {
     let config = Arc::new(
