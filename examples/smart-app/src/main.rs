@@ -43,8 +43,9 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             _ => return Err(USAGE.into()),
         }
     }
-    // The sandbox (demo mode) lives as long as the app.
+    // The sandbox (demo mode) lives as long as the app; its client key file goes with it.
     let mut _sandbox = None;
+    let mut demo_key_dir = None;
     let config = match config_path {
         Some(path) => AppConfig::load(&path)?,
         None => {
@@ -62,12 +63,13 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             );
             println!("Users:            clinician / sandbox, amy / sandbox");
             _sandbox = Some(sandbox);
+            demo_key_dir = Some(key_dir);
             config
         }
     };
     let app = App::new(config)?;
     let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(async {
+    let served = runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(app.config().listen).await?;
         println!("Open the app:     {}/", app.config().url(""));
         axum::serve(listener, app.router(tower_sessions::MemoryStore::default()))
@@ -75,6 +77,9 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
                 let _ = tokio::signal::ctrl_c().await;
             })
             .await
-    })?;
-    Ok(())
+    });
+    if let Some(dir) = demo_key_dir {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    Ok(served?)
 }
