@@ -169,6 +169,14 @@ async fn home(State(app): Shared, session: Session) -> Result<Response, Failure>
     }
     if let Some(Err(e)) = &patient {
         tracing::warn!(server = %server.name, error = %e, "reading the patient failed");
+        if e.needs_sign_in() {
+            // The grant is gone (revoked, expired, or no refresh token): sign in again.
+            session.flush().await.map_err(Failure::session)?;
+            return Ok(pages::login_with_notice(
+                &app.registry,
+                Some("Your session with the EHR has ended. Please sign in again."),
+            ));
+        }
     }
     Ok(pages::patient(server, &login, patient, SystemTime::now()))
 }

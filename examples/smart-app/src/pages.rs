@@ -67,6 +67,11 @@ pub(crate) fn error(status: StatusCode, title: &str, message: &str) -> Response 
 
 /// The server picker (standalone launch).
 pub(crate) fn login(registry: &Registry) -> Response {
+    login_with_notice(registry, None)
+}
+
+/// The server picker with a notice above it.
+pub(crate) fn login_with_notice(registry: &Registry, notice: Option<&str>) -> Response {
     let options: String = registry
         .servers()
         .iter()
@@ -78,8 +83,11 @@ pub(crate) fn login(registry: &Registry) -> Response {
             )
         })
         .collect();
+    let notice = notice
+        .map(|n| format!("<p id=\"notice\" class=\"error\">{}</p>", esc(n)))
+        .unwrap_or_default();
     let body = format!(
-        "<p id=\"signed-out\">You are not signed in. Choose your health record system:</p>\
+        "{notice}<p id=\"signed-out\">You are not signed in. Choose your health record system:</p>\
          <form method=\"get\" action=\"/login\">\
          <label>Server <select id=\"server\" name=\"server\">{options}</select></label> \
          <button id=\"login\" type=\"submit\">Sign in</button></form>\

@@ -48,6 +48,8 @@ pub enum SmartError {
         /// The HTTP status.
         status: StatusCode,
     },
+    /// The access token expired and there is no refresh token.
+    NoRefreshToken,
     /// Anything else (unusable response, missing server feature).
     Other(String),
 }
@@ -60,12 +62,32 @@ impl fmt::Display for SmartError {
             SmartError::Status { what, status } => {
                 write!(f, "the {what} answered HTTP {}", status.as_u16())
             }
+            SmartError::NoRefreshToken => {
+                f.write_str("the access token expired and there is no refresh token; sign in again")
+            }
             SmartError::Other(e) => f.write_str(e),
         }
     }
 }
 
 impl std::error::Error for SmartError {}
+
+impl SmartError {
+    /// True when only a new sign-in can help: the refresh token was refused
+    /// (`invalid_grant`), there is none, or the server still refuses the refreshed token.
+    pub fn needs_sign_in(&self) -> bool {
+        match self {
+            SmartError::Safire(e) => e.error_code() == Some("invalid_grant"),
+            SmartError::NoRefreshToken => true,
+            SmartError::Status { what, status } => {
+                *what == FHIR_SERVER && *status == StatusCode::UNAUTHORIZED
+            }
+            _ => false,
+        }
+    }
+}
+
+const FHIR_SERVER: &str = "FHIR server";
 
 impl From<safire_core::Error> for SmartError {
     fn from(e: safire_core::Error) -> Self {
@@ -326,9 +348,7 @@ impl Server {
     /// instances, with the merge rules in the core).
     pub async fn refresh(&self, login: &mut Login) -> Result<(), SmartError> {
         let Some(refresh_token) = login.token.refresh_token.clone() else {
-            return Err(SmartError::Other(
-                "the access token expired and there is no refresh token; sign in again".into(),
-            ));
+            return Err(SmartError::NoRefreshToken);
         };
         let mut fresh = self
             .client
@@ -372,7 +392,7 @@ impl Server {
         }
         if !response.status().is_success() {
             return Err(SmartError::Status {
-                what: "FHIR server",
+                what: FHIR_SERVER,
                 status: response.status(),
             });
         }

@@ -257,3 +257,28 @@ async fn a_forged_callback_and_an_unknown_issuer_are_refused() {
     assert!(world.text_of("#error").await.contains("evil.example"));
     world.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grant_revoked_at_the_ehr_asks_to_sign_in_again() {
+    let world = World::start("revoked_grant", |s| s).await;
+    world.standalone_until_consent("sandbox-patient-1").await;
+    world.click("button[value=approve]").await;
+    assert_eq!(world.text_of("#patient-name").await, "Amy Shaw");
+
+    // The EHR ends the grant while the page is open (here: revoked through the same client).
+    let login = world.login().await.expect("signed in");
+    let server = world
+        .app
+        .registry()
+        .by_name(smart_app::demo::DEMO_SERVER)
+        .expect("demo server");
+    assert!(server.revoke(&login).await.expect("revocation"));
+
+    // The reload's read is refused, the refresh too: the app asks for a new sign-in.
+    world.browser.refresh().await.expect("reload");
+    let notice = world.text_of("#notice").await;
+    assert!(notice.contains("sign in again"), "{notice}");
+    world.wait_for("#login").await;
+    assert!(world.login().await.is_none(), "the dead login was dropped");
+    world.finish().await;
+}

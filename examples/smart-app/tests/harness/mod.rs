@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
 use fantoccini::{Client, ClientBuilder, Locator, elements::Element};
@@ -147,6 +147,7 @@ fn free_port() -> u16 {
 /// One test's world: sandbox, app, browser.
 pub struct World {
     pub sandbox: Sandbox,
+    pub app: Arc<App>,
     pub app_url: String,
     pub store: MemoryStore,
     pub browser: Client,
@@ -188,6 +189,7 @@ impl World {
         Self {
             app_url: format!("http://{addr}"),
             sandbox,
+            app,
             store,
             browser,
             name,
