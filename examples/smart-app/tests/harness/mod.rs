@@ -144,6 +144,15 @@ fn free_port() -> u16 {
         .expect("a free loopback port")
 }
 
+/// A directory removed on drop (the test's copy of the client key).
+pub struct TempDir(pub PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// One test's world: sandbox, app, browser.
 pub struct World {
     pub sandbox: Sandbox,
@@ -153,6 +162,7 @@ pub struct World {
     pub browser: Client,
     name: &'static str,
     _server: tokio::task::JoinHandle<()>,
+    _keys: TempDir,
     // Declared last: dropped after the browser session is gone.
     _driver: Chromedriver,
     _one: tokio::sync::MutexGuard<'static, ()>,
@@ -194,6 +204,7 @@ impl World {
             browser,
             name,
             _server: server,
+            _keys: TempDir(key_dir),
             _driver: driver,
             _one: one,
         }
