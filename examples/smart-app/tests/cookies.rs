@@ -14,13 +14,18 @@ use tower_sessions::MemoryStore;
 /// `public_url`.
 async fn login_cookie(sandbox: &Sandbox, public_url: &str) -> (String, String) {
     let listen: SocketAddr = "127.0.0.1:0".parse().expect("address");
-    let key_dir =
-        std::env::temp_dir().join(format!("smart-app-cookie-test-{}", std::process::id()));
+    static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let key_dir = std::env::temp_dir().join(format!(
+        "smart-app-cookie-test-{}-{call}",
+        std::process::id()
+    ));
     let mut config = smart_app::demo::sandbox_config(sandbox, listen, &key_dir).expect("config");
     config.public_url = public_url.parse().expect("public URL");
-    let router = App::new(config)
-        .expect("app")
-        .router(MemoryStore::default());
+    let app = App::new(config).expect("app");
+    // The key is loaded; its file is not needed any more.
+    let _ = std::fs::remove_dir_all(&key_dir);
+    let router = app.router(MemoryStore::default());
     let login = format!(
         "/login?server={}",
         url::form_urlencoded::byte_serialize(smart_app::demo::DEMO_SERVER.as_bytes())
