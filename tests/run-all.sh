@@ -6,7 +6,8 @@
 #   bash tests/run-all.sh
 #
 # Needs: the Rust toolchain, a C compiler (aws-lc-rs), Node.js >= 20.18 with npm (the interop
-# suite runs `npm ci` in tests/interop/server by itself). Environment knobs:
+# suite runs `npm ci` in tests/interop/server by itself), and Chromium with chromedriver for the
+# web app's browser tests (installed below with apt-get when missing). Environment knobs:
 #   SAFIRE_SKIP_INTEROP=1   skip the oidc-provider interop tests (they print "skipped: ...")
 #   SAFIRE_FUZZ_SECONDS=N   seconds per fuzz target (default 20; 0 skips the fuzz pass)
 set -euo pipefail
@@ -19,6 +20,17 @@ if [ "${SAFIRE_SKIP_INTEROP:-0}" != 1 ] && ! command -v node >/dev/null 2>&1; th
     echo "Install them (e.g. 'apt-get install nodejs npm' or https://nodejs.org), or set SAFIRE_SKIP_INTEROP=1." >&2
     exit 1
 fi
+
+# The web app's browser tests (examples/smart-app/tests) drive a real headless Chromium.
+step "Chromium and chromedriver (browser tests)"
+if ! command -v chromedriver >/dev/null 2>&1 || ! command -v chromium >/dev/null 2>&1; then
+    if ! (apt-get update && apt-get install -y chromium chromium-driver); then
+        echo "Cannot install Chromium and chromedriver, which the browser tests need." >&2
+        echo "Install them by hand: apt-get update && apt-get install -y chromium chromium-driver" >&2
+        exit 1
+    fi
+fi
+chromedriver --version
 
 step "cargo fmt --check"
 cargo fmt --all --check

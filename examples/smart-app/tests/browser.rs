@@ -1,0 +1,284 @@
+//! The app as a person uses it: in headless Chromium, against the sandbox EHR's login,
+//! patient picker, consent and launcher pages. Each test leaves a screenshot in
+//! `target/browser-screenshots/<test>.png`.
+
+mod harness;
+
+use std::time::Duration;
+
+use harness::World;
+use safire_core::{ClientAuth, ClientConfig};
+use safire_hyper::SmartClient;
+use safire_sandbox::Endpoint;
+use smart_app::smart::{Exchange, authenticated_form};
+
+/// Whether the sandbox's introspection endpoint calls `token` active, asked as the sandbox's
+/// `client_secret_basic` client (introspection is for confidential clients).
+async fn introspect_active(world: &World, token: &str) -> bool {
+    let info = &world.sandbox.clients().symmetric;
+    let config = ClientConfig::builder(world.sandbox.fhir_base_url())
+        .client_id(&info.client_id)
+        .client_auth(ClientAuth::client_secret_basic(
+            info.client_secret.clone().expect("symmetric client secret"),
+        ))
+        .allow_insecure_localhost(true)
+        .build()
+        .expect("introspection client config");
+    let client = SmartClient::new(config).expect("introspection client");
+    let metadata = client.server_metadata().await.expect("discovery");
+    let endpoint = metadata
+        .introspection_endpoint
+        .clone()
+        .expect("the sandbox advertises introspection");
+    let request = authenticated_form(client.config(), &metadata, &endpoint, &[("token", token)])
+        .expect("introspection request");
+    let response = client
+        .run(Exchange::new(request))
+        .await
+        .expect("introspection");
+    assert_eq!(response.status(), 200, "introspection status");
+    let body: serde_json::Value = serde_json::from_slice(response.body()).expect("JSON");
+    body["active"].as_bool().expect("'active' is a boolean")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn standalone_launch_shows_the_chosen_patient() {
+    let world = World::start("standalone_launch", |s| s).await;
+    world.standalone_until_consent("sandbox-patient-2").await;
+    world.click("button[value=approve]").await;
+
+    assert_eq!(world.text_of("#patient-name").await, "Daniel Adams");
+    assert_eq!(world.text_of("#birth-date").await, "1952-11-03");
+    let fhir_user = world.text_of("#fhir-user").await;
+    assert!(
+        fhir_user.starts_with(world.sandbox.fhir_base_url())
+            && fhir_user.contains("/Practitioner/"),
+        "verified fhirUser of the clinician: {fhir_user}"
+    );
+    let scopes = world.text_of("#scopes").await;
+    assert!(scopes.contains("patient/Patient.rs"), "{scopes}");
+    assert!(scopes.contains("offline_access"), "{scopes}");
+    let expires = world.text_of("#expires").await;
+    assert!(expires.contains("UTC (in "), "{expires}");
+
+    // The session holds the tokens server-side; the browser only has an opaque cookie.
+    let login = world
+        .login()
+        .await
+        .expect("the app's session holds the login");
+    assert_eq!(login.token.patient.as_deref(), Some("sandbox-patient-2"));
+    let cookies = world.browser.get_all_cookies().await.expect("cookies");
+    assert_eq!(cookies.len(), 1, "one session cookie");
+    assert_eq!(cookies[0].http_only(), Some(true));
+    assert!(
+        !cookies[0]
+            .value()
+            .contains(login.token.access_token.expose())
+    );
+
+    // The app's JWKS publishes the key the sandbox has registered for this client.
+    world
+        .goto(&format!("{}/.well-known/jwks.json", world.app_url))
+        .await;
+    let jwks = world.text_of("body").await;
+    let registered = world
+        .sandbox
+        .clients()
+        .asymmetric
+        .jwks
+        .clone()
+        .expect("registered JWKS");
+    let x = registered["keys"][0]["x"].as_str().expect("registered x");
+    assert!(jwks.contains(x), "{jwks}");
+    assert!(!jwks.contains("\"d\""), "no private part: {jwks}");
+
+    world.goto(&format!("{}/", world.app_url)).await;
+    world.wait_for("#patient-name").await;
+    world.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ehr_launch_from_the_launcher_shows_the_launch_patient() {
+    let world = World::start("ehr_launch", |s| s).await;
+    let client_id = world.sandbox.clients().asymmetric.client_id.clone();
+    world
+        .goto(&format!("{}/launcher", world.sandbox.fhir_base_url()))
+        .await;
+    world
+        .wait_for("select[name=client_id]")
+        .await
+        .select_by_value(&client_id)
+        .await
+        .expect("app in the launcher");
+    world
+        .type_into(
+            "input[name=launch_uri]",
+            &format!("{}/launch", world.app_url),
+        )
+        .await;
+    world
+        .wait_for("select[name=patient]")
+        .await
+        .select_by_value("sandbox-patient-3")
+        .await
+        .expect("patient in the launcher");
+    world.click("button[type=submit]").await;
+
+    // The EHR launch goes straight from login to consent: the patient comes from the launch.
+    world.sign_in_at_sandbox("clinician").await;
+    world.click("button[value=approve]").await;
+
+    assert_eq!(world.text_of("#patient-name").await, "Sofia Moreno");
+    assert_eq!(world.text_of("#birth-date").await, "2015-06-14");
+    let scopes = world.text_of("#scopes").await;
+    assert!(scopes.contains("launch"), "{scopes}");
+    world.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn denied_consent_shows_the_servers_error() {
+    let world = World::start("deny_consent", |s| s).await;
+    world.standalone_until_consent("sandbox-patient-1").await;
+    world.click("button[value=deny]").await;
+
+    let message = world.text_of("#error").await;
+    assert!(message.contains("access_denied"), "{message}");
+    assert!(
+        message.contains("the user denied the request"),
+        "the server's description: {message}"
+    );
+    assert_eq!(world.text_of("h1").await, "Sign-in failed");
+    assert!(world.login().await.is_none(), "nobody is signed in");
+    world.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_token_is_refreshed_on_reload() {
+    let world = World::start("token_expiry", |s| {
+        s.access_token_lifetime(Duration::from_secs(60))
+    })
+    .await;
+    world.standalone_until_consent("sandbox-patient-1").await;
+    world.click("button[value=approve]").await;
+    assert_eq!(world.text_of("#patient-name").await, "Amy Shaw");
+    assert_eq!(world.text_of("#refreshes").await, "0");
+    let first = world.login().await.expect("signed in");
+    assert_eq!(world.sandbox.requests(Endpoint::Token), 1);
+
+    // The page stays open while the token expires at the EHR.
+    world.sandbox.advance_time(Duration::from_secs(120));
+    world.browser.refresh().await.expect("reload");
+
+    assert_eq!(world.text_of("#patient-name").await, "Amy Shaw");
+    assert_eq!(world.text_of("#refreshes").await, "1");
+    assert_eq!(
+        world.sandbox.requests(Endpoint::Token),
+        2,
+        "one refresh grant after the exchange"
+    );
+    let second = world.login().await.expect("still signed in");
+    assert_ne!(
+        first.token.access_token, second.token.access_token,
+        "the session holds the new token"
+    );
+    assert_ne!(
+        first.token.refresh_token, second.token.refresh_token,
+        "rotated"
+    );
+    world.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logout_revokes_the_token_and_asks_to_sign_in_again() {
+    let world = World::start("logout", |s| s).await;
+    world.standalone_until_consent("sandbox-patient-1").await;
+    world.click("button[value=approve]").await;
+    assert_eq!(world.text_of("#patient-name").await, "Amy Shaw");
+    let login = world.login().await.expect("signed in");
+    let access = login.token.access_token.expose().to_owned();
+    assert!(
+        introspect_active(&world, &access).await,
+        "active before logout"
+    );
+
+    world.click("#logout").await;
+    let signed_out = world.text_of("#signed-out").await;
+    assert!(signed_out.contains("not signed in"), "{signed_out}");
+    assert!(
+        !introspect_active(&world, &access).await,
+        "revoked by logout"
+    );
+    let refresh = login.token.refresh_token.expect("refresh token");
+    assert!(
+        !introspect_active(&world, refresh.expose()).await,
+        "grant revoked"
+    );
+    assert!(world.login().await.is_none());
+    world.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_callback_and_an_unknown_issuer_are_refused() {
+    let world = World::start("forged_callback", |s| s).await;
+    // A sign-in is in progress (the sandbox's login page is showing) ...
+    world.goto(&format!("{}/", world.app_url)).await;
+    world.click("#login").await;
+    world.wait_for("input[name=username]").await;
+    // ... and the browser is sent to the callback with a state the app never issued.
+    let base = world.sandbox.fhir_base_url().to_owned();
+    let forged = format!(
+        "{}/callback?code=forged-code&state=forged-state&iss={}",
+        world.app_url,
+        url::form_urlencoded::byte_serialize(base.as_bytes()).collect::<String>()
+    );
+    world.goto(&forged).await;
+    assert_eq!(world.text_of("h1").await, "Sign-in failed");
+    let message = world.text_of("#error").await;
+    assert!(message.contains("state"), "{message}");
+    assert_eq!(
+        world.sandbox.requests(Endpoint::Token),
+        0,
+        "no code was sent to the token endpoint"
+    );
+    world.snap("wrong-state").await;
+
+    // The pending authorization was used up: a second try finds none.
+    world.goto(&forged).await;
+    assert_eq!(world.text_of("h1").await, "No sign-in in progress");
+
+    // An EHR launch from a server the app does not know.
+    world
+        .goto(&format!(
+            "{}/launch?iss=https%3A%2F%2Fevil.example%2Ffhir&launch=abc",
+            world.app_url
+        ))
+        .await;
+    assert_eq!(world.text_of("h1").await, "Launch refused");
+    assert!(world.text_of("#error").await.contains("evil.example"));
+    world.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grant_revoked_at_the_ehr_asks_to_sign_in_again() {
+    let world = World::start("revoked_grant", |s| s).await;
+    world.standalone_until_consent("sandbox-patient-1").await;
+    world.click("button[value=approve]").await;
+    assert_eq!(world.text_of("#patient-name").await, "Amy Shaw");
+
+    // The EHR ends the grant while the page is open (here: revoked through the same client).
+    let login = world.login().await.expect("signed in");
+    let server = world
+        .app
+        .registry()
+        .by_name(smart_app::demo::DEMO_SERVER)
+        .expect("demo server");
+    assert!(server.revoke(&login).await.expect("revocation"));
+
+    // The reload's read is refused, the refresh too: the app asks for a new sign-in.
+    world.browser.refresh().await.expect("reload");
+    let notice = world.text_of("#notice").await;
+    assert!(notice.contains("sign in again"), "{notice}");
+    world.wait_for("#login").await;
+    assert!(world.login().await.is_none(), "the dead login was dropped");
+    world.finish().await;
+}
