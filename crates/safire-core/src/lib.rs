@@ -97,6 +97,7 @@ mod endpoint;
 mod error;
 mod finding;
 mod flow;
+mod identity;
 mod json;
 mod lenient;
 mod metadata;
@@ -131,11 +132,12 @@ pub use config::{
 pub use discovery::{DiscoveryFlow, ServerEndpoint};
 pub use endpoint::JWT_BEARER_ASSERTION_TYPE;
 pub use error::{
-    AuthError, AuthErrorKind, ConfigurationError, DiscoveryError, Error, ErrorSource, NetworkError,
-    NetworkErrorKind, OAuthErrorFields, RegistrationError, TokenError,
+    AuthError, AuthErrorKind, ConfigurationError, DiscoveryError, Error, ErrorSource,
+    IdentityError, NetworkError, NetworkErrorKind, OAuthErrorFields, RegistrationError, TokenError,
 };
 pub use finding::{Finding, Severity};
 pub use flow::{Driver, Env, Flow, Limits, Step, run_async, run_blocking};
+pub use identity::{CodeExchangeFlow, DEFAULT_JWKS_LIFETIME, JwksCache, ServerKeysFlow};
 pub use metadata::{AssociatedEndpoint, SmartMetadata};
 pub use oidc::{
     DEFAULT_CLOCK_SKEW, FhirUser, FhirUserError, IdTokenError, IdTokenValidation, JwksError,

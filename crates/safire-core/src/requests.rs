@@ -20,6 +20,8 @@ pub enum Operation {
     Token,
     /// Dynamic client registration.
     Registration,
+    /// `GET` of the server's JWK Set (`jwks_uri`), to verify id_tokens.
+    Jwks,
 }
 
 impl Operation {
@@ -29,6 +31,7 @@ impl Operation {
             Operation::Discovery => "discovery",
             Operation::Token => "token endpoint",
             Operation::Registration => "registration endpoint",
+            Operation::Jwks => "JWK Set (jwks_uri)",
         }
     }
 }

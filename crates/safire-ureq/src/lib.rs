@@ -223,10 +223,11 @@ pub type SmartClientBuilder = ClientBuilder<SmartClient>;
 
 impl BuildClient for SmartClient {
     fn build_client(settings: ClientSettings) -> Result<Self, Error> {
+        let flows = settings.flows();
         let http = transport::Transport::new(&settings.limits, settings.extra_roots_der);
         Ok(SmartClient {
             inner: Arc::new(Inner {
-                flows: FlowFactory::new(settings.config),
+                flows,
                 limits: settings.limits,
                 http,
                 metadata: settings.metadata,

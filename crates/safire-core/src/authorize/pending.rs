@@ -40,6 +40,10 @@ pub struct PendingAuthorization {
     pub(super) scopes: Vec<String>,
     /// Seconds since the Unix epoch when the request was made.
     pub(super) created_at: u64,
+    /// The OpenID Connect `nonce` sent (when `openid` was requested); the id_token must
+    /// carry it. Absent in values stored before Safire sent nonces.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) nonce: Option<SecretString>,
 }
 
 impl fmt::Debug for PendingAuthorization {
@@ -53,6 +57,7 @@ impl fmt::Debug for PendingAuthorization {
             .field("expected_issuers", &self.expected_issuers)
             .field("scopes", &self.scopes)
             .field("created_at", &self.created_at)
+            .field("nonce", &self.nonce)
             .finish()
     }
 }
@@ -72,6 +77,15 @@ pub struct AuthorizationCode {
     /// What the callback check noticed without refusing (e.g. an `iss` it could not verify);
     /// passed on to the token response's findings.
     pub findings: Vec<Finding>,
+    /// The OpenID Connect `nonce` the authorization request sent (redacted in `Debug`); the
+    /// id_token must carry it.
+    pub nonce: Option<SecretString>,
+    /// The scopes the authorization request asked for (`openid` among them means an id_token
+    /// is expected).
+    pub requested_scopes: Vec<String>,
+    /// The authorization server issuers the pending authorization knew (configured or
+    /// discovered), used to check the id_token's `iss` when no other is known.
+    pub expected_issuers: Vec<String>,
 }
 
 impl AuthorizationCode {
@@ -93,6 +107,9 @@ impl AuthorizationCode {
             redirect_uri: redirect_uri.into(),
             started_at: None,
             findings: Vec::new(),
+            nonce: None,
+            requested_scopes: Vec::new(),
+            expected_issuers: Vec::new(),
         }
     }
 }
@@ -141,6 +158,11 @@ impl PendingAuthorization {
     /// When the request was made, in seconds since the Unix epoch.
     pub fn created_at(&self) -> u64 {
         self.created_at
+    }
+
+    /// The OpenID Connect `nonce` sent with the request (when `openid` was requested).
+    pub fn nonce(&self) -> Option<&SecretString> {
+        self.nonce.as_ref()
     }
 
     /// Verifies the callback URL (or just its query string) and returns the code.
@@ -230,6 +252,9 @@ impl PendingAuthorization {
                 redirect_uri: self.redirect_uri.clone(),
                 started_at: Some(self.created_at),
                 findings,
+                nonce: self.nonce.clone(),
+                requested_scopes: self.scopes.clone(),
+                expected_issuers: self.expected_issuers.clone(),
             }),
             _ => Err(AuthError::new(
                 AuthErrorKind::MissingCode,
