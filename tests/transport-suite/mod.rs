@@ -76,6 +76,9 @@ macro_rules! scenarios {
             oauth_errors_from_the_token_endpoint,
             registration_error_with_status_200,
             canaries_never_leak,
+            id_token_verified_with_one_jwks_fetch,
+            rotated_key_is_fetched_once_and_bogus_kids_are_rate_limited,
+            id_token_with_another_nonce_is_refused,
         );
     };
     (@each $client:ty; $($name:ident),* $(,)?) => {
