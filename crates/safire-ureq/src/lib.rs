@@ -64,6 +64,10 @@
 //!     if let Some(patient) = &token.patient {
 //!         println!("launched for patient {patient}");
 //!     }
+//!     // The id_token was verified (server's JWK Set, iss, aud, times, nonce): who signed in.
+//!     if let Some(user) = token.identity.as_ref().and_then(|id| id.fhir_user.as_ref()) {
+//!         println!("signed in as {} ({})", user.reference(), user.url());
+//!     }
 //!     Ok(token)
 //! }
 //! # let c = client().unwrap();

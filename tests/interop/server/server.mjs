@@ -25,6 +25,7 @@
 //   CLIENTS_FILE=path.json       JSON array of extra static client metadata
 //   QUIET=1                      suppress per-request log lines
 //   POST /_test/rotate-keys      new RSA signing key first in the JWKS (old keys stay published)
+//   GET /_test/jwks-fetches      {"count": n}: how many times GET /jwks was served
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -112,6 +113,7 @@ setInterval(() => { // sweep expired entries
 // "rolling restart" oidc-provider documents for key rotation, in-process (storage is module-level).
 const jwk = (kp, kid) => ({ ...kp.privateKey.export({ format: 'jwk' }), kid, use: 'sig' });
 let rotations = 0;
+let jwksFetches = 0; // GET /jwks served, for GET /_test/jwks-fetches
 let jwks = {
   keys: [
     jwk(crypto.generateKeyPairSync('rsa', { modulusLength: 2048 }), 'srv-rsa-1'),
@@ -410,6 +412,11 @@ async function readJson(ctx) {
 
 const middleware = async (ctx, next) => {
   if (!process.env.QUIET) console.log(ctx.method, ctx.url);
+  if (ctx.method === 'GET' && ctx.path === '/jwks') jwksFetches += 1;
+  if (ctx.method === 'GET' && ctx.path === '/_test/jwks-fetches') {
+    ctx.body = { count: jwksFetches };
+    return undefined;
+  }
 
   // 0. OIDC Core rule enforced by oidc-provider: offline_access is silently DROPPED unless the request
   //    also carries prompt=consent. SMART apps don't send it, so add it for them (GET and POST).

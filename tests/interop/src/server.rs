@@ -614,6 +614,17 @@ impl OidcProvider {
             .ok_or_else(|| HarnessError::Other(format!("no kid in {body}")))
     }
 
+    /// How many times the server has served its JWK Set (`GET /jwks`) since it started.
+    pub fn jwks_fetches(&self) -> Result<u64, HarnessError> {
+        let body = self
+            .http
+            .get(&format!("{}/_test/jwks-fetches", self.issuer))?
+            .expect_json(200, "GET /_test/jwks-fetches")?;
+        body["count"]
+            .as_u64()
+            .ok_or_else(|| HarnessError::Other(format!("no count in {body}")))
+    }
+
     /// Introspects a token (RFC 7662) as the static `backend-secret` client, which may
     /// introspect any token. Opaque tokens only.
     pub fn introspect(&self, token: &str) -> Result<Value, HarnessError> {
