@@ -82,6 +82,9 @@ macro_rules! scenarios {
             revocation_end_to_end,
             registration_management_end_to_end,
             companion_canaries_never_leak,
+            id_token_verified_with_one_jwks_fetch,
+            rotated_key_is_fetched_once_and_bogus_kids_are_rate_limited,
+            id_token_with_another_nonce_is_refused,
         );
     };
     (@each $client:ty; $($name:ident),* $(,)?) => {

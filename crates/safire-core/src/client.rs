@@ -11,8 +11,10 @@ use crate::config::{CallOptions, ClientConfig};
 use crate::discovery::DiscoveryFlow;
 use crate::error::{ConfigurationError, Error};
 use crate::flow::Limits;
+use crate::identity::{CodeExchangeFlow, JwksCache, ServerKeysFlow};
 use crate::introspection::{IntrospectionFlow, TokenTypeHint};
 use crate::metadata::SmartMetadata;
+use crate::oidc::JwksRefreshPolicy;
 use crate::registration::{ClientMetadata, RegistrationFlow};
 use crate::registration_management::RegistrationManagementFlow;
 use crate::registration_response::RegisteredClient;
@@ -37,14 +39,33 @@ pub const USER_AGENT: &str = concat!("safire/", env!("CARGO_PKG_VERSION"));
 #[derive(Debug, Clone)]
 pub struct FlowFactory {
     config: Arc<ClientConfig>,
+    jwks: JwksCache,
 }
 
 impl FlowFactory {
-    /// Flows for `config`.
+    /// Flows for `config`, with a JWK Set cache of their own (the default lifetime and
+    /// re-fetch policy).
     pub fn new(config: impl Into<Arc<ClientConfig>>) -> Self {
         Self {
             config: config.into(),
+            jwks: JwksCache::default(),
         }
+    }
+
+    /// The same flows, keeping the server's JWK Set in `cache` (shared by its clones).
+    pub fn with_jwks_cache(mut self, cache: JwksCache) -> Self {
+        self.jwks = cache;
+        self
+    }
+
+    /// The JWK Set cache the identity flows use.
+    pub fn jwks_cache(&self) -> &JwksCache {
+        &self.jwks
+    }
+
+    /// The authorization server's JWK Set, cached or fetched.
+    pub fn server_keys(&self) -> ServerKeysFlow {
+        ServerKeysFlow::new(self.config.clone(), self.jwks.clone())
     }
 
     /// The configuration.
@@ -62,14 +83,15 @@ impl FlowFactory {
         AuthorizeFlow::new(self.config.clone(), params)
     }
 
-    /// Verifies the callback against `pending` and builds the code exchange. The pending
-    /// authorization must have been started with this configuration's client id and `aud`.
+    /// Verifies the callback against `pending` and builds the code exchange, which verifies
+    /// the id_token it receives (see [`CodeExchangeFlow`]). The pending authorization must
+    /// have been started with this configuration's client id and `aud`.
     pub fn exchange_code(
         &self,
         pending: PendingAuthorization,
         callback: &str,
         options: CallOptions,
-    ) -> Result<TokenFlow, Error> {
+    ) -> Result<CodeExchangeFlow, Error> {
         let client_id = self.config.client_id().unwrap_or_default();
         if pending.client_id() != client_id || pending.aud() != self.config.audience() {
             return Err(ConfigurationError::invalid(
@@ -84,7 +106,12 @@ impl FlowFactory {
             .into());
         }
         let code = pending.complete(callback)?;
-        Ok(TokenFlow::authorization_code(self.config.clone(), code).with_options(options))
+        Ok(CodeExchangeFlow::new(
+            self.config.clone(),
+            code,
+            options,
+            self.jwks.clone(),
+        ))
     }
 
     /// A refresh with `refresh_token`.
@@ -184,6 +211,15 @@ pub struct ClientSettings {
     pub extra_roots_der: Vec<Vec<u8>>,
     /// The client's discovery cache (its lifetime set, and any metadata supplied by the user).
     pub metadata: MetadataCache,
+    /// The client's cache of the server's JWK Set (lifetime and re-fetch policy set).
+    pub jwks: JwksCache,
+}
+
+impl ClientSettings {
+    /// The flow factory for these settings (configuration and JWK Set cache).
+    pub fn flows(&self) -> FlowFactory {
+        FlowFactory::new(self.config.clone()).with_jwks_cache(self.jwks.clone())
+    }
 }
 
 /// Builds a transport's client with non-default limits or extra trusted roots.
@@ -195,6 +231,8 @@ pub struct ClientBuilder<C> {
     extra_roots_der: Vec<Vec<u8>>,
     metadata_lifetime: Duration,
     metadata: Option<Arc<SmartMetadata>>,
+    jwks_lifetime: Duration,
+    jwks_refresh: JwksRefreshPolicy,
     client: PhantomData<fn() -> C>,
 }
 
@@ -217,8 +255,24 @@ impl<C: BuildClient> ClientBuilder<C> {
             extra_roots_der: Vec::new(),
             metadata_lifetime: crate::cache::DEFAULT_METADATA_LIFETIME,
             metadata: None,
+            jwks_lifetime: crate::identity::DEFAULT_JWKS_LIFETIME,
+            jwks_refresh: JwksRefreshPolicy::default(),
             client: PhantomData,
         }
+    }
+
+    /// How long the server's fetched JWK Set is used before it is fetched again (default one
+    /// hour).
+    pub fn jwks_lifetime(mut self, lifetime: Duration) -> Self {
+        self.jwks_lifetime = lifetime;
+        self
+    }
+
+    /// How often the JWK Set may be fetched again because a token names an unknown `kid`
+    /// (default: at most once per 30 s).
+    pub fn jwks_refresh_policy(mut self, policy: JwksRefreshPolicy) -> Self {
+        self.jwks_refresh = policy;
+        self
     }
 
     /// How long discovered metadata is used before it is fetched again (default one hour).
@@ -279,6 +333,7 @@ impl<C: BuildClient> ClientBuilder<C> {
             limits,
             extra_roots_der: self.extra_roots_der,
             metadata,
+            jwks: JwksCache::new(self.jwks_lifetime, self.jwks_refresh),
         })
     }
 }
@@ -334,8 +389,7 @@ mod tests {
         let callback = format!("?code=CODE-FROM-A&state={}", request.pending.state());
         let err = ehr_b
             .exchange_code(request.pending.clone(), &callback, CallOptions::new())
-            .err()
-            .expect("another server's client must refuse");
+            .expect_err("another server's client must refuse");
         assert!(
             err.to_string().contains("started by client 'app-at-a'"),
             "{err}"

@@ -273,6 +273,12 @@ pub(crate) struct ServerDeclarations {
     pub(crate) max_pending_age: std::time::Duration,
     /// Other FHIR servers whose EHR launches this client accepts (besides its base URL).
     pub(crate) launch_issuers: Vec<String>,
+    /// The authorization server's JWK Set URL (otherwise discovered as `jwks_uri`).
+    pub(crate) server_jwks_uri: Option<String>,
+    /// Clock tolerance for id_token times (`None`: [`DEFAULT_CLOCK_SKEW`](crate::DEFAULT_CLOCK_SKEW)).
+    pub(crate) id_token_skew: Option<std::time::Duration>,
+    /// Keep id_tokens unverified (the raw string only).
+    pub(crate) skip_id_token_verification: bool,
 }
 
 /// The default for [`ClientConfigBuilder::max_pending_age`]: ten minutes.
@@ -411,6 +417,24 @@ impl ClientConfig {
     /// How long a pending authorization may wait for its callback.
     pub fn max_pending_age(&self) -> std::time::Duration {
         self.server.max_pending_age
+    }
+
+    /// The authorization server's JWK Set URL, when configured (otherwise the discovered
+    /// `jwks_uri` is used).
+    pub fn server_jwks_uri(&self) -> Option<&str> {
+        self.server.server_jwks_uri.as_deref()
+    }
+
+    /// Clock tolerance for the id_token's `exp`, `iat` and `nbf`.
+    pub fn id_token_clock_skew(&self) -> std::time::Duration {
+        self.server
+            .id_token_skew
+            .unwrap_or(crate::oidc::DEFAULT_CLOCK_SKEW)
+    }
+
+    /// Whether id_tokens are verified in the code exchange (the default).
+    pub fn verifies_id_tokens(&self) -> bool {
+        !self.server.skip_id_token_verification
     }
 
     /// The FHIR servers whose EHR launches this client accepts: its base URL, plus any
@@ -595,6 +619,29 @@ impl ClientConfigBuilder {
         self
     }
 
+    /// The authorization server's JWK Set URL, to verify id_tokens without discovering its
+    /// `jwks_uri` (not the client's own keys: see [`jwks_uri`](Self::jwks_uri)).
+    pub fn server_jwks_uri(mut self, url: impl Into<String>) -> Self {
+        self.server.server_jwks_uri = Some(url.into());
+        self
+    }
+
+    /// Clock tolerance for the id_token's `exp`, `iat` and `nbf` (default 60 s).
+    pub fn id_token_clock_skew(mut self, skew: std::time::Duration) -> Self {
+        self.server.id_token_skew = Some(skew);
+        self
+    }
+
+    /// Whether the code exchange verifies the id_token (default: yes). With `false` the
+    /// token response keeps the raw `id_token` only and [`TokenResponse::identity`] stays
+    /// `None`; verify it yourself with [`verify_id_token`](crate::verify_id_token).
+    ///
+    /// [`TokenResponse::identity`]: crate::TokenResponse::identity
+    pub fn verify_id_tokens(mut self, verify: bool) -> Self {
+        self.server.skip_id_token_verification = !verify;
+        self
+    }
+
     /// The client's JWKS URL, sent as the assertion's `jku` header.
     pub fn jwks_uri(mut self, url: impl Into<String>) -> Self {
         self.jwks_uri = Some(url.into());
@@ -636,6 +683,7 @@ impl ClientConfigBuilder {
             ),
             ("revocation_endpoint", self.revocation_endpoint.as_ref()),
             ("jwks_uri", self.jwks_uri.as_ref()),
+            ("server_jwks_uri", self.server.server_jwks_uri.as_ref()),
             (
                 "authorization_server_issuer",
                 self.authorization_server_issuer.as_ref(),

@@ -1,4 +1,6 @@
-//! Discovery of `<base>/.well-known/smart-configuration`.
+//! Discovery of `<base>/.well-known/smart-configuration`, falling back to the authorization
+//! server's RFC 8414 or OpenID Connect metadata when the FHIR server publishes none and the
+//! client is configured with the authorization server's issuer.
 
 use http::Method;
 
@@ -23,6 +25,9 @@ pub enum ServerEndpoint {
     Introspection,
     /// `revocation_endpoint` (RFC 7009).
     Revocation,
+    /// `jwks_uri`: the authorization server's JWK Set (id_token signing keys); configured
+    /// with [`ClientConfigBuilder::server_jwks_uri`](crate::ClientConfigBuilder::server_jwks_uri).
+    Jwks,
 }
 
 impl ServerEndpoint {
@@ -34,6 +39,7 @@ impl ServerEndpoint {
             ServerEndpoint::Registration => "registration_endpoint",
             ServerEndpoint::Introspection => "introspection_endpoint",
             ServerEndpoint::Revocation => "revocation_endpoint",
+            ServerEndpoint::Jwks => "jwks_uri",
         }
     }
 
@@ -45,6 +51,7 @@ impl ServerEndpoint {
             ServerEndpoint::Registration => None,
             ServerEndpoint::Introspection => config.introspection_endpoint(),
             ServerEndpoint::Revocation => config.revocation_endpoint(),
+            ServerEndpoint::Jwks => config.server_jwks_uri(),
         }
     }
 
@@ -55,6 +62,7 @@ impl ServerEndpoint {
             ServerEndpoint::Registration => metadata.registration_endpoint.as_deref(),
             ServerEndpoint::Introspection => metadata.introspection_endpoint.as_deref(),
             ServerEndpoint::Revocation => metadata.revocation_endpoint.as_deref(),
+            ServerEndpoint::Jwks => metadata.jwks_uri.as_deref(),
         }
     }
 
@@ -98,6 +106,11 @@ impl ServerEndpoint {
                     self.field(),
                     self.field()
                 ),
+                ServerEndpoint::Jwks => {
+                    "server does not advertise a 'jwks_uri', so the id_token cannot be \
+                     verified; configure it with ClientConfigBuilder::server_jwks_uri"
+                        .to_owned()
+                }
                 _ => format!("response missing required field '{}'", self.field()),
             };
             return Err(DiscoveryError::new(&config.discovery_url(), None, Some(hint)).into());
@@ -139,11 +152,75 @@ pub fn parse_discovery_response(
     }
 }
 
+/// Which document a discovery step fetches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    /// `<base>/.well-known/smart-configuration`.
+    Smart,
+    /// RFC 8414 `/.well-known/oauth-authorization-server` of the configured issuer.
+    OAuthServer,
+    /// OpenID Connect Discovery `<issuer>/.well-known/openid-configuration`.
+    OpenId,
+}
+
+/// RFC 8414 §3.1: the well-known segment goes between the issuer's host and its path.
+fn oauth_server_metadata_url(issuer: &str) -> Option<String> {
+    let url = url::Url::parse(issuer).ok()?;
+    let path = url.path().trim_end_matches('/');
+    let mut origin = url.origin().ascii_serialization();
+    origin.push_str("/.well-known/oauth-authorization-server");
+    origin.push_str(path);
+    Some(origin)
+}
+
+/// OpenID Connect Discovery 1.0 §4: the well-known segment is appended to the issuer.
+fn openid_metadata_url(issuer: &str) -> String {
+    format!(
+        "{}/.well-known/openid-configuration",
+        issuer.trim_end_matches('/')
+    )
+}
+
 /// Fetches and parses the SMART configuration. Output: [`SmartMetadata`].
+///
+/// When `<base>/.well-known/smart-configuration` answers 404 and the configuration names the
+/// authorization server's issuer
+/// ([`authorization_server_issuer`](crate::ClientConfigBuilder::authorization_server_issuer)),
+/// the endpoints are taken from that issuer's RFC 8414 metadata
+/// (`/.well-known/oauth-authorization-server`), else from its OpenID Connect metadata
+/// (`/.well-known/openid-configuration`). Their `issuer` must be identical to the configured
+/// one (RFC 8414 §3.3, OpenID Connect Discovery §4.3), or discovery fails.
+///
+/// ```
+/// # use safire_core::*;
+/// # use std::time::SystemTime;
+/// let config = ClientConfig::builder("https://api.example/fhir")
+///     .authorization_server_issuer("https://login.example")
+///     .build()?;
+/// let metadata = run_blocking(
+///     DiscoveryFlow::new(&config),
+///     &Limits::default(),
+///     &mut SeededRandom::new(1),
+///     SystemTime::now,
+///     |request| {
+///         let (status, body): (u16, &[u8]) = match request.uri().to_string().as_str() {
+///             "https://login.example/.well-known/oauth-authorization-server" => (200, br#"{
+///                 "issuer": "https://login.example",
+///                 "token_endpoint": "https://login.example/token",
+///                 "jwks_uri": "https://login.example/keys"}"#),
+///             _ => (404, b""), // no SMART configuration at the FHIR server
+///         };
+///         Ok::<_, Error>(http::Response::builder().status(status).body(body.to_vec()).unwrap())
+///     },
+/// )?;
+/// assert_eq!(metadata.jwks_uri.as_deref(), Some("https://login.example/keys"));
+/// # Ok::<(), safire_core::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct DiscoveryFlow {
     config: ClientConfig,
-    request: Option<HttpRequest>,
+    source: Source,
+    url: String,
 }
 
 impl DiscoveryFlow {
@@ -151,8 +228,89 @@ impl DiscoveryFlow {
     pub fn new(config: &ClientConfig) -> Self {
         Self {
             config: config.clone(),
-            request: discovery_request(config).ok(),
+            source: Source::Smart,
+            url: config.discovery_url(),
         }
+    }
+
+    fn request(&self) -> Result<HttpRequest, Error> {
+        requests::build(
+            Method::GET,
+            &self.url,
+            Operation::Discovery,
+            None,
+            None,
+            Vec::new(),
+        )
+        .map_err(|_| {
+            DiscoveryError::new(
+                &self.url,
+                None,
+                Some("the discovery URL is not a usable URI".into()),
+            )
+            .into()
+        })
+    }
+
+    /// The next document to try after a 404, if any.
+    fn fallback(&self) -> Option<(Source, String)> {
+        let issuer = self.config.authorization_server_issuer()?;
+        match self.source {
+            Source::Smart => match oauth_server_metadata_url(issuer) {
+                Some(url) => Some((Source::OAuthServer, url)),
+                None => Some((Source::OpenId, openid_metadata_url(issuer))),
+            },
+            Source::OAuthServer => Some((Source::OpenId, openid_metadata_url(issuer))),
+            Source::OpenId => None,
+        }
+    }
+
+    /// Feeds the response to the last request: the next request (a fallback document) or the
+    /// metadata.
+    pub(crate) fn step(&mut self, response: HttpResponse) -> Result<Step<SmartMetadata>, Error> {
+        if response.status() == http::StatusCode::NOT_FOUND {
+            if let Some((source, url)) = self.fallback() {
+                self.source = source;
+                self.url = url;
+                return Ok(Step::Send(self.request()?));
+            }
+            if self.source == Source::Smart {
+                return Err(DiscoveryError::new(
+                    &self.url,
+                    Some(404),
+                    Some(
+                        "the server publishes no SMART configuration; if its authorization \
+                         server publishes RFC 8414 or OpenID Connect metadata, configure \
+                         ClientConfigBuilder::authorization_server_issuer to use it"
+                            .into(),
+                    ),
+                )
+                .into());
+            }
+        }
+        let metadata = parse_discovery_response(&self.url, response)?;
+        if self.source != Source::Smart {
+            let expected = self
+                .config
+                .authorization_server_issuer()
+                .unwrap_or_default();
+            if metadata.issuer.as_deref() != Some(expected) {
+                return Err(DiscoveryError::new(
+                    &self.url,
+                    None,
+                    Some(format!(
+                        "the metadata's issuer {} is not the configured issuer '{expected}' \
+                         (RFC 8414 §3.3 and OpenID Connect Discovery §4.3 require them identical)",
+                        metadata.issuer.as_deref().map_or_else(
+                            || "(absent)".to_owned(),
+                            |i| format!("'{}'", crate::error::server_text(i))
+                        )
+                    )),
+                )
+                .into());
+            }
+        }
+        Ok(Step::Done(metadata))
     }
 }
 
@@ -164,15 +322,7 @@ impl Flow for DiscoveryFlow {
     }
 
     fn start(&mut self, _env: &mut Env<'_>) -> Result<Step<SmartMetadata>, Error> {
-        match self.request.take() {
-            Some(request) => Ok(Step::Send(request)),
-            None => Err(DiscoveryError::new(
-                &self.config.discovery_url(),
-                None,
-                Some("the discovery URL is not a usable URI".into()),
-            )
-            .into()),
-        }
+        Ok(Step::Send(self.request()?))
     }
 
     fn on_response(
@@ -180,8 +330,7 @@ impl Flow for DiscoveryFlow {
         response: HttpResponse,
         _env: &mut Env<'_>,
     ) -> Result<Step<SmartMetadata>, Error> {
-        let url = self.config.discovery_url();
-        Ok(Step::Done(parse_discovery_response(&url, response)?))
+        self.step(response)
     }
 }
 

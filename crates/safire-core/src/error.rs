@@ -38,6 +38,9 @@ pub enum Error {
     /// Token revocation (RFC 7009) was refused.
     #[error(transparent)]
     Revocation(Box<RevocationError>),
+    /// The id_token could not be verified: who the user is stays unknown.
+    #[error(transparent)]
+    Identity(Box<IdentityError>),
     /// The transport failed (connection, timeout, TLS, redirect refused, body too large).
     #[error(transparent)]
     Network(#[from] NetworkError),
@@ -83,6 +86,58 @@ impl From<RevocationError> for Error {
     }
 }
 
+impl From<IdentityError> for Error {
+    fn from(error: IdentityError) -> Self {
+        Error::Identity(Box::new(error))
+    }
+}
+
+impl From<crate::oidc::IdTokenError> for Error {
+    fn from(error: crate::oidc::IdTokenError) -> Self {
+        IdentityError::Refused(error).into()
+    }
+}
+
+/// Why the user's identity (the id_token) could not be established.
+///
+/// ```
+/// use safire_core::{Error, ErrorSource, IdTokenError, IdentityError};
+/// let err = Error::from(IdTokenError::NonceMismatch);
+/// assert_eq!(
+///     err.to_string(),
+///     "The id_token was refused: ID token: `nonce` differs from the one sent in the authorization request"
+/// );
+/// assert_eq!(err.source_of_fault(), ErrorSource::Server);
+/// assert!(matches!(err, Error::Identity(ref e) if matches!(**e, IdentityError::Refused(IdTokenError::NonceMismatch))));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum IdentityError {
+    /// The id_token failed a check (signature, key, `iss`, `aud`, times, `nonce`, …).
+    #[error("The id_token was refused: {0}")]
+    Refused(crate::oidc::IdTokenError),
+    /// The server's JWK Set could not be fetched or parsed.
+    #[error(
+        "The server's JWK Set from {endpoint}{} is unusable{}",
+        status.map(|s| format!(" (HTTP {s})")).unwrap_or_default(),
+        reason.as_ref().map(|r| format!(": {r}")).unwrap_or_default()
+    )]
+    Jwks {
+        /// The `jwks_uri` (without query).
+        endpoint: String,
+        /// The HTTP status, when it was not a success.
+        status: Option<u16>,
+        /// What was wrong with the document.
+        reason: Option<String>,
+    },
+    /// No authorization server issuer is known to check the id_token's `iss` against.
+    #[error(
+        "The id_token cannot be verified: no authorization server issuer is known (the SMART \
+         configuration names none); configure ClientConfigBuilder::authorization_server_issuer"
+    )]
+    IssuerUnknown,
+}
+
 /// Whose fault an [`Error`] is, so applications can decide between "fix your setup", "the
 /// server misbehaved" and "try again later".
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,6 +175,10 @@ impl Error {
             | Error::Registration(_)
             | Error::Introspection(_)
             | Error::Revocation(_) => ErrorSource::Server,
+            Error::Identity(e) => match **e {
+                IdentityError::IssuerUnknown => ErrorSource::Caller,
+                _ => ErrorSource::Server,
+            },
             // Redirects, bodies and endpoints are the server's choice, not a transient failure.
             Error::Network(e) => match e.kind {
                 NetworkErrorKind::RedirectRefused

@@ -97,6 +97,7 @@ mod endpoint;
 mod error;
 mod finding;
 mod flow;
+mod identity;
 mod introspection;
 mod json;
 mod lenient;
@@ -136,11 +137,12 @@ pub use discovery::{DiscoveryFlow, ServerEndpoint};
 pub use endpoint::JWT_BEARER_ASSERTION_TYPE;
 pub use error::{
     AuthError, AuthErrorKind, ConfigurationError, DiscoveryError, Error, ErrorSource,
-    IntrospectionError, NetworkError, NetworkErrorKind, OAuthErrorFields, RegistrationError,
-    RevocationError, RevocationErrorKind, TokenError,
+    IdentityError, IntrospectionError, NetworkError, NetworkErrorKind, OAuthErrorFields,
+    RegistrationError, RevocationError, RevocationErrorKind, TokenError,
 };
 pub use finding::{Finding, Severity};
 pub use flow::{Driver, Env, Flow, Limits, Step, run_async, run_blocking};
+pub use identity::{CodeExchangeFlow, DEFAULT_JWKS_LIFETIME, JwksCache, ServerKeysFlow};
 pub use introspection::{Introspection, IntrospectionFlow, TokenTypeHint};
 pub use metadata::{AssociatedEndpoint, SmartMetadata};
 pub use oidc::{

@@ -40,7 +40,9 @@ macro_rules! client_operations {
             /// Verifies the callback URL against `pending` (state, RFC 9207 `iss`, errors),
             /// then exchanges the code with its PKCE verifier. The pending authorization is
             /// consumed (a code is redeemed once; delete it from your session store too), and
-            /// one older than the configured maximum age is refused.
+            /// one older than the configured maximum age is refused. An `id_token` in the
+            /// response is verified (signature with the server's JWK Set, `iss`, `aud`,
+            /// times, `nonce`) and its identity put in `TokenResponse::identity`.
             fn request_access_token(
                 pending: $crate::PendingAuthorization,
                 callback_url: &str,
@@ -59,6 +61,11 @@ macro_rules! client_operations {
             /// assertion, or the client secret for servers whose system accounts use one).
             fn request_backend_token(options: $crate::CallOptions) -> $crate::TokenResponse
                 = |flows| flows.backend_token(options);
+
+            /// The authorization server's JWK Set (`jwks_uri`): fetched once, parsed once and
+            /// cached for the client's JWK Set lifetime.
+            fn server_keys() -> ::std::sync::Arc<$crate::ServerJwks>
+                = |flows| flows.server_keys();
 
             /// Dynamic client registration (RFC 7591) at `endpoint`, else the discovered
             /// `registration_endpoint`, with an optional initial access token.

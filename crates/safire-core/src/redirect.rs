@@ -125,7 +125,11 @@ pub fn next_hop(
             ),
         ));
     }
-    let discovery = sent.extensions().get::<Operation>() == Some(&Operation::Discovery);
+    // The JWK Set decides which keys are trusted: it follows the discovery rule.
+    let discovery = matches!(
+        sent.extensions().get::<Operation>(),
+        Some(Operation::Discovery | Operation::Jwks)
+    );
     if discovery
         && !policy.allow_cross_origin_discovery
         && !same_origin_or_upgrade(&sent_url, &target)
@@ -133,9 +137,10 @@ pub fn next_hop(
         return Err(NetworkError::new(
             NetworkErrorKind::RedirectRefused,
             format!(
-                "Refused to follow a discovery redirect from {} to another origin, {}: the \
-                 metadata there would decide where the client's credentials go. If that server \
-                 is trusted, allow it with Limits::allow_cross_origin_discovery_redirects(true)",
+                "Refused to follow a {what} redirect from {} to another origin, {}: the \
+                 document there would decide where the client's credentials go or which keys \
+                 are trusted. If that server is trusted, allow it with \
+                 Limits::allow_cross_origin_discovery_redirects(true)",
                 sent_url.origin().ascii_serialization(),
                 url_for_message(&target.origin().ascii_serialization())
             ),

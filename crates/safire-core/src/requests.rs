@@ -27,6 +27,8 @@ pub enum Operation {
     /// Reading, updating or deleting a registration at its `registration_client_uri`
     /// (RFC 7592). Carries a bearer token, so redirects are never followed.
     RegistrationManagement,
+    /// `GET` of the server's JWK Set (`jwks_uri`), to verify id_tokens.
+    Jwks,
 }
 
 impl Operation {
@@ -39,6 +41,7 @@ impl Operation {
             Operation::Introspection => "introspection endpoint",
             Operation::Revocation => "revocation endpoint",
             Operation::RegistrationManagement => "client configuration endpoint",
+            Operation::Jwks => "JWK Set (jwks_uri)",
         }
     }
 }

@@ -114,6 +114,14 @@ pub struct TokenResponse {
     /// array, wrong-typed fields that were dropped).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub findings: Vec<Finding>,
+    /// Who the user is: the `id_token`, verified (signature against the server's JWK Set,
+    /// `iss`, `aud`, times, `nonce`) by the code exchange. `None` when no id_token came, or
+    /// for flows that do not verify (refresh, a bare [`TokenFlow`](crate::TokenFlow)).
+    ///
+    /// Not serialized: the raw [`id_token`](Self::id_token) is, and
+    /// [`verify_id_token`](crate::verify_id_token) verifies it again after a restore.
+    #[serde(skip)]
+    pub identity: Option<crate::oidc::VerifiedIdToken>,
 }
 
 /// One SMART 2.2 `fhirContext` entry: a resource in context beyond patient and encounter.
@@ -183,6 +191,7 @@ impl fmt::Debug for TokenResponse {
             .field("expires_at", &self.expires_at)
             .field("extra", &self.extra.keys().collect::<Vec<_>>())
             .field("findings", &self.findings)
+            .field("identity", &self.identity)
             .finish()
     }
 }
@@ -580,6 +589,7 @@ impl TokenResponse {
             expires_at,
             extra: m.extra,
             findings: r.findings.into_vec(),
+            identity: None,
         }
     }
 

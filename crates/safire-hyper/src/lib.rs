@@ -254,6 +254,7 @@ pub type SmartClientBuilder = ClientBuilder<SmartClient>;
 impl BuildClient for SmartClient {
     /// Builds the client. Needs no runtime; requests must run inside tokio.
     fn build_client(settings: ClientSettings) -> Result<Self, Error> {
+        let flows = settings.flows();
         let mut roots = RootCertStore {
             roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
         };
@@ -267,7 +268,7 @@ impl BuildClient for SmartClient {
         }
         Ok(SmartClient {
             inner: Arc::new(Inner {
-                flows: FlowFactory::new(settings.config),
+                flows,
                 transport: Transport::new(roots, settings.limits)?,
                 metadata: settings.metadata,
                 metadata_ended: Notify::new(),

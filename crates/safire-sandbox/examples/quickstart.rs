@@ -6,7 +6,8 @@
 //!
 //! It starts a strict SMART App Launch 2.2 authorization server in-process on 127.0.0.1 and
 //! walks, through the blocking `safire-ureq` client: discovery → dynamic registration of a
-//! public app → standalone launch with PKCE → code exchange → refresh → registration of an
+//! public app → standalone launch with PKCE → code exchange with the id_token verified (the
+//! user's `fhirUser`) → refresh → registration of an
 //! ES384 backend client with the JWKS made from its key → a backend services token.
 
 use std::error::Error;
@@ -19,11 +20,12 @@ use safire_sandbox::{LaunchContext, Sandbox};
 use safire_ureq::SmartClient;
 
 const REDIRECT_URI: &str = "http://127.0.0.1/callback";
-const APP_SCOPES: [&str; 5] = [
+const APP_SCOPES: [&str; 6] = [
     "launch/patient",
     "launch/encounter",
     "patient/*.rs",
     "openid",
+    "fhirUser",
     "offline_access",
 ];
 
@@ -33,7 +35,8 @@ fn main() -> Result<(), Box<dyn Error>> {
         .launch_context(
             LaunchContext::new()
                 .patient("pat-smart-1")
-                .encounter("enc-42"),
+                .encounter("enc-42")
+                .fhir_user("Practitioner/dr-quickstart"),
         )
         .start()?;
     let base = sandbox.fhir_base_url().to_owned();
@@ -89,9 +92,28 @@ fn main() -> Result<(), Box<dyn Error>> {
     let callback = follow_like_a_browser(request.url.as_str())?;
     say("the server redirected to", &redact_query(&callback));
 
-    step("4. Verify the callback (state, RFC 9207 iss) and exchange the code");
+    step("4. Verify the callback (state, RFC 9207 iss), exchange the code, verify the id_token");
     let token = client.request_access_token(request.pending, &callback, CallOptions::new())?;
     show_token(&token);
+    // The id_token's signature (the server's JWK Set), iss, aud, times and nonce were checked.
+    let identity = token.identity.as_ref().ok_or("no verified id_token")?;
+    let user = identity
+        .fhir_user
+        .as_ref()
+        .ok_or("the id_token has no fhirUser")?;
+    say("verified fhirUser", user.url().as_str());
+    say(
+        "  as a reference",
+        &format!("{} ({})", user.reference(), user.resource_type()),
+    );
+    say(
+        "  signed with",
+        &format!(
+            "{} key {}",
+            identity.alg,
+            identity.kid.as_deref().unwrap_or("-")
+        ),
+    );
 
     step("5. Refresh (the sandbox rotates refresh tokens: keep the new one)");
     let refresh = token.refresh_token.clone().ok_or("no refresh token")?;

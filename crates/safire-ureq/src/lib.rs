@@ -64,6 +64,10 @@
 //!     if let Some(patient) = &token.patient {
 //!         println!("launched for patient {patient}");
 //!     }
+//!     // The id_token was verified (server's JWK Set, iss, aud, times, nonce): who signed in.
+//!     if let Some(user) = token.identity.as_ref().and_then(|id| id.fhir_user.as_ref()) {
+//!         println!("signed in as {} ({})", user.reference(), user.url());
+//!     }
 //!     Ok(token)
 //! }
 //! # let c = client().unwrap();
@@ -223,10 +227,11 @@ pub type SmartClientBuilder = ClientBuilder<SmartClient>;
 
 impl BuildClient for SmartClient {
     fn build_client(settings: ClientSettings) -> Result<Self, Error> {
+        let flows = settings.flows();
         let http = transport::Transport::new(&settings.limits, settings.extra_roots_der);
         Ok(SmartClient {
             inner: Arc::new(Inner {
-                flows: FlowFactory::new(settings.config),
+                flows,
                 limits: settings.limits,
                 http,
                 metadata: settings.metadata,

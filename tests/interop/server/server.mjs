@@ -24,6 +24,8 @@
 //   ROTATE_RT=default|always|never
 //   CLIENTS_FILE=path.json       JSON array of extra static client metadata
 //   QUIET=1                      suppress per-request log lines
+//   POST /_test/rotate-keys      new RSA signing key first in the JWKS (old keys stay published)
+//   GET /_test/jwks-fetches      {"count": n}: how many times GET /jwks was served
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -106,8 +108,13 @@ setInterval(() => { // sweep expired entries
 }, 30000).unref();
 
 // ---------- server signing keys (fresh per start; RS256 for id_token / JWT AT) ----------
+// POST /_test/rotate-keys puts a new RSA key FIRST (oidc-provider signs with the first key that
+// fits) and keeps the old ones published, then swaps in a provider built with that set: the
+// "rolling restart" oidc-provider documents for key rotation, in-process (storage is module-level).
 const jwk = (kp, kid) => ({ ...kp.privateKey.export({ format: 'jwk' }), kid, use: 'sig' });
-const jwks = {
+let rotations = 0;
+let jwksFetches = 0; // GET /jwks served, for GET /_test/jwks-fetches
+let jwks = {
   keys: [
     jwk(crypto.generateKeyPairSync('rsa', { modulusLength: 2048 }), 'srv-rsa-1'),
     jwk(crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' }), 'srv-ec-1'),
@@ -324,8 +331,7 @@ const configuration = {
   ...(INTERACTIONS === 'auto' ? { interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` } } : {}),
 };
 
-const provider = new Provider(ISSUER, configuration);
-provider.proxy = false;
+let provider;
 
 // the initial access token the open /reg path supplies on behalf of the client
 let mintedIat;
@@ -404,8 +410,13 @@ async function readJson(ctx) {
   return s ? JSON.parse(s) : {};
 }
 
-provider.use(async (ctx, next) => {
+const middleware = async (ctx, next) => {
   if (!process.env.QUIET) console.log(ctx.method, ctx.url);
+  if (ctx.method === 'GET' && ctx.path === '/jwks') jwksFetches += 1;
+  if (ctx.method === 'GET' && ctx.path === '/_test/jwks-fetches') {
+    ctx.body = { count: jwksFetches };
+    return undefined;
+  }
 
   // 0. OIDC Core rule enforced by oidc-provider: offline_access is silently DROPPED unless the request
   //    also carries prompt=consent. SMART apps don't send it, so add it for them (GET and POST).
@@ -491,6 +502,15 @@ provider.use(async (ctx, next) => {
     ctx.body = { launch: id };
     return undefined;
   }
+  if (ctx.method === 'POST' && ctx.path === '/_test/rotate-keys') {
+    rotations += 1;
+    const kid = `srv-rsa-${rotations + 1}`;
+    jwks = { keys: [jwk(crypto.generateKeyPairSync('rsa', { modulusLength: 2048 }), kid), ...jwks.keys] };
+    provider = makeProvider(jwks);
+    handler = provider.callback();
+    ctx.body = { kid };
+    return undefined;
+  }
   if (ctx.method === 'POST' && ctx.path === '/_test/initial-access-token' && IAT === 'adapter') {
     ctx.body = { initial_access_token: await new provider.InitialAccessToken({}).save() };
     return undefined;
@@ -510,13 +530,20 @@ provider.use(async (ctx, next) => {
     if (grantId) ctx.body = { ...ctx.body, ...contextFor(grantId, ctx.body.scope) };
   }
   return undefined;
-});
+};
 
-// surface the real reason behind generic token/authorization errors (tests love this)
-for (const ev of ['grant.error', 'authorization.error', 'registration_create.error', 'introspection.error', 'revocation.error']) {
-  provider.on(ev, (ctx, err) => { if (!process.env.QUIET) console.log(`  ${ev}: ${err.error} ${err.error_detail || err.error_description || ''}`); });
+function makeProvider(keys) {
+  const p = new Provider(ISSUER, { ...configuration, jwks: keys });
+  p.proxy = false;
+  p.use(middleware);
+  // surface the real reason behind generic token/authorization errors (tests love this)
+  for (const ev of ['grant.error', 'authorization.error', 'registration_create.error', 'introspection.error', 'revocation.error']) {
+    p.on(ev, (ctx, err) => { if (!process.env.QUIET) console.log(`  ${ev}: ${err.error} ${err.error_detail || err.error_description || ''}`); });
+  }
+  return p;
 }
 
+provider = makeProvider(jwks);
 handler = provider.callback();
 // First stdout line is the contract for test harnesses: "READY <issuer>"
 console.log(`READY ${ISSUER} fhir_base=${FHIR_BASE} interactions=${INTERACTIONS} registration=${REGISTRATION} authorize_post=${AUTHORIZE_POST ? 1 : 0} at_format=${AT_FORMAT}`);

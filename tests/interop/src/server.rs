@@ -600,6 +600,31 @@ impl OidcProvider {
             .ok_or_else(|| HarnessError::Other(format!("no launch in {body}")))
     }
 
+    /// Rotates the server's signing key: a new RSA key goes first in its JWK Set (id_tokens
+    /// are signed with it from now on), the old keys stay published. Returns the new `kid`.
+    /// Affects every test using the same server: call it on a server of your own.
+    pub fn rotate_signing_key(&self) -> Result<String, HarnessError> {
+        let resp = self
+            .http
+            .post_json(&format!("{}/_test/rotate-keys", self.issuer), &Value::Null)?;
+        let body = resp.expect_json(200, "POST /_test/rotate-keys")?;
+        body["kid"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| HarnessError::Other(format!("no kid in {body}")))
+    }
+
+    /// How many times the server has served its JWK Set (`GET /jwks`) since it started.
+    pub fn jwks_fetches(&self) -> Result<u64, HarnessError> {
+        let body = self
+            .http
+            .get(&format!("{}/_test/jwks-fetches", self.issuer))?
+            .expect_json(200, "GET /_test/jwks-fetches")?;
+        body["count"]
+            .as_u64()
+            .ok_or_else(|| HarnessError::Other(format!("no count in {body}")))
+    }
+
     /// Introspects a token (RFC 7662) as the static `backend-secret` client, which may
     /// introspect any token. Opaque tokens only.
     pub fn introspect(&self, token: &str) -> Result<Value, HarnessError> {

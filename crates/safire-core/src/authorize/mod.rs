@@ -212,6 +212,7 @@ impl AuthorizeFlow {
         client_id: &str,
         redirect_uri: &str,
         state: &str,
+        nonce: Option<&str>,
         pkce: &Pkce,
     ) -> Result<Vec<(String, String)>, ConfigurationError> {
         let mut params: Vec<(String, String)> = vec![
@@ -229,8 +230,11 @@ impl AuthorizeFlow {
             ("code_challenge".to_owned(), pkce.challenge().to_owned()),
             ("code_challenge_method".to_owned(), "S256".to_owned()),
         ]);
+        if let Some(nonce) = nonce {
+            params.push(("nonce".to_owned(), nonce.to_owned()));
+        }
         for (name, value) in &self.params.extra {
-            if params.iter().any(|(set, _)| set == name) || name == "launch" {
+            if params.iter().any(|(set, _)| set == name) || name == "launch" || name == "nonce" {
                 return Err(ConfigurationError::invalid(
                     "authorization parameter",
                     format!("'{name}' is set by Safire itself and cannot be overridden"),
@@ -272,7 +276,13 @@ impl AuthorizeFlow {
             .ok_or_else(|| ConfigurationError::missing(["redirect_uri"]))?;
         let state = random_hex(env.random, 16)?;
         let pkce = Pkce::generate(env.random)?;
-        let params = self.parameters(client_id, redirect_uri, &state, &pkce)?;
+        // OpenID Connect: a nonce binds the id_token to this request (checked at the exchange).
+        let nonce = if self.scopes().iter().any(|s| s == "openid") {
+            Some(random_hex(env.random, 16)?)
+        } else {
+            None
+        };
+        let params = self.parameters(client_id, redirect_uri, &state, nonce.as_deref(), &pkce)?;
         if self.params.method == AuthorizationMethod::Get {
             // The endpoint's own query stays, minus any parameter Safire sets: none is sent
             // twice.
@@ -311,6 +321,7 @@ impl AuthorizeFlow {
                 strict_issuer: self.config.strict_issuer_check(),
                 scopes: self.scopes().to_vec(),
                 created_at,
+                nonce: nonce.map(SecretString::new),
             },
         })
     }

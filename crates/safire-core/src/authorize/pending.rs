@@ -40,6 +40,10 @@ pub struct PendingAuthorization {
     pub(super) scopes: Vec<String>,
     /// Seconds since the Unix epoch when the request was made.
     pub(super) created_at: u64,
+    /// The OpenID Connect `nonce` sent (when `openid` was requested); the id_token must
+    /// carry it. Absent in values stored before Safire sent nonces.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) nonce: Option<SecretString>,
 }
 
 impl fmt::Debug for PendingAuthorization {
@@ -53,6 +57,7 @@ impl fmt::Debug for PendingAuthorization {
             .field("expected_issuers", &self.expected_issuers)
             .field("scopes", &self.scopes)
             .field("created_at", &self.created_at)
+            .field("nonce", &self.nonce)
             .finish()
     }
 }
@@ -70,11 +75,17 @@ pub struct AuthorizationCode {
     /// When the authorization was started (Unix seconds), for the maximum-age check.
     pub started_at: Option<u64>,
     /// The scopes the authorization asked for: what an absent `scope` in the token response
-    /// means (RFC 6749 §5.1).
+    /// means (RFC 6749 §5.1), and whether an id_token is expected (`openid`).
     pub requested_scopes: Vec<String>,
     /// What the callback check noticed without refusing (e.g. an `iss` it could not verify);
     /// passed on to the token response's findings.
     pub findings: Vec<Finding>,
+    /// The OpenID Connect `nonce` the authorization request sent (redacted in `Debug`); the
+    /// id_token must carry it.
+    pub nonce: Option<SecretString>,
+    /// The authorization server issuers the pending authorization knew (configured or
+    /// discovered), used to check the id_token's `iss` when no other is known.
+    pub expected_issuers: Vec<String>,
 }
 
 impl AuthorizationCode {
@@ -97,6 +108,8 @@ impl AuthorizationCode {
             started_at: None,
             requested_scopes: Vec::new(),
             findings: Vec::new(),
+            nonce: None,
+            expected_issuers: Vec::new(),
         }
     }
 }
@@ -145,6 +158,11 @@ impl PendingAuthorization {
     /// When the request was made, in seconds since the Unix epoch.
     pub fn created_at(&self) -> u64 {
         self.created_at
+    }
+
+    /// The OpenID Connect `nonce` sent with the request (when `openid` was requested).
+    pub fn nonce(&self) -> Option<&SecretString> {
+        self.nonce.as_ref()
     }
 
     /// Verifies the callback URL (or just its query string) and returns the code.
@@ -235,6 +253,8 @@ impl PendingAuthorization {
                 started_at: Some(self.created_at),
                 requested_scopes: self.scopes.clone(),
                 findings,
+                nonce: self.nonce.clone(),
+                expected_issuers: self.expected_issuers.clone(),
             }),
             _ => Err(AuthError::new(
                 AuthErrorKind::MissingCode,

@@ -6,8 +6,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use super::{Env, Flow, Limits, Step, needs_discovery};
-use crate::config::ClientConfig;
-use crate::discovery::{discovery_request, parse_discovery_response};
+use crate::discovery::{DiscoveryFlow, discovery_request};
 use crate::error::{Error, NetworkError, NetworkErrorKind, url_for_message};
 use crate::metadata::SmartMetadata;
 use crate::random::RandomSource;
@@ -63,6 +62,8 @@ pub struct Driver<F> {
     phase: Phase,
     metadata: Option<Arc<SmartMetadata>>,
     discovered: bool,
+    /// The discovery in progress (SMART configuration, then issuer metadata).
+    discovery: Option<DiscoveryFlow>,
     in_flight: Option<HttpRequest>,
     hops: usize,
 }
@@ -76,6 +77,7 @@ impl<F: Flow> Driver<F> {
             phase: Phase::Created,
             metadata: None,
             discovered: false,
+            discovery: None,
             in_flight: None,
             hops: 0,
         }
@@ -121,7 +123,10 @@ impl<F: Flow> Driver<F> {
         if self.will_discover() {
             self.phase = Phase::Discovering;
             let request = match self.flow.config() {
-                Some(config) => discovery_request(config),
+                Some(config) => {
+                    self.discovery = Some(DiscoveryFlow::new(config));
+                    discovery_request(config)
+                }
                 None => Err(Error::Usage(
                     "a flow that needs the server's metadata must return its configuration from Flow::config",
                 )),
@@ -191,12 +196,14 @@ impl<F: Flow> Driver<F> {
         env: &mut Env<'_>,
     ) -> Result<Step<F::Output>, Error> {
         if self.phase == Phase::Discovering {
-            let url = self
-                .flow
-                .config()
-                .map(ClientConfig::discovery_url)
-                .unwrap_or_default();
-            let metadata = Arc::new(parse_discovery_response(&url, response)?);
+            let Some(discovery) = self.discovery.as_mut() else {
+                return Err(Error::Usage("the driver lost its discovery state"));
+            };
+            let metadata = match discovery.step(response)? {
+                Step::Send(next) => return Ok(Step::Send(next)),
+                Step::Done(metadata) => Arc::new(metadata),
+            };
+            self.discovery = None;
             self.metadata = Some(metadata.clone());
             self.discovered = true;
             self.phase = Phase::Running;

@@ -210,24 +210,33 @@ impl World {
         }
     }
 
-    /// Waits (bounded) for the element.
+    /// Waits (bounded) for the element. A wait that a navigation in progress interrupts
+    /// ("aborted by navigation", a stale element) is retried until the same deadline.
     pub async fn wait_for(&self, css: &str) -> Element {
-        match self
-            .browser
-            .wait()
-            .at_most(WAIT)
-            .for_element(Locator::Css(css))
-            .await
-        {
-            Ok(element) => element,
-            Err(e) => {
-                self.screenshot().await;
-                let source = self.browser.source().await.unwrap_or_default();
-                panic!(
-                    "{}: no '{css}' within {WAIT:?}: {e}\npage:\n{source}",
-                    self.name
-                );
+        let deadline = std::time::Instant::now() + WAIT;
+        loop {
+            let remaining = deadline.saturating_duration_since(std::time::Instant::now());
+            let error = match self
+                .browser
+                .wait()
+                .at_most(remaining)
+                .for_element(Locator::Css(css))
+                .await
+            {
+                Ok(element) => return element,
+                Err(e) => e,
+            };
+            let text = error.to_string();
+            let interrupted = text.contains("aborted by navigation") || text.contains("stale");
+            if interrupted && std::time::Instant::now() < deadline {
+                continue;
             }
+            self.screenshot().await;
+            let source = self.browser.source().await.unwrap_or_default();
+            panic!(
+                "{}: no '{css}' within {WAIT:?}: {error}\npage:\n{source}",
+                self.name
+            );
         }
     }
 
