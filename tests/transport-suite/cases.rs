@@ -35,7 +35,7 @@ const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer
 fn fast_limits() -> Limits {
     Limits::default()
         .connect_timeout(Duration::from_secs(2))
-        .request_timeout(Duration::from_secs(2))
+        .call_timeout(Duration::from_secs(2))
 }
 
 /// A configuration for the FHIR server under `server`'s `/fhir` (http needs the loopback opt-in).
@@ -861,12 +861,12 @@ pub fn registration_endpoint_redirects_are_refused<C: TestClient>() {
 fn one_second_limits() -> Limits {
     Limits::default()
         .connect_timeout(Duration::from_secs(1))
-        .request_timeout(Duration::from_secs(1))
+        .call_timeout(Duration::from_secs(1))
 }
 
 fn assert_times_out<C: TestClient>(server: &TestServer) {
     let limits = one_second_limits();
-    let budget = limits.request_timeout + Duration::from_secs(1);
+    let budget = limits.call_timeout + Duration::from_secs(1);
     let client: C = build(config_for(server), limits, None);
     let started = Instant::now();
     let err = client.server_metadata().unwrap_err();
@@ -876,6 +876,56 @@ fn assert_times_out<C: TestClient>(server: &TestServer) {
     assert!(
         elapsed >= Duration::from_millis(900),
         "gave up after {elapsed:?}, before the timeout"
+    );
+}
+
+/// Issue 11.5: one deadline covers the whole call. Five redirects that each take ~0.5 s
+/// (trickled) would pass a per-request timeout of 1.5 s one by one; the call gives up at
+/// 1.5 s instead of after them all.
+pub fn one_deadline_covers_discovery_redirects_and_the_request<C: TestClient>() {
+    let server = TestServer::http(|request, _| {
+        let hop: u32 = request
+            .target
+            .split("hop=")
+            .nth(1)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        let location = format!("{DISCOVERY}?hop={}", hop + 1);
+        let raw =
+            format!(
+            "HTTP/1.1 302 Found\r\nlocation: {location}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n"
+        );
+        let interval = Duration::from_millis(500) / raw.len() as u32;
+        Reply::Trickle {
+            raw: raw.into_bytes(),
+            interval,
+        }
+    });
+    let call_timeout = Duration::from_millis(1500);
+    let limits = Limits::default()
+        .connect_timeout(Duration::from_secs(1))
+        .call_timeout(call_timeout);
+    let client: C = build(config_for(&server), limits, None);
+    let started = Instant::now();
+    let err = client.server_metadata().unwrap_err();
+    let elapsed = started.elapsed();
+    assert_eq!(network(&err).kind, NetworkErrorKind::Timeout, "{err}");
+    assert!(
+        err.to_string().contains("call_timeout"),
+        "names the setting: {err}"
+    );
+    assert!(
+        elapsed >= call_timeout - Duration::from_millis(50),
+        "gave up after {elapsed:?}, before the deadline"
+    );
+    // The issue asks for 100 ms; the margin here absorbs a loaded 2-core CI machine.
+    assert!(
+        elapsed < call_timeout + Duration::from_millis(400),
+        "took {elapsed:?} for a {call_timeout:?} deadline"
+    );
+    assert!(
+        server.requests().len() >= 2,
+        "the redirects were being followed"
     );
 }
 
@@ -890,7 +940,7 @@ pub fn silent_server_times_out<C: TestClient>() {
 pub fn concurrent_callers_share_a_failed_discovery<C: TestClient>() {
     let server = TestServer::http(|_, _| Reply::Hang);
     let limits = one_second_limits();
-    let budget = limits.request_timeout + Duration::from_secs(1);
+    let budget = limits.call_timeout + Duration::from_secs(1);
     let client: C = build(config_for(&server), limits, None);
     let started = Instant::now();
     let results: Vec<_> = std::thread::scope(|scope| {
@@ -927,7 +977,7 @@ pub fn trickling_server_times_out<C: TestClient>() {
 pub fn huge_body_is_cut_off_at_the_cap<C: TestClient>() {
     const FIFTY_MIB: u64 = 50 * 1024 * 1024;
     let server = TestServer::http(|_, _| Reply::Stream { len: FIFTY_MIB });
-    let limits = Limits::default().request_timeout(Duration::from_secs(10));
+    let limits = Limits::default().call_timeout(Duration::from_secs(10));
     let cap = limits.max_response_bytes;
     let client: C = build(config_for(&server), limits, None);
     let err = client.server_metadata().unwrap_err();
@@ -987,7 +1037,7 @@ pub fn connect_timeout_applies_to_opening_the_connection<C: TestClient>() {
     let listener = SaturatedListener::new();
     let limits = Limits::default()
         .connect_timeout(Duration::from_millis(300))
-        .request_timeout(Duration::from_secs(5));
+        .call_timeout(Duration::from_secs(5));
     let client: C = build(
         ClientConfig::builder(format!("{}/fhir", listener.base_url()))
             .allow_insecure_localhost(true),

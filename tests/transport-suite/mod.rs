@@ -63,6 +63,7 @@ macro_rules! scenarios {
             discovery_redirect_to_another_origin_is_refused,
             redirect_target_with_userinfo_is_refused,
             echoed_secrets_are_scrubbed_from_errors,
+            one_deadline_covers_discovery_redirects_and_the_request,
             cross_origin_redirect_drops_authorization,
             token_endpoint_redirects_are_refused,
             registration_endpoint_redirects_are_refused,

@@ -188,6 +188,30 @@ impl MetadataCache {
         }
         outcome(&state, generation)
     }
+
+    /// [`wait_blocking`](Self::wait_blocking) that gives up at `deadline`: `Err(())` when the
+    /// fetch has not ended by then.
+    #[allow(clippy::result_unit_err)] // the only failure is "the deadline passed"
+    pub fn wait_blocking_until(
+        &self,
+        generation: u64,
+        deadline: std::time::Instant,
+    ) -> Result<Option<Result<Arc<SmartMetadata>, Error>>, ()> {
+        let mut state = self.shared.lock();
+        while state.generation == generation && state.fetching {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return Err(());
+            }
+            state = self
+                .shared
+                .ended
+                .wait_timeout(state, left)
+                .map(|(guard, _)| guard)
+                .unwrap_or_else(|poisoned| poisoned.into_inner().0);
+        }
+        Ok(outcome(&state, generation))
+    }
 }
 
 fn outcome(state: &State, generation: u64) -> Option<Result<Arc<SmartMetadata>, Error>> {

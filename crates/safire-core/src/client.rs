@@ -300,10 +300,16 @@ impl<C: BuildClient> ClientBuilder<C> {
         self
     }
 
-    /// Time allowed for a whole request, from sending to the last body byte (default 30 s).
-    pub fn request_timeout(mut self, timeout: Duration) -> Self {
-        self.limits.request_timeout = timeout;
+    /// The deadline of one whole call (default 30 s): discovery, redirects and the request,
+    /// up to the last body byte, all count against it.
+    pub fn call_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.call_timeout = timeout;
         self
+    }
+
+    /// The older name of [`call_timeout`](Self::call_timeout).
+    pub fn request_timeout(self, timeout: Duration) -> Self {
+        self.call_timeout(timeout)
     }
 
     /// Largest response body accepted (default 1 MiB); reading stops at the cap.
@@ -444,7 +450,7 @@ mod tests {
             .build()
             .unwrap();
         assert_eq!(probe.1.connect_timeout, Duration::from_secs(2));
-        assert_eq!(probe.1.request_timeout, Duration::from_secs(3));
+        assert_eq!(probe.1.call_timeout, Duration::from_secs(3));
         assert_eq!(probe.1.max_response_bytes, 10);
         assert!(probe.1.redirects.allow_insecure_localhost);
         assert_eq!(probe.2, 1);

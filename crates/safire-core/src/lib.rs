@@ -174,7 +174,7 @@ pub mod transport {
     pub use crate::client::{BuildClient, ClientBuilder, ClientSettings, pem_certificates};
     pub use crate::error::url_for_message;
     pub use crate::flow::{
-        body_too_large, check_transport_security, clone_request, needs_discovery,
+        body_too_large, call_timed_out, check_transport_security, clone_request, needs_discovery,
     };
     pub use crate::redirect::next_hop;
 }

@@ -66,7 +66,7 @@
 //!         .client_auth(ClientAuth::private_key_jwt(signer, "key-2024"))
 //!         .build()?;
 //!     let client = SmartClient::builder(config)
-//!         .request_timeout(std::time::Duration::from_secs(15))
+//!         .call_timeout(std::time::Duration::from_secs(15))
 //!         .build()?;
 //!     // Discovers the token endpoint once, signs an assertion, asks for the token.
 //!     let token = client.request_backend_token(CallOptions::new()).await?;
@@ -96,7 +96,8 @@ use tokio::sync::Notify;
 
 pub use safire_core;
 use safire_core::transport::{
-    BuildClient, ClientBuilder, ClientSettings, FetchTicket, Lookup, MetadataCache, needs_discovery,
+    BuildClient, ClientBuilder, ClientSettings, FetchTicket, Lookup, MetadataCache, call_timed_out,
+    needs_discovery,
 };
 pub use safire_core::{
     AuthorizationRequest, AuthorizeParams, CallOptions, ClientAuth, ClientConfig, ClientMetadata,
@@ -166,6 +167,18 @@ impl SmartClient {
     /// lifetime. Concurrent first calls share one request and its outcome; a failure is not
     /// cached, and a cancelled first call lets the next one fetch.
     pub async fn server_metadata(&self) -> Result<Arc<SmartMetadata>, Error> {
+        self.server_metadata_until(self.deadline()).await
+    }
+
+    /// The deadline of a call starting now.
+    fn deadline(&self) -> tokio::time::Instant {
+        tokio::time::Instant::now() + self.inner.transport.limits().call_timeout
+    }
+
+    async fn server_metadata_until(
+        &self,
+        deadline: tokio::time::Instant,
+    ) -> Result<Arc<SmartMetadata>, Error> {
         loop {
             // Registered before the lookup, so an end signalled in between is not missed.
             let ended = self.inner.metadata_ended.notified();
@@ -176,7 +189,9 @@ impl SmartClient {
                         ticket: Some(ticket),
                         ended: &self.inner.metadata_ended,
                     };
-                    let outcome = self.drive(self.inner.flows.discovery(), None).await;
+                    let outcome = self
+                        .drive(self.inner.flows.discovery(), None, deadline)
+                        .await;
                     return match fetch.ticket.take() {
                         Some(ticket) => self.inner.metadata.finish(
                             ticket,
@@ -187,7 +202,10 @@ impl SmartClient {
                     };
                 }
                 Lookup::Wait(generation) => {
-                    ended.await;
+                    if tokio::time::timeout_at(deadline, ended).await.is_err() {
+                        let limit = self.inner.transport.limits().call_timeout;
+                        return Err(call_timed_out(limit).into());
+                    }
                     if let Some(outcome) = self.inner.metadata.outcome_after(generation) {
                         return outcome;
                     }
@@ -201,12 +219,14 @@ impl SmartClient {
     /// Runs any core [`Flow`] (also one of your own) over this client's connection pool,
     /// with its limits, its discovery cache and the core's redirect policy.
     pub async fn run<F: Flow>(&self, flow: F) -> Result<F::Output, Error> {
+        // One deadline (Limits::call_timeout) covers discovery, redirects and the request.
+        let deadline = self.deadline();
         let metadata = if needs_discovery(&flow) {
-            Some(self.server_metadata().await?)
+            Some(self.server_metadata_until(deadline).await?)
         } else {
             None
         };
-        self.drive(flow, metadata).await
+        self.drive(flow, metadata, deadline).await
     }
 
     fn flows(&self) -> &FlowFactory {
@@ -218,6 +238,7 @@ impl SmartClient {
         &self,
         flow: F,
         metadata: Option<Arc<SmartMetadata>>,
+        deadline: tokio::time::Instant,
     ) -> Result<F::Output, Error> {
         let transport = &self.inner.transport;
         let mut driver = Driver::new(flow, transport.limits().clone()).with_metadata(metadata);
@@ -226,7 +247,7 @@ impl SmartClient {
             match step {
                 Step::Done(output) => return Ok(output),
                 Step::Send(request) => {
-                    let response = transport.send(request).await?;
+                    let response = transport.send(request, deadline).await?;
                     step = driver
                         .on_response(response, &mut Env::new(SystemTime::now(), &mut OsRandom))?;
                 }
@@ -243,7 +264,7 @@ impl SmartClient {
 /// let config = ClientConfig::builder("https://ehr.example/fhir").client_id("app").build()?;
 /// let client = SmartClient::builder(config)
 ///     .connect_timeout(Duration::from_secs(3))
-///     .request_timeout(Duration::from_secs(10))
+///     .call_timeout(Duration::from_secs(10))
 ///     .max_response_bytes(256 * 1024)
 ///     .build()?;
 /// assert_eq!(client.config().client_id(), Some("app"));

@@ -15,7 +15,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use rustls::RootCertStore;
-use safire_core::transport::{body_too_large, url_for_message};
+use safire_core::transport::{body_too_large, call_timed_out, url_for_message};
 use safire_core::{
     ConfigurationError, Error, HttpRequest, HttpResponse, Limits, NetworkError, NetworkErrorKind,
     Operation,
@@ -63,7 +63,11 @@ impl Transport {
     }
 
     /// Sends `request` and reads the whole body, within the request deadline and the body cap.
-    pub(crate) async fn send(&self, request: HttpRequest) -> Result<HttpResponse, Error> {
+    pub(crate) async fn send(
+        &self,
+        request: HttpRequest,
+        deadline: tokio::time::Instant,
+    ) -> Result<HttpResponse, Error> {
         let started = Instant::now();
         // Kept for the log event; the redacted URL string is only built if it is emitted.
         let method = request.method().clone();
@@ -74,15 +78,10 @@ impl Transport {
         parts.headers.insert(USER_AGENT, USER_AGENT_VALUE);
         let request = hyper::Request::from_parts(parts, Full::new(Bytes::from(body)));
 
-        let deadline = self.limits.request_timeout;
-        let result = tokio::time::timeout(deadline, self.exchange(request))
+        let limit = self.limits.call_timeout;
+        let result = tokio::time::timeout_at(deadline, self.exchange(request))
             .await
-            .unwrap_or_else(|_| {
-                Err(NetworkError::new(
-                    NetworkErrorKind::Timeout,
-                    format!("The request timed out after {deadline:?}"),
-                ))
-            });
+            .unwrap_or_else(|_| Err(call_timed_out(limit)));
 
         let elapsed_ms = started.elapsed().as_millis() as u64;
         match &result {

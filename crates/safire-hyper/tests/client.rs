@@ -276,7 +276,7 @@ async fn a_server_that_never_answers_times_out() {
     });
 
     let client = SmartClient::builder(config(&format!("http://{addr}")))
-        .request_timeout(Duration::from_millis(400))
+        .call_timeout(Duration::from_millis(400))
         .build()
         .unwrap();
     let started = Instant::now();
@@ -314,7 +314,7 @@ async fn the_connect_timeout_applies_to_opening_the_connection() {
 
     let client = SmartClient::builder(config(&format!("http://{addr}")))
         .connect_timeout(Duration::from_millis(300))
-        .request_timeout(Duration::from_secs(5))
+        .call_timeout(Duration::from_secs(5))
         .build()
         .unwrap();
     let started = Instant::now();

@@ -81,7 +81,7 @@
 //!   registration POSTs are never redirected; discovery follows at most
 //!   [`Limits::redirects`] hops, https only, dropping `Authorization` across origins).
 //! - Every status reaches the core, which turns error bodies into typed errors.
-//! - [`Limits::connect_timeout`] bounds opening a connection, [`Limits::request_timeout`] the
+//! - [`Limits::connect_timeout`] bounds opening a connection, [`Limits::call_timeout`] the
 //!   whole exchange up to the last body byte; [`Limits::max_response_bytes`] caps the body,
 //!   which is read incrementally and abandoned at the cap.
 //! - TLS is rustls with Mozilla's roots, plus any root added with
@@ -106,10 +106,11 @@ mod resolve;
 mod transport;
 
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use safire_core::transport::{
-    BuildClient, ClientBuilder, ClientSettings, Lookup, MetadataCache, needs_discovery,
+    BuildClient, ClientBuilder, ClientSettings, Lookup, MetadataCache, call_timed_out,
+    needs_discovery,
 };
 use safire_core::{Driver, Env, Flow, FlowFactory, OsRandom, SmartMetadata, Step};
 
@@ -164,11 +165,20 @@ impl SmartClient {
     /// The server's SMART configuration: discovered once (concurrent callers share one
     /// request and its outcome, failures included), then reused for its lifetime.
     pub fn server_metadata(&self) -> Result<Arc<SmartMetadata>, Error> {
+        self.server_metadata_until(self.deadline())
+    }
+
+    /// The deadline of a call starting now.
+    fn deadline(&self) -> Instant {
+        Instant::now() + self.inner.limits.call_timeout
+    }
+
+    fn server_metadata_until(&self, deadline: Instant) -> Result<Arc<SmartMetadata>, Error> {
         loop {
             match self.inner.metadata.lookup(SystemTime::now()) {
                 Lookup::Ready(metadata) => return Ok(metadata),
                 Lookup::Fetch(ticket) => {
-                    let outcome = self.drive(self.inner.flows.discovery(), None);
+                    let outcome = self.drive(self.inner.flows.discovery(), None, deadline);
                     return self.inner.metadata.finish(
                         ticket,
                         outcome.map(Arc::new),
@@ -176,8 +186,16 @@ impl SmartClient {
                     );
                 }
                 Lookup::Wait(generation) => {
-                    if let Some(outcome) = self.inner.metadata.wait_blocking(generation) {
-                        return outcome;
+                    match self
+                        .inner
+                        .metadata
+                        .wait_blocking_until(generation, deadline)
+                    {
+                        Ok(Some(outcome)) => return outcome,
+                        Ok(None) => {}
+                        Err(()) => {
+                            return Err(call_timed_out(self.inner.limits.call_timeout).into());
+                        }
                     }
                 }
             }
@@ -188,13 +206,16 @@ impl SmartClient {
 
     /// Runs any flow (also one of your own) over this client's connection pool, with its
     /// limits, its discovery cache and the core's redirect policy.
+    /// One deadline ([`Limits::call_timeout`]) covers the whole call: discovery, redirects
+    /// and the request.
     pub fn run<F: Flow>(&self, flow: F) -> Result<F::Output, Error> {
+        let deadline = self.deadline();
         let metadata = if needs_discovery(&flow) {
-            Some(self.server_metadata()?)
+            Some(self.server_metadata_until(deadline)?)
         } else {
             None
         };
-        self.drive(flow, metadata)
+        self.drive(flow, metadata, deadline)
     }
 
     fn flows(&self) -> &FlowFactory {
@@ -206,6 +227,7 @@ impl SmartClient {
         &self,
         flow: F,
         metadata: Option<Arc<SmartMetadata>>,
+        deadline: Instant,
     ) -> Result<F::Output, Error> {
         let mut driver = Driver::new(flow, self.inner.limits.clone()).with_metadata(metadata);
         let mut step = driver.start(&mut Env::new(SystemTime::now(), &mut OsRandom))?;
@@ -213,7 +235,7 @@ impl SmartClient {
             match step {
                 Step::Done(output) => return Ok(output),
                 Step::Send(request) => {
-                    let response = self.inner.http.send(request)?;
+                    let response = self.inner.http.send(request, deadline)?;
                     step = driver
                         .on_response(response, &mut Env::new(SystemTime::now(), &mut OsRandom))?;
                 }
@@ -266,13 +288,13 @@ mod tests {
             .unwrap();
         let client = SmartClient::builder(config)
             .connect_timeout(Duration::from_secs(3))
-            .request_timeout(Duration::from_secs(7))
+            .call_timeout(Duration::from_secs(7))
             .max_response_bytes(4096)
             .build()
             .unwrap();
         let limits = &client.inner.limits;
         assert_eq!(limits.connect_timeout, Duration::from_secs(3));
-        assert_eq!(limits.request_timeout, Duration::from_secs(7));
+        assert_eq!(limits.call_timeout, Duration::from_secs(7));
         assert_eq!(limits.max_response_bytes, 4096);
         assert!(limits.redirects.allow_insecure_localhost);
     }

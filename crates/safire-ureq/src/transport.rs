@@ -5,8 +5,10 @@ use std::io::ErrorKind;
 use std::time::{Duration, Instant};
 
 use crate::resolve::{DeferredResolver, ResolvingConnector};
-use safire_core::transport::{body_too_large, url_for_message};
-use safire_core::{HttpRequest, HttpResponse, Limits, NetworkError, NetworkErrorKind, USER_AGENT};
+use safire_core::transport::{body_too_large, call_timed_out, url_for_message};
+use safire_core::{
+    HttpRequest, HttpResponse, Limits, NetworkError, NetworkErrorKind, Operation, USER_AGENT,
+};
 use ureq::Agent;
 use ureq::tls::{Certificate, RootCerts, TlsConfig};
 
@@ -14,7 +16,7 @@ pub(crate) struct Transport {
     agent: Agent,
     max_body: usize,
     connect_timeout: Duration,
-    request_timeout: Duration,
+    call_timeout: Duration,
 }
 
 impl Transport {
@@ -40,7 +42,7 @@ impl Transport {
             .http_status_as_error(false)
             .user_agent(USER_AGENT)
             .timeout_connect(Some(limits.connect_timeout))
-            .timeout_global(Some(limits.request_timeout))
+            .timeout_global(Some(limits.call_timeout))
             .tls_config(TlsConfig::builder().root_certs(roots).build())
             .build();
         // Host names are resolved when a connection is opened, not on every request: ureq's
@@ -50,39 +52,72 @@ impl Transport {
             agent,
             max_body: limits.max_response_bytes,
             connect_timeout: limits.connect_timeout,
-            request_timeout: limits.request_timeout,
+            call_timeout: limits.call_timeout,
         }
     }
 
-    /// Sends one request exactly as the core built it and reads the response under the cap.
-    pub(crate) fn send(&self, request: HttpRequest) -> Result<HttpResponse, NetworkError> {
+    /// Sends one request exactly as the core built it and reads the response under the cap,
+    /// giving up at `deadline` (the call's one deadline).
+    pub(crate) fn send(
+        &self,
+        request: HttpRequest,
+        deadline: Instant,
+    ) -> Result<HttpResponse, NetworkError> {
         let started = Instant::now();
         // Kept for the log event; the redacted URL string is only built if it is emitted.
         let method = request.method().clone();
         let uri = request.uri().clone();
-        let result = self.exchange(request);
+        let operation = request.extensions().get::<Operation>().map(|op| op.label());
+        let left = deadline.saturating_duration_since(started);
+        let result = if left.is_zero() {
+            Err(call_timed_out(self.call_timeout))
+        } else {
+            self.exchange(request, left)
+        };
         let elapsed_ms = started.elapsed().as_millis() as u64;
         match &result {
             Ok(response) => tracing::debug!(
-                %method, url = %url_for_message(&uri.to_string()),
+                %method, url = %url_for_message(&uri.to_string()), operation,
                 status = response.status().as_u16(), elapsed_ms,
                 "safire HTTP request"
             ),
             Err(error) => tracing::debug!(
-                %method, url = %url_for_message(&uri.to_string()),
-                error = %error.description, elapsed_ms,
+                %method, url = %url_for_message(&uri.to_string()), operation,
+                error = ?error.kind, elapsed_ms,
                 "safire HTTP request failed"
             ),
         }
         result
     }
 
-    fn exchange(&self, request: HttpRequest) -> Result<HttpResponse, NetworkError> {
+    fn exchange(&self, request: HttpRequest, left: Duration) -> Result<HttpResponse, NetworkError> {
         let (parts, body) = request.into_parts();
+        // The agent's own limit is the whole call; a later request of the call gets what is left.
+        let shorter = left < self.call_timeout;
         let response = if body.is_empty() {
-            self.agent.run(http::Request::from_parts(parts, ()))
+            let request = http::Request::from_parts(parts, ());
+            if shorter {
+                let request = self
+                    .agent
+                    .configure_request(request)
+                    .timeout_global(Some(left))
+                    .build();
+                self.agent.run(request)
+            } else {
+                self.agent.run(request)
+            }
         } else {
-            self.agent.run(http::Request::from_parts(parts, body))
+            let request = http::Request::from_parts(parts, body);
+            if shorter {
+                let request = self
+                    .agent
+                    .configure_request(request)
+                    .timeout_global(Some(left))
+                    .build();
+                self.agent.run(request)
+            } else {
+                self.agent.run(request)
+            }
         }
         .map_err(|e| self.network_error(e))?;
         let (parts, body) = response.into_parts();
@@ -97,12 +132,15 @@ impl Transport {
     fn network_error(&self, error: ureq::Error) -> NetworkError {
         use NetworkErrorKind as Kind;
         let timeout = |connect: bool| {
-            let (what, limit) = if connect {
-                ("Connecting", self.connect_timeout)
+            if connect {
+                let limit = self.connect_timeout;
+                NetworkError::new(
+                    Kind::Timeout,
+                    format!("Connecting timed out after {limit:?}"),
+                )
             } else {
-                ("The request", self.request_timeout)
-            };
-            NetworkError::new(Kind::Timeout, format!("{what} timed out after {limit:?}"))
+                call_timed_out(self.call_timeout)
+            }
         };
         match error {
             ureq::Error::BodyExceedsLimit(_) => body_too_large(self.max_body),

@@ -155,6 +155,24 @@ pub trait Flow {
     ) -> Result<Step<Self::Output>, Error>;
 }
 
+/// The error a transport returns when a call's deadline has passed.
+///
+/// ```
+/// use std::time::Duration;
+/// let err = safire_core::transport::call_timed_out(Duration::from_secs(3));
+/// assert!(err.to_string().contains("call_timeout of 3s"));
+/// ```
+pub fn call_timed_out(limit: Duration) -> crate::error::NetworkError {
+    crate::error::NetworkError::new(
+        crate::error::NetworkErrorKind::Timeout,
+        format!(
+            "The call did not finish within its call_timeout of {limit:?} (discovery, redirects \
+             and the request all count against it; raise Limits::call_timeout if the server is \
+             that slow)"
+        ),
+    )
+}
+
 /// Whether `flow` needs the server's metadata before it can start: one of its endpoints is
 /// not configured, or it asks for the metadata itself.
 pub fn needs_discovery<F: Flow + ?Sized>(flow: &F) -> bool {
@@ -170,10 +188,10 @@ pub fn needs_discovery<F: Flow + ?Sized>(flow: &F) -> bool {
 /// ```
 /// use std::time::Duration;
 /// use safire_core::Limits;
-/// let limits = Limits::default().request_timeout(Duration::from_secs(5));
+/// let limits = Limits::default().call_timeout(Duration::from_secs(5));
 /// assert_eq!(limits.max_response_bytes, 1024 * 1024);
 /// assert_eq!(limits.redirects.max_hops, 5);
-/// assert_eq!(limits.request_timeout, Duration::from_secs(5));
+/// assert_eq!(limits.call_timeout, Duration::from_secs(5));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -182,8 +200,9 @@ pub struct Limits {
     pub max_response_bytes: usize,
     /// Time allowed to open a connection.
     pub connect_timeout: Duration,
-    /// Time allowed for a whole request, from send to the last body byte.
-    pub request_timeout: Duration,
+    /// Time allowed for one whole call of a client method: discovery, every redirect and the
+    /// request itself, up to the last body byte, all count against this one deadline.
+    pub call_timeout: Duration,
     /// What redirects may be followed.
     pub redirects: RedirectPolicy,
 }
@@ -193,7 +212,7 @@ impl Default for Limits {
         Self {
             max_response_bytes: 1024 * 1024,
             connect_timeout: Duration::from_secs(10),
-            request_timeout: Duration::from_secs(30),
+            call_timeout: Duration::from_secs(30),
             redirects: RedirectPolicy::default(),
         }
     }
@@ -218,10 +237,16 @@ impl Limits {
         self
     }
 
-    /// The same limits with another whole-request timeout.
-    pub fn request_timeout(mut self, timeout: Duration) -> Self {
-        self.request_timeout = timeout;
+    /// The same limits with another deadline for one whole call (discovery, redirects and
+    /// the request together).
+    pub fn call_timeout(mut self, timeout: Duration) -> Self {
+        self.call_timeout = timeout;
         self
+    }
+
+    /// The older name of [`Limits::call_timeout`]: the deadline covers the whole call.
+    pub fn request_timeout(self, timeout: Duration) -> Self {
+        self.call_timeout(timeout)
     }
 
     /// The same limits with cross-origin discovery redirects allowed or not (default: not).
