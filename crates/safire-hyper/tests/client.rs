@@ -289,7 +289,7 @@ async fn a_server_that_never_answers_times_out() {
     );
     assert!(elapsed < Duration::from_millis(1400), "took {elapsed:?}");
     assert!(
-        error.to_string().contains("timed out after 400ms"),
+        error.to_string().contains("call_timeout of 400ms"),
         "{error}"
     );
     assert!(!error.to_string().contains('?'));
