@@ -154,9 +154,12 @@ impl RedisStore {
     }
 
     fn connect(&self, timeout: Duration, what: &str) -> Result<Connection, StoreError> {
+        // The redis crate waits up to the remaining timeout for *each* answer of its handshake
+        // pipeline (AUTH, SELECT), so the timeout is shared out among them.
+        let steps = self.config.handshake_steps();
         let conn = self
             .client
-            .get_connection_with_timeout(timeout)
+            .get_connection_with_timeout(timeout / steps)
             .map_err(|err| config::map_error(err, what))?;
         set_timeouts(&conn, self.config.command_timeout, what)?;
         Ok(conn)
