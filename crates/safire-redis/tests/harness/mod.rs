@@ -167,6 +167,14 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// What starts a line a child role reports to its parent (see [`report`]).
+pub const MARK: &str = "@@ ";
+
+/// Prints one line for the parent.
+pub fn report(line: &str) {
+    println!("{MARK}{line}");
+}
+
 /// The environment variable that makes a test binary run as a child role.
 pub const CHILD_ENV: &str = "SAFIRE_REDIS_CHILD";
 
@@ -196,7 +204,10 @@ impl ChildProcess {
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
-                if send.send(line).is_err() {
+                // Only what the child role printed with `report!`; libtest's own output (which
+                // may share the line: "test child ... @@ READY") is dropped.
+                let Some(at) = line.find(MARK) else { continue };
+                if send.send(line[at + MARK.len()..].to_owned()).is_err() {
                     break;
                 }
             }
@@ -204,7 +215,7 @@ impl ChildProcess {
         Self { child, lines }
     }
 
-    /// The next line starting with `prefix` (others are libtest's own), within `timeout`.
+    /// The next reported line starting with `prefix`, within `timeout`.
     pub fn expect_line(&self, prefix: &str, timeout: Duration) -> String {
         let deadline = Instant::now() + timeout;
         loop {
@@ -217,7 +228,7 @@ impl ChildProcess {
         }
     }
 
-    /// Every remaining line with `prefix`, until the child's stdout closes; then its exit
+    /// Every remaining reported line with `prefix`, until the child's stdout closes; then its exit
     /// status must be success.
     pub fn finish(mut self, prefix: &str, timeout: Duration) -> Vec<String> {
         let deadline = Instant::now() + timeout;
