@@ -6,7 +6,8 @@
 #   bash tests/run-all.sh
 #
 # Needs: the Rust toolchain, a C compiler (aws-lc-rs), Node.js >= 20.18 with npm (the interop
-# suite runs `npm ci` in tests/interop/server by itself). Environment knobs:
+# suite runs `npm ci` in tests/interop/server by itself), redis-server (installed here with apt-get
+# when missing; the safire-redis tests start their own). Environment knobs:
 #   SAFIRE_SKIP_INTEROP=1   skip the oidc-provider interop tests (they print "skipped: ...")
 #   SAFIRE_FUZZ_SECONDS=N   seconds per fuzz target (default 20; 0 skips the fuzz pass)
 set -euo pipefail
@@ -17,6 +18,17 @@ step() { printf '\n== %s\n' "$*"; }
 if [ "${SAFIRE_SKIP_INTEROP:-0}" != 1 ] && ! command -v node >/dev/null 2>&1; then
     echo "Node.js >= 20.18 and npm are needed for the interop suite (tests/interop)." >&2
     echo "Install them (e.g. 'apt-get install nodejs npm' or https://nodejs.org), or set SAFIRE_SKIP_INTEROP=1." >&2
+    exit 1
+fi
+
+# safire-redis's tests start their own redis-server (Debian package) on a free loopback port.
+if ! command -v redis-server >/dev/null 2>&1; then
+    step "installing redis-server (needed by the safire-redis tests)"
+    (apt-get update && apt-get install -y redis-server) || true
+fi
+if ! command -v redis-server >/dev/null 2>&1; then
+    echo "*** redis-server is missing and could not be installed; the safire-redis tests need it." >&2
+    echo "*** Install it (e.g. 'apt-get install -y redis-server') and run this script again." >&2
     exit 1
 fi
 
