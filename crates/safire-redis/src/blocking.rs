@@ -99,6 +99,15 @@ impl RedisStore {
         self.exec(&config::get_cmd(&redis_key), "load")
     }
 
+    /// Decrypts raw bytes as [`load_raw`](Self::load_raw) returned them for `key`: what
+    /// [`load`](SessionStore::load) does after its `GET` (`Corrupt` when they are not a value
+    /// this key wrote under this name).
+    pub fn open_raw(&self, key: &str, raw: Vec<u8>) -> Result<Versioned, StoreError> {
+        let redis_key = self.config.value_key(key)?;
+        crypto::open(&self.cipher, &redis_key, raw)
+            .map(|(version, bytes)| Versioned { version, bytes })
+    }
+
     fn exec<T: FromRedisValue>(&self, cmd: &Cmd, what: &str) -> Result<T, StoreError> {
         let started = Instant::now();
         let deadline = self.config.deadline();

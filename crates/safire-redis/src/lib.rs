@@ -71,6 +71,11 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+// The README's examples compile as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 mod blocking;
 mod config;
 mod crypto;

@@ -108,6 +108,14 @@ impl AsyncRedisStore {
         self.exec(&config::get_cmd(&redis_key), "load").await
     }
 
+    /// Decrypts raw bytes as [`load_raw`](Self::load_raw) returned them for `key` (see
+    /// [`RedisStore::open_raw`](crate::RedisStore::open_raw)).
+    pub fn open_raw(&self, key: &str, raw: Vec<u8>) -> Result<Versioned, StoreError> {
+        let redis_key = self.config.value_key(key)?;
+        crypto::open(&self.cipher, &redis_key, raw)
+            .map(|(version, bytes)| Versioned { version, bytes })
+    }
+
     async fn exec<T: FromRedisValue>(&self, cmd: &Cmd, what: &str) -> Result<T, StoreError> {
         let deadline = self.config.deadline();
         match tokio::time::timeout(deadline, self.exec_inner(cmd, what)).await {

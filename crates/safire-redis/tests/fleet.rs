@@ -1,6 +1,9 @@
 //! Several processes on one Redis: this test binary re-runs itself as child processes
 //! (`SAFIRE_REDIS_CHILD=<role>`, running only the `child` test below).
 
+#[allow(dead_code)] // its `main` is the example's
+#[path = "../examples/fleet.rs"]
+mod example;
 mod harness;
 
 use std::collections::{BTreeMap, HashSet};
@@ -206,4 +209,16 @@ fn a_lease_holder_killed_mid_lease_loses_it_when_it_expires() {
     assert_ne!(lease.holder, holder_id);
     let stored_holder: String = raw.get("safire:l:backend-a").unwrap();
     assert_eq!(stored_holder, lease.holder);
+}
+
+/// The crate's runnable example (`examples/fleet.rs`, compiled into this test too) against a
+/// real Redis: 32 callers in 4 "processes", one token request.
+#[test]
+fn the_fleet_example_makes_one_token_request() {
+    let server = RedisServer::start();
+    let report = example::run(&server.url()).unwrap();
+    assert_eq!(report.callers, 32);
+    assert_eq!(report.token_requests, 1);
+    assert!(report.opaque);
+    assert!(report.stored_len > 21 + 16);
 }
