@@ -228,6 +228,20 @@ impl ChildProcess {
         }
     }
 
+    /// Sends one line to the child's stdin.
+    pub fn send(&mut self, line: &str) {
+        let stdin = self.child.stdin.as_mut().expect("piped stdin");
+        writeln!(stdin, "{line}").expect("write to the child");
+        stdin.flush().expect("flush to the child");
+    }
+
+    /// Closes the child's stdin (children waiting for lines then exit) and checks it exits
+    /// successfully within 60 s.
+    pub fn finish_with_stdin_closed(mut self) {
+        drop(self.child.stdin.take());
+        self.finish("", Duration::from_secs(60));
+    }
+
     /// Every remaining reported line with `prefix`, until the child's stdout closes; then its exit
     /// status must be success.
     pub fn finish(mut self, prefix: &str, timeout: Duration) -> Vec<String> {
