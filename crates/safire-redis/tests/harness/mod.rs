@@ -14,6 +14,9 @@ use std::time::{Duration, Instant};
 pub struct RedisServer {
     port: u16,
     child: Option<Child>,
+    /// A shell that kills the server if this test process dies without dropping it (killed,
+    /// aborted, its stdout pipe closed): no server outlives its test binary.
+    watchdog: Option<Child>,
 }
 
 impl RedisServer {
@@ -26,6 +29,7 @@ impl RedisServer {
                 Ok(child) => {
                     return Self {
                         port,
+                        watchdog: Some(watchdog(child.id())),
                         child: Some(child),
                     };
                 }
@@ -49,7 +53,10 @@ impl RedisServer {
 
     /// Kills the server (SIGKILL, like a crash) and waits for it to be gone.
     pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
+        for mut child in [self.child.take(), self.watchdog.take()]
+            .into_iter()
+            .flatten()
+        {
             let _ = child.kill();
             let _ = child.wait();
         }
@@ -62,6 +69,7 @@ impl RedisServer {
         loop {
             match Self::spawn(self.port) {
                 Ok(child) => {
+                    self.watchdog = Some(watchdog(child.id()));
                     self.child = Some(child);
                     return;
                 }
@@ -138,6 +146,21 @@ impl Drop for RedisServer {
         }
         self.stop();
     }
+}
+
+fn watchdog(server: u32) -> Child {
+    Command::new("sh")
+        .args([
+            "-c",
+            "while kill -0 \"$1\" 2>/dev/null; do sleep 0.2; done; kill -9 \"$2\" 2>/dev/null",
+            "watchdog",
+            &std::process::id().to_string(),
+            &server.to_string(),
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("sh for the redis-server watchdog")
 }
 
 fn signal(pid: u32, sig: &str) {
