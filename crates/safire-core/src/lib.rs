@@ -172,6 +172,7 @@ pub mod transport {
         body_too_large, check_transport_security, clone_request, needs_discovery,
     };
     pub use crate::redirect::{authorized_next_hop, next_hop};
+    pub use crate::session::cell::{Acquire, Current, Need, RenewTicket, SessionCell};
 }
 
 /// The protocol's building blocks as pure functions: response parsers, PKCE and client

@@ -239,6 +239,49 @@ impl BearerPolicy {
         }
     }
 
+    /// `url` made absolute against the FHIR base (`Patient/123` →
+    /// `https://ehr.example/fhir/Patient/123`; an absolute URL stays as it is), refused
+    /// unless the policy allows it.
+    ///
+    /// ```
+    /// use safire_core::BearerPolicy;
+    /// let policy = BearerPolicy::new("https://ehr.example/fhir")?;
+    /// assert_eq!(policy.resolve("Patient/123")?.as_str(), "https://ehr.example/fhir/Patient/123");
+    /// assert!(policy.resolve("../admin").is_err());
+    /// assert!(policy.resolve("https://evil.example/fhir/Patient/1").is_err());
+    /// # Ok::<(), safire_core::SessionError>(())
+    /// ```
+    pub fn resolve(&self, url: &str) -> Result<Url, crate::error::SessionError> {
+        let mut base = self.base.clone();
+        if !base.path().ends_with('/') {
+            let path = format!("{}/", base.path());
+            base.set_path(&path);
+        }
+        let target = base.join(url).map_err(|_| {
+            crate::error::SessionError::new(
+                crate::error::SessionErrorKind::DestinationNotAllowed,
+                "the URL is not valid relative to the FHIR base",
+            )
+        })?;
+        if self.allows(&target) {
+            Ok(target)
+        } else {
+            Err(self.refusal(&target.origin().ascii_serialization()))
+        }
+    }
+
+    fn refusal(&self, shown: &str) -> crate::error::SessionError {
+        crate::error::SessionError::new(
+            crate::error::SessionErrorKind::DestinationNotAllowed,
+            format!(
+                "the token is only sent to URLs under the session's FHIR base {}; {} is \
+                 outside it (allow another origin explicitly if it must receive the token)",
+                url_for_message(self.base.as_str()),
+                url_for_message(shown)
+            ),
+        )
+    }
+
     /// [`allows`](Self::allows) for a URL string; an unparsable URL is not allowed.
     pub fn allows_str(&self, target: &str) -> bool {
         Url::parse(target).is_ok_and(|url| self.allows(&url))
@@ -253,14 +296,7 @@ impl BearerPolicy {
                 let shown = parsed
                     .map(|url| url.origin().ascii_serialization())
                     .unwrap_or_else(|_| "an unparsable URL".to_owned());
-                Err(crate::error::SessionError::new(
-                    crate::error::SessionErrorKind::DestinationNotAllowed,
-                    format!(
-                        "the token is only sent to URLs under the session's FHIR base {}; {} is                          outside it (allow another origin explicitly if it must receive the token)",
-                        url_for_message(self.base.as_str()),
-                        url_for_message(&shown)
-                    ),
-                ))
+                Err(self.refusal(&shown))
             }
         }
     }

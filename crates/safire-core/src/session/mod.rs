@@ -24,6 +24,7 @@
 //! did not narrow the scope that is the scope granted before (RFC 6749 §6). Either way the
 //! session records a [`Finding`], since SMART asks servers to always send `scope`.
 
+pub(crate) mod cell;
 mod flow;
 mod memory;
 
@@ -126,6 +127,15 @@ pub struct Session {
         deserialize_with = "unix_seconds::deserialize"
     )]
     pub expires_at: Option<SystemTime>,
+    /// When the access token was issued (the whole second its response arrived), when its
+    /// lifetime is known: the renewal margin is capped at half the lifetime.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "unix_seconds::serialize",
+        deserialize_with = "unix_seconds::deserialize"
+    )]
+    pub issued_at: Option<SystemTime>,
     /// The refresh token, if one was granted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<SecretString>,
@@ -172,6 +182,7 @@ impl fmt::Debug for Session {
             .field("access_token", &self.access_token)
             .field("token_type", &self.token_type)
             .field("expires_at", &self.expires_at)
+            .field("issued_at", &self.issued_at)
             .field("refresh_token", &self.refresh_token)
             .field("scopes", &self.scopes.to_string())
             .field("patient", &present(self.patient.is_some()))
@@ -184,6 +195,13 @@ impl fmt::Debug for Session {
             .field("findings", &self.findings.len())
             .finish()
     }
+}
+
+/// When `token` was issued, if its lifetime is known.
+fn issued_at(token: &TokenResponse) -> Option<SystemTime> {
+    token
+        .expires_at?
+        .checked_sub(Duration::from_secs(token.expires_in?))
 }
 
 /// The finding recorded when a token response omits `scope`.
@@ -206,6 +224,7 @@ impl Session {
         kind: SessionKind,
         requested: &Scopes,
     ) -> Session {
+        let issued_at = issued_at(&token);
         let mut findings = token.findings;
         let scopes = match token.scope.as_deref() {
             Some(granted) => {
@@ -226,6 +245,7 @@ impl Session {
             kind,
             access_token: token.access_token,
             token_type: token.token_type.unwrap_or_else(|| "Bearer".to_owned()),
+            issued_at,
             expires_at: token.expires_at,
             refresh_token: token.refresh_token,
             scopes,
@@ -241,8 +261,21 @@ impl Session {
         }
     }
 
-    /// Where the access token stands at `now`, renewing `margin` before expiry. A session
-    /// whose expiry is unknown is fresh (until a FHIR server answers 401).
+    /// The margin actually used: `margin`, capped at half the token's lifetime when that is
+    /// known (a server issuing 30-second tokens to a client with a 60-second margin would
+    /// otherwise be asked for a new token on every call).
+    pub fn effective_margin(&self, margin: Duration) -> Duration {
+        match (self.issued_at, self.expires_at) {
+            (Some(issued), Some(expires)) => expires
+                .duration_since(issued)
+                .map_or(margin, |lifetime| margin.min(lifetime / 2)),
+            _ => margin,
+        }
+    }
+
+    /// Where the access token stands at `now`, renewing `margin` (see
+    /// [`effective_margin`](Self::effective_margin)) before expiry. A session whose expiry is
+    /// unknown is fresh (until a FHIR server answers 401).
     pub fn freshness(&self, now: SystemTime, margin: Duration) -> Freshness {
         let Some(expires_at) = self.expires_at else {
             return Freshness::Fresh;
@@ -250,7 +283,7 @@ impl Session {
         if now >= expires_at {
             return Freshness::Expired;
         }
-        match now.checked_add(margin) {
+        match now.checked_add(self.effective_margin(margin)) {
             Some(due) if due < expires_at => Freshness::Fresh,
             _ => Freshness::RefreshDue,
         }
@@ -261,7 +294,9 @@ impl Session {
     pub fn is_fresh(&self, now: SystemTime, margin: Duration) -> bool {
         match self.expires_at {
             None => true,
-            Some(expires_at) => now.checked_add(margin).is_some_and(|due| due < expires_at),
+            Some(expires_at) => now
+                .checked_add(self.effective_margin(margin))
+                .is_some_and(|due| due < expires_at),
         }
     }
 
@@ -333,6 +368,7 @@ impl Session {
     /// ```
     pub fn merge_refresh(&self, token: TokenResponse, requested: Option<&Scopes>) -> Session {
         let previous = self.clone();
+        let issued_at = issued_at(&token);
         let mut findings = token.findings;
         let scopes = match token.scope.as_deref() {
             Some(granted) => {
@@ -354,6 +390,7 @@ impl Session {
             kind: previous.kind,
             access_token: token.access_token,
             token_type: token.token_type.unwrap_or(previous.token_type),
+            issued_at,
             expires_at: token.expires_at,
             refresh_token: token.refresh_token.or(previous.refresh_token),
             scopes,
@@ -397,6 +434,15 @@ impl Session {
         } else {
             format!("safire:session:{}@{base}#{discriminator}", self.client_id)
         }
+    }
+
+    /// Refuses a session issued to another client or for another FHIR server than
+    /// `config`'s: its tokens must never reach another server.
+    pub fn check_belongs_to(
+        &self,
+        config: &crate::config::ClientConfig,
+    ) -> Result<(), SessionError> {
+        flow::check_belongs(config, self)
     }
 
     /// The session as bytes for a [`SessionStore`](crate::SessionStore) (JSON).

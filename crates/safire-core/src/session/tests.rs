@@ -56,17 +56,21 @@ fn freshness_uses_the_absolute_expiry_and_the_margin() {
     assert!(!session.is_fresh(at(240), margin));
     // A zero margin: fresh until the second of expiry.
     assert_eq!(session.freshness(at(299), Duration::ZERO), Freshness::Fresh);
-    // A margin longer than the lifetime: always due, never "fresh".
-    assert_eq!(
-        session.freshness(at(0), Duration::from_secs(3600)),
-        Freshness::RefreshDue
-    );
+    // A margin longer than the lifetime is capped at half of it: a short-lived token is
+    // not renewed on every call.
+    assert_eq!(session.issued_at, Some(at(0)));
+    let long = Duration::from_secs(3600);
+    assert_eq!(session.effective_margin(long), Duration::from_secs(150));
+    assert_eq!(session.freshness(at(149), long), Freshness::Fresh);
+    assert_eq!(session.freshness(at(150), long), Freshness::RefreshDue);
     // A huge margin does not overflow.
-    assert_eq!(
-        session.freshness(at(0), Duration::MAX),
-        Freshness::RefreshDue
-    );
-    assert!(!session.is_fresh(at(0), Duration::MAX));
+    assert_eq!(session.freshness(at(149), Duration::MAX), Freshness::Fresh);
+    assert!(!session.is_fresh(at(150), Duration::MAX));
+    // Without a known issue time the margin is used as given.
+    let mut unknown = session.clone();
+    unknown.issued_at = None;
+    assert_eq!(unknown.freshness(at(0), long), Freshness::RefreshDue);
+    assert!(!unknown.is_fresh(at(0), Duration::MAX));
 }
 
 #[test]
