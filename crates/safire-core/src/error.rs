@@ -155,7 +155,7 @@ impl Error {
             Error::Authorization(e) => Some(&e.oauth),
             Error::Token(e) => Some(&e.oauth),
             Error::Registration(e) => Some(&e.oauth),
-            Error::Session(e) => e.oauth.as_ref(),
+            Error::Session(e) => e.oauth.as_deref(),
             _ => None,
         }
     }
@@ -509,8 +509,8 @@ pub struct SessionError {
     /// Our explanation, telling the user what to do.
     pub detail: Box<str>,
     /// The token endpoint's OAuth error, when a refusal caused it.
-    pub oauth: Option<OAuthErrorFields>,
-    store: Option<crate::store::StoreError>,
+    pub oauth: Option<Box<OAuthErrorFields>>,
+    store: Option<Box<crate::store::StoreError>>,
 }
 
 impl PartialEq for SessionError {
@@ -541,13 +541,13 @@ impl SessionError {
             kind: SessionErrorKind::Store(error.kind),
             detail: error.message.clone().into_boxed_str(),
             oauth: None,
-            store: Some(error),
+            store: Some(Box::new(error)),
         }
     }
 
     /// The same error with the server's OAuth error fields.
     pub fn with_oauth(mut self, oauth: OAuthErrorFields) -> Self {
-        self.oauth = Some(oauth);
+        self.oauth = Some(Box::new(oauth));
         self
     }
 }
@@ -570,7 +570,7 @@ impl fmt::Display for SessionError {
 impl std::error::Error for SessionError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         self.store
-            .as_ref()
+            .as_deref()
             .map(|e| e as &(dyn std::error::Error + 'static))
     }
 }

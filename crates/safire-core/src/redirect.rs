@@ -249,7 +249,7 @@ impl BearerPolicy {
     /// assert_eq!(policy.resolve("Patient/123")?.as_str(), "https://ehr.example/fhir/Patient/123");
     /// assert!(policy.resolve("../admin").is_err());
     /// assert!(policy.resolve("https://evil.example/fhir/Patient/1").is_err());
-    /// # Ok::<(), safire_core::SessionError>(())
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn resolve(&self, url: &str) -> Result<Url, crate::error::SessionError> {
         let mut base = self.base.clone();

@@ -107,7 +107,7 @@ impl std::fmt::Debug for SmartSession {
 
 /// Where a new [`SmartSession`] gets its session value.
 enum Source {
-    Value(Session),
+    Value(Box<Session>),
     Stored,
 }
 
@@ -137,7 +137,7 @@ impl SmartClient {
     /// A session built around `value` (from `request_session`, `request_backend_session`, or
     /// your own storage). The value must have been issued to this client for its server.
     pub fn session(&self, value: Session) -> SmartSessionBuilder {
-        SmartSessionBuilder::new(self.clone(), Source::Value(value))
+        SmartSessionBuilder::new(self.clone(), Source::Value(Box::new(value)))
     }
 
     /// A session read from `store` under `key` when built (another process, or an earlier
@@ -215,8 +215,9 @@ impl SmartSessionBuilder {
     pub fn build(self) -> Result<SmartSession, Error> {
         let config = self.client.config();
         let (session, version) = match (self.source, &self.store) {
-            (Source::Value(session), None) => (session, None),
+            (Source::Value(session), None) => (*session, None),
             (Source::Value(session), Some((store, key))) => {
+                let session = *session;
                 session.check_belongs_to(config)?;
                 let version = write_replacing(store.as_ref(), key, &session)?;
                 (session, Some(version))
