@@ -15,11 +15,30 @@ use super::{Renewal, Session};
 
 /// The session a cell holds, with the store version it was read or written at.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Current {
     /// The session value.
     pub session: Session,
     /// Its version in the session store (`None`: not stored).
     pub version: Option<u64>,
+    /// The token is fresh strictly before this time (`None`: expiry unknown, always fresh);
+    /// computed once so the hit path is one comparison.
+    fresh_until: Option<SystemTime>,
+}
+
+impl Current {
+    fn new(session: Session, version: Option<u64>, margin: Duration) -> Self {
+        let fresh_until = session.expires_at.map(|expires| {
+            expires
+                .checked_sub(session.effective_margin(margin))
+                .unwrap_or(SystemTime::UNIX_EPOCH)
+        });
+        Self {
+            session,
+            version,
+            fresh_until,
+        }
+    }
 }
 
 /// Why the caller needs a renewal.
@@ -132,7 +151,7 @@ impl SessionCell {
     pub fn new(session: Session, version: Option<u64>, margin: Duration) -> Self {
         Self {
             shared: Arc::new(Shared {
-                current: ArcSwap::from_pointee(Current { session, version }),
+                current: ArcSwap::from_pointee(Current::new(session, version, margin)),
                 state: Mutex::default(),
                 ended: Condvar::new(),
                 margin,
@@ -150,10 +169,10 @@ impl SessionCell {
     #[inline]
     pub fn fresh_token(&self, now: SystemTime) -> Option<SecretString> {
         let current = self.shared.current.load();
-        current
-            .session
-            .is_fresh(now, self.shared.margin)
-            .then(|| current.session.access_token.clone())
+        match current.fresh_until {
+            Some(until) if now >= until => None,
+            _ => Some(current.session.access_token.clone()),
+        }
     }
 
     /// The current session.
@@ -165,7 +184,7 @@ impl SessionCell {
     pub fn adopt(&self, session: Session, version: Option<u64>) {
         self.shared
             .current
-            .store(Arc::new(Current { session, version }));
+            .store(Arc::new(Current::new(session, version, self.shared.margin)));
     }
 
     /// Ready, renew it yourself, wait for the renewal in flight, or give up.
@@ -213,7 +232,7 @@ impl SessionCell {
         state.generation += 1;
         let result = match outcome {
             Ok((session, version)) => {
-                let current = Arc::new(Current { session, version });
+                let current = Arc::new(Current::new(session, version, self.shared.margin));
                 self.shared.current.store(current.clone());
                 state.last_error = None;
                 Ok(current)
@@ -324,6 +343,38 @@ mod tests {
         let _ = cell.finish(ticket, Err(err));
         assert!(
             matches!(cell.acquire(Need::Fresh(now)), Acquire::Failed(e) if e.is_reauthorization_required())
+        );
+    }
+
+    #[test]
+    fn the_hit_path_agrees_with_the_session_decision() {
+        let issued = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let margin = Duration::from_secs(60);
+        let value = session(300, issued);
+        let cell = SessionCell::new(value.clone(), None, margin);
+        for offset in [0, 1, 238, 239, 240, 241, 299, 300, 301, 10_000] {
+            let now = issued + Duration::from_secs(offset);
+            assert_eq!(
+                cell.fresh_token(now).is_some(),
+                value.is_fresh(now, margin),
+                "at +{offset} s"
+            );
+        }
+        assert!(
+            cell.fresh_token(issued + Duration::from_secs(239))
+                .is_some()
+        );
+        assert!(
+            cell.fresh_token(issued + Duration::from_secs(240))
+                .is_none()
+        );
+        // Unknown expiry: always fresh.
+        let mut unknown = value;
+        unknown.expires_at = None;
+        let cell = SessionCell::new(unknown, None, margin);
+        assert!(
+            cell.fresh_token(issued + Duration::from_secs(1_000_000))
+                .is_some()
         );
     }
 
