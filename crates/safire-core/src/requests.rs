@@ -20,6 +20,8 @@ pub enum Operation {
     Token,
     /// Dynamic client registration.
     Registration,
+    /// A request to the FHIR server carrying a session's bearer token.
+    Fhir,
 }
 
 impl Operation {
@@ -29,6 +31,7 @@ impl Operation {
             Operation::Discovery => "discovery",
             Operation::Token => "token endpoint",
             Operation::Registration => "registration endpoint",
+            Operation::Fhir => "FHIR request",
         }
     }
 }
