@@ -8,7 +8,7 @@ use aes_gcm::Aes256Gcm;
 use redis::{Client, Cmd, Connection, ConnectionLike, FromRedisValue};
 use safire_core::{Lease, SessionStore, StoreError, StoreErrorKind, Versioned};
 
-use crate::config::{self, RedisConfig};
+use crate::config::{self, Names, RedisConfig};
 use crate::crypto::{self, EncryptionKey};
 
 /// A [`SessionStore`] on Redis for blocking code (`safire-ureq`): a pool of plain connections,
@@ -39,6 +39,7 @@ use crate::crypto::{self, EncryptionKey};
 pub struct RedisStore {
     client: Client,
     config: RedisConfig,
+    names: Names,
     cipher: Aes256Gcm,
     idle: Mutex<Vec<Connection>>,
 }
@@ -60,6 +61,7 @@ impl RedisStore {
         Ok(Self {
             client,
             cipher: key.cipher(),
+            names: Names::new(&config, &key),
             config,
             idle: Mutex::new(Vec::new()),
         })
@@ -87,7 +89,7 @@ impl RedisStore {
     /// `GETRANGE` of 9 bytes): a session's in-memory cache can ask "has another process written
     /// since I loaded version N?" cheaply.
     pub fn version(&self, key: &str) -> Result<Option<u64>, StoreError> {
-        let redis_key = self.config.value_key(key)?;
+        let redis_key = self.names.value_key(key)?;
         let head: Vec<u8> = self.exec(&config::version_cmd(&redis_key), "version")?;
         config::parse_version(&head)
     }
@@ -95,7 +97,7 @@ impl RedisStore {
     /// The raw stored bytes under `key` (format, version, nonce, ciphertext): what anyone with
     /// access to Redis but not to the key sees. For diagnostics and tests.
     pub fn load_raw(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let redis_key = self.config.value_key(key)?;
+        let redis_key = self.names.value_key(key)?;
         self.exec(&config::get_cmd(&redis_key), "load")
     }
 
@@ -103,7 +105,7 @@ impl RedisStore {
     /// [`load`](SessionStore::load) does after its `GET` (`Corrupt` when they are not a value
     /// this key wrote under this name).
     pub fn open_raw(&self, key: &str, raw: Vec<u8>) -> Result<Versioned, StoreError> {
-        let redis_key = self.config.value_key(key)?;
+        let redis_key = self.names.value_key(key)?;
         crypto::open(&self.cipher, &redis_key, raw)
             .map(|(version, bytes)| Versioned { version, bytes })
     }
@@ -200,7 +202,7 @@ fn set_timeouts(conn: &Connection, timeout: Duration, what: &str) -> Result<(), 
 
 impl SessionStore for RedisStore {
     fn load(&self, key: &str) -> Result<Option<Versioned>, StoreError> {
-        let redis_key = self.config.value_key(key)?;
+        let redis_key = self.names.value_key(key)?;
         let blob: Option<Vec<u8>> = self.exec(&config::get_cmd(&redis_key), "load")?;
         blob.map(|blob| {
             crypto::open(&self.cipher, &redis_key, blob)
@@ -215,7 +217,7 @@ impl SessionStore for RedisStore {
         expected: Option<u64>,
         bytes: &[u8],
     ) -> Result<Option<u64>, StoreError> {
-        let redis_key = self.config.value_key(key)?;
+        let redis_key = self.names.value_key(key)?;
         let version = config::next_version(expected)?;
         let blob = crypto::seal(&self.cipher, &redis_key, version, bytes)?;
         let cmd = config::cas_cmd(&redis_key, expected, &blob, self.config.ttl_arg());
@@ -224,7 +226,7 @@ impl SessionStore for RedisStore {
     }
 
     fn try_lock(&self, key: &str, ttl: Duration) -> Result<Option<Lease>, StoreError> {
-        let lock_key = self.config.lock_key(key)?;
+        let lock_key = self.names.lock_key(key)?;
         let holder = config::new_holder()?;
         let taken: Option<String> =
             self.exec(&config::lock_cmd(&lock_key, &holder, ttl), "try_lock")?;
@@ -236,13 +238,13 @@ impl SessionStore for RedisStore {
     }
 
     fn release(&self, lease: &Lease) -> Result<(), StoreError> {
-        let lock_key = self.config.lock_key(&lease.key)?;
+        let lock_key = self.names.lock_key(&lease.key)?;
         let _: i64 = self.exec(&config::release_cmd(&lock_key, &lease.holder), "release")?;
         Ok(())
     }
 
     fn delete(&self, key: &str) -> Result<(), StoreError> {
-        let redis_key = self.config.value_key(key)?;
+        let redis_key = self.names.value_key(key)?;
         let _: i64 = self.exec(&config::del_cmd(&redis_key), "delete")?;
         Ok(())
     }

@@ -6,6 +6,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use redis::{Cmd, ConnectionInfo, IntoConnectionInfo, RedisError};
 use safire_core::{StoreError, StoreErrorKind};
 
+use crate::crypto::KeyNamer;
+
 /// How a store reaches Redis and names its keys.
 ///
 /// ```
@@ -57,7 +59,8 @@ impl RedisConfig {
     }
 
     /// The prefix of every key this store writes (default `safire:`). Values live under
-    /// `<prefix>s:<name>`, leases under `<prefix>l:<name>`.
+    /// `<prefix>s:<name>`, leases under `<prefix>l:<name>` (a name that is not plain is
+    /// replaced by `#` and its keyed hash; see the crate docs, "Key names").
     pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = prefix.into();
         self
@@ -94,16 +97,6 @@ impl RedisConfig {
         self.connect_timeout + self.command_timeout
     }
 
-    pub(crate) fn value_key(&self, name: &str) -> Result<String, StoreError> {
-        check_name(name)?;
-        Ok(format!("{}s:{name}", self.prefix))
-    }
-
-    pub(crate) fn lock_key(&self, name: &str) -> Result<String, StoreError> {
-        check_name(name)?;
-        Ok(format!("{}l:{name}", self.prefix))
-    }
-
     /// How many commands the redis crate pipelines when it connects (at least 1).
     pub(crate) fn handshake_steps(&self) -> u32 {
         let redis = self.info.redis_settings();
@@ -131,27 +124,53 @@ impl fmt::Debug for RedisConfig {
     }
 }
 
-/// Longest key name accepted.
-pub const MAX_NAME_LEN: usize = 128;
+/// Longest key name accepted (bytes).
+pub const MAX_NAME_LEN: usize = 1024;
 
-/// Key names are the application's opaque keys: 1 to 128 of `A-Z a-z 0-9 _ - :`. A token (a
-/// JWT has dots) is refused; the name itself is never echoed in the error.
-fn check_name(name: &str) -> Result<(), StoreError> {
-    let ok = !name.is_empty()
-        && name.len() <= MAX_NAME_LEN
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b':'));
-    if ok {
-        Ok(())
-    } else {
-        Err(StoreError::new(
-            StoreErrorKind::Other,
-            format!(
-                "a session key name is 1 to {MAX_NAME_LEN} of A-Z a-z 0-9 _ - : (an opaque \
-                 application key, never a token or a patient id; see EncryptionKey::key_name)"
-            ),
-        ))
+/// Longest name kept as it is in the Redis key (longer ones are hashed).
+const MAX_PLAIN_LEN: usize = 128;
+
+/// The Redis key names of a store: `<prefix>s:<name>` for values, `<prefix>l:<name>` for
+/// leases, where a name that is not plain (1 to 128 of `A-Z a-z 0-9 _ - :`) is replaced by `#`
+/// and its keyed hash ([`EncryptionKey::key_name`](crate::EncryptionKey::key_name)).
+#[derive(Clone)]
+pub(crate) struct Names {
+    prefix: String,
+    namer: KeyNamer,
+}
+
+impl Names {
+    pub(crate) fn new(config: &RedisConfig, key: &crate::EncryptionKey) -> Self {
+        Self {
+            prefix: config.prefix.clone(),
+            namer: KeyNamer::new(key),
+        }
+    }
+
+    pub(crate) fn value_key(&self, name: &str) -> Result<String, StoreError> {
+        self.key("s:", name)
+    }
+
+    pub(crate) fn lock_key(&self, name: &str) -> Result<String, StoreError> {
+        self.key("l:", name)
+    }
+
+    fn key(&self, kind: &str, name: &str) -> Result<String, StoreError> {
+        if name.is_empty() || name.len() > MAX_NAME_LEN {
+            return Err(StoreError::new(
+                StoreErrorKind::Other,
+                format!("a session key name is 1 to {MAX_NAME_LEN} bytes"),
+            ));
+        }
+        let plain = name.len() <= MAX_PLAIN_LEN
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b':'));
+        Ok(if plain {
+            format!("{}{kind}{name}", self.prefix)
+        } else {
+            format!("{}{kind}#{}", self.prefix, self.namer.name(name))
+        })
     }
 }
 

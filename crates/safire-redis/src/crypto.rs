@@ -92,13 +92,36 @@ impl EncryptionKey {
     /// assert_ne!(name, key.key_name("patient-124"));
     /// ```
     pub fn key_name(&self, id: &str) -> String {
-        let mut derive = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.bytes)
+        KeyNamer::new(self).name(id)
+    }
+
+    pub(crate) fn cipher(&self) -> Aes256Gcm {
+        Aes256Gcm::new(&self.bytes.into())
+    }
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// [`EncryptionKey::key_name`] with its subkey derived once (the stores hash every name that
+/// is not plain this way).
+#[derive(Clone)]
+pub(crate) struct KeyNamer(Hmac<Sha256>);
+
+impl KeyNamer {
+    pub(crate) fn new(key: &EncryptionKey) -> Self {
+        let mut derive = <Hmac<Sha256> as KeyInit>::new_from_slice(&key.bytes)
             .expect("HMAC accepts keys of any length");
         derive.update(b"safire-redis/1 key names");
         let mut subkey: [u8; 32] = derive.finalize().into_bytes().into();
-        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&subkey)
+        let mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&subkey)
             .expect("HMAC accepts keys of any length");
         subkey.zeroize();
+        Self(mac)
+    }
+
+    /// 32 hex characters of HMAC-SHA-256(subkey, id).
+    pub(crate) fn name(&self, id: &str) -> String {
+        let mut mac = self.0.clone();
         mac.update(id.as_bytes());
         let digest = mac.finalize().into_bytes();
         let mut name = String::with_capacity(32);
@@ -108,13 +131,7 @@ impl EncryptionKey {
         }
         name
     }
-
-    pub(crate) fn cipher(&self) -> Aes256Gcm {
-        Aes256Gcm::new(&self.bytes.into())
-    }
 }
-
-const HEX: &[u8; 16] = b"0123456789abcdef";
 
 impl Drop for EncryptionKey {
     fn drop(&mut self) {

@@ -25,12 +25,13 @@
 //! ## Key names
 //!
 //! Redis sees `<prefix>s:<name>` (the value) and `<prefix>l:<name>` (the lease), where `name`
-//! is the key the application passes to the store. **It must not be a token or a patient
-//! identifier** (anyone who can list Redis keys sees it): use an opaque application key such
-//! as `backend:ehr-a` or a random session id, or [`EncryptionKey::key_name`] to turn an
-//! identifier (a user id, an OAuth `sub`) into a keyed hash. Names are 1 to 128 of
-//! `A-Z a-z 0-9 _ - :`; anything else (a JWT has dots) is refused with an error that does not
-//! echo it.
+//! is the key the application passes to the store. A **plain** name (1 to 128 of
+//! `A-Z a-z 0-9 _ - :`, e.g. `backend:ehr-a` or a random session id) is used as it is, so
+//! operators can read it; **it must not be a token or a patient identifier** (anyone who can
+//! list Redis keys sees it). Any other name — a URL such as `Session::store_key` makes, an
+//! e-mail address, anything up to 1024 bytes — is replaced by `#` and its keyed hash
+//! ([`EncryptionKey::key_name`]), so it never reaches Redis in clear. To hide a plain-looking
+//! identifier (a user id, an OAuth `sub`) too, pass `key.key_name(id)` yourself.
 //!
 //! ## Faults
 //!

@@ -9,7 +9,7 @@ use redis::{AsyncConnectionConfig, Client, Cmd, FromRedisValue};
 use safire_core::{AsyncSessionStore, Lease, StoreError, StoreErrorKind, StoreFuture, Versioned};
 use tokio::sync::Mutex;
 
-use crate::config::{self, RedisConfig};
+use crate::config::{self, Names, RedisConfig};
 use crate::crypto::{self, EncryptionKey};
 
 /// An [`AsyncSessionStore`] on Redis for tokio code (`safire-hyper`): one multiplexed
@@ -45,6 +45,7 @@ use crate::crypto::{self, EncryptionKey};
 pub struct AsyncRedisStore {
     client: Client,
     config: RedisConfig,
+    names: Names,
     cipher: Aes256Gcm,
     /// The shared connection and a generation number (so a failed call drops only the
     /// connection it used, not one another task has opened since).
@@ -68,6 +69,7 @@ impl AsyncRedisStore {
         Ok(Self {
             client,
             cipher: key.cipher(),
+            names: Names::new(&config, &key),
             config,
             conn: Mutex::new((0, None)),
         })
@@ -94,7 +96,7 @@ impl AsyncRedisStore {
     /// The version stored under `key`, without transferring or decrypting the value (see
     /// [`RedisStore::version`](crate::RedisStore::version)).
     pub async fn version(&self, key: &str) -> Result<Option<u64>, StoreError> {
-        let redis_key = self.config.value_key(key)?;
+        let redis_key = self.names.value_key(key)?;
         let head: Vec<u8> = self
             .exec(&config::version_cmd(&redis_key), "version")
             .await?;
@@ -104,14 +106,14 @@ impl AsyncRedisStore {
     /// The raw stored bytes under `key` (format, version, nonce, ciphertext). For diagnostics
     /// and tests.
     pub async fn load_raw(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let redis_key = self.config.value_key(key)?;
+        let redis_key = self.names.value_key(key)?;
         self.exec(&config::get_cmd(&redis_key), "load").await
     }
 
     /// Decrypts raw bytes as [`load_raw`](Self::load_raw) returned them for `key` (see
     /// [`RedisStore::open_raw`](crate::RedisStore::open_raw)).
     pub fn open_raw(&self, key: &str, raw: Vec<u8>) -> Result<Versioned, StoreError> {
-        let redis_key = self.config.value_key(key)?;
+        let redis_key = self.names.value_key(key)?;
         crypto::open(&self.cipher, &redis_key, raw)
             .map(|(version, bytes)| Versioned { version, bytes })
     }
@@ -190,7 +192,7 @@ impl AsyncRedisStore {
 impl AsyncSessionStore for AsyncRedisStore {
     fn load<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<Versioned>> {
         Box::pin(async move {
-            let redis_key = self.config.value_key(key)?;
+            let redis_key = self.names.value_key(key)?;
             let blob: Option<Vec<u8>> = self.exec(&config::get_cmd(&redis_key), "load").await?;
             blob.map(|blob| {
                 crypto::open(&self.cipher, &redis_key, blob)
@@ -207,7 +209,7 @@ impl AsyncSessionStore for AsyncRedisStore {
         bytes: &'a [u8],
     ) -> StoreFuture<'a, Option<u64>> {
         Box::pin(async move {
-            let redis_key = self.config.value_key(key)?;
+            let redis_key = self.names.value_key(key)?;
             let version = config::next_version(expected)?;
             let blob = crypto::seal(&self.cipher, &redis_key, version, bytes)?;
             let cmd = config::cas_cmd(&redis_key, expected, &blob, self.config.ttl_arg());
@@ -218,7 +220,7 @@ impl AsyncSessionStore for AsyncRedisStore {
 
     fn try_lock<'a>(&'a self, key: &'a str, ttl: Duration) -> StoreFuture<'a, Option<Lease>> {
         Box::pin(async move {
-            let lock_key = self.config.lock_key(key)?;
+            let lock_key = self.names.lock_key(key)?;
             let holder = config::new_holder()?;
             let taken: Option<String> = self
                 .exec(&config::lock_cmd(&lock_key, &holder, ttl), "try_lock")
@@ -233,7 +235,7 @@ impl AsyncSessionStore for AsyncRedisStore {
 
     fn release<'a>(&'a self, lease: &'a Lease) -> StoreFuture<'a, ()> {
         Box::pin(async move {
-            let lock_key = self.config.lock_key(&lease.key)?;
+            let lock_key = self.names.lock_key(&lease.key)?;
             let _: i64 = self
                 .exec(&config::release_cmd(&lock_key, &lease.holder), "release")
                 .await?;
@@ -243,7 +245,7 @@ impl AsyncSessionStore for AsyncRedisStore {
 
     fn delete<'a>(&'a self, key: &'a str) -> StoreFuture<'a, ()> {
         Box::pin(async move {
-            let redis_key = self.config.value_key(key)?;
+            let redis_key = self.names.value_key(key)?;
             let _: i64 = self.exec(&config::del_cmd(&redis_key), "delete").await?;
             Ok(())
         })

@@ -302,30 +302,78 @@ fn what_redis_holds_is_unreadable_without_the_key() {
 }
 
 #[test]
-fn key_names_are_checked_and_never_echoed() {
+fn names_that_are_not_plain_reach_redis_only_hashed() {
     let server = RedisServer::start();
     let store = store(&server);
+    let mut raw = server.raw();
     let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.sig";
-    for bad in [
-        "",
-        jwt,
-        "has space",
-        "slash/in",
-        "ünïcode",
-        &"a".repeat(129),
-    ] {
+    let url = "safire:session:svc@https://ehr.example/fhir#patient-4711";
+    let long = "a".repeat(129);
+    let names = [jwt, url, "has space", "slash/in", "ünïcode", &long];
+    for (i, name) in names.iter().enumerate() {
+        let bytes = format!("value {i}");
+        let v = store
+            .compare_and_swap(name, None, bytes.as_bytes())
+            .unwrap()
+            .unwrap();
+        let loaded = store.load(name).unwrap().unwrap();
+        assert_eq!((loaded.version, loaded.bytes), (v, bytes.into_bytes()));
+        assert_eq!(store.version(name).unwrap(), Some(v));
+        let lease = store
+            .try_lock(name, Duration::from_secs(30))
+            .unwrap()
+            .unwrap();
+        assert_eq!(lease.key, *name);
+        assert_eq!(store.try_lock(name, Duration::from_secs(30)).unwrap(), None);
+        store.release(&lease).unwrap();
+        // The Redis key is the keyed hash, the same one `key_name` gives.
+        let hashed = EncryptionKey::from_bytes(KEY).key_name(name);
+        let stored: Vec<u8> = raw.get(format!("safire:s:#{hashed}")).unwrap();
+        assert!(!stored.is_empty());
+    }
+    let keys: Vec<String> = raw.keys("*").unwrap();
+    assert_eq!(keys.len(), names.len(), "{keys:?}");
+    for key in &keys {
+        let hash = key.strip_prefix("safire:s:#").expect(key);
+        assert!(
+            hash.len() == 32 && hash.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{key}"
+        );
+    }
+    // Plain names are kept as they are (operators can read them), up to 128 bytes.
+    store
+        .compare_and_swap("backend:ehr-a_1", None, b"x")
+        .unwrap()
+        .unwrap();
+    store
+        .compare_and_swap(&"a".repeat(128), None, b"x")
+        .unwrap()
+        .unwrap();
+    let keys: Vec<String> = raw.keys("safire:s:[ab]*").unwrap();
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    assert!(keys.contains(&"safire:s:backend:ehr-a_1".to_owned()));
+    // A plain name cannot collide with a hashed one (`#` is not plain).
+    assert_eq!(
+        store
+            .load(&format!(
+                "#{}",
+                EncryptionKey::from_bytes(KEY).key_name(jwt)
+            ))
+            .unwrap(),
+        None
+    );
+
+    // Empty and over-long names are refused without being echoed.
+    let huge = "x".repeat(1025);
+    for bad in ["", huge.as_str()] {
         let err = store.load(bad).unwrap_err();
         assert_eq!(err.kind, StoreErrorKind::Other);
-        if !bad.is_empty() {
-            assert!(!err.to_string().contains(bad), "{err}");
-        }
+        assert!(!bad.is_empty() || err.to_string().contains("1 to 1024 bytes"));
+        assert!(!err.to_string().contains("xxxx"), "{err}");
         assert!(store.compare_and_swap(bad, None, b"x").is_err());
         assert!(store.try_lock(bad, Duration::from_secs(1)).is_err());
     }
-    assert!(store.load(&"a".repeat(128)).unwrap().is_none());
-    assert!(store.load("backend:ehr-a_1").unwrap().is_none());
-    let keys: Vec<String> = server.raw().keys("*").unwrap();
-    assert!(keys.is_empty(), "{keys:?}");
+    assert!(store.load(&"x".repeat(1024)).unwrap().is_none());
 }
 
 #[test]
