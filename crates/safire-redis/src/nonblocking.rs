@@ -22,8 +22,10 @@ use crate::crypto::{self, EncryptionKey};
 /// connection that failed is dropped and the next call connects again; a call that finds the
 /// shared connection closed by the server (a restart) retries once on a fresh one.
 ///
-/// The connection's I/O runs on a task of the tokio runtime that opened it; if that runtime
-/// shuts down, the next call notices the closed connection and opens another.
+/// Call it from a tokio runtime with timers enabled (`#[tokio::main]`, or a `Builder` with
+/// `enable_all()`): the deadline is a tokio timer, and tokio panics without a timer driver.
+/// The connection's I/O runs on a task of the runtime that opened it; if that runtime shuts
+/// down, the next call notices the closed connection and opens another.
 ///
 /// ```no_run
 /// use std::time::Duration;

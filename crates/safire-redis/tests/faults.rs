@@ -287,3 +287,53 @@ fn unreachable_redis_is_unavailable_within_the_deadline() {
         "{err}"
     );
 }
+
+/// With a password and a database number the redis crate pipelines AUTH and SELECT when it
+/// connects and waits for each answer in turn: a frozen Redis must still cost one deadline.
+#[test]
+fn a_frozen_redis_with_auth_and_db_still_ends_within_the_deadline() {
+    let server = RedisServer::start_with(&["--requirepass", "s3cret-pw"]);
+    let url = format!("redis://:s3cret-pw@127.0.0.1:{}/3", server.port());
+    // The connect timeout dominates the deadline (1.1 s): waiting it once per handshake
+    // answer (2 s) would show.
+    let config = RedisConfig::new(&url)
+        .unwrap()
+        .connect_timeout(Duration::from_millis(1000))
+        .command_timeout(Duration::from_millis(100));
+    let store = RedisStore::new(config.clone(), EncryptionKey::from_bytes([3; 32])).unwrap();
+    let v = store.compare_and_swap("k", None, b"x").unwrap().unwrap();
+    // Database 3 it is.
+    let mut raw = redis::Client::open(url.as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let exists: bool = redis::cmd("EXISTS")
+        .arg("safire:s:k")
+        .query(&mut raw)
+        .unwrap();
+    assert!(exists);
+
+    server.pause();
+    // A new store (a fresh connection: TCP connects, the handshake gets no answer).
+    let fresh = RedisStore::new(config.clone(), EncryptionKey::from_bytes([3; 32])).unwrap();
+    let started = Instant::now();
+    let err = fresh.load("k").unwrap_err();
+    assert_eq!(err.kind, StoreErrorKind::Timeout, "{err}");
+    assert!(
+        started.elapsed() <= config.deadline() + SLACK,
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(!format!("{err} {err:?}").contains("s3cret-pw"));
+    server.resume();
+    assert_eq!(fresh.load("k").unwrap().unwrap().version, v);
+
+    // A wrong password is a typed error, and does not show the password.
+    let wrong =
+        RedisConfig::new(&format!("redis://:wrong-pw@127.0.0.1:{}/", server.port())).unwrap();
+    let err = RedisStore::new(wrong, EncryptionKey::from_bytes([3; 32]))
+        .unwrap()
+        .load("k")
+        .unwrap_err();
+    assert!(!format!("{err} {err:?}").contains("wrong-pw"), "{err:?}");
+}

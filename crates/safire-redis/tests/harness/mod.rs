@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 
 pub struct RedisServer {
     port: u16,
+    /// Extra `redis-server` arguments (kept for restarts).
+    args: Vec<String>,
     child: Option<Child>,
     /// A shell that kills the server if this test process dies without dropping it (killed,
     /// aborted, its stdout pipe closed): no server outlives its test binary.
@@ -22,13 +24,20 @@ pub struct RedisServer {
 impl RedisServer {
     /// A fresh server on a free port.
     pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// A fresh server on a free port, with extra arguments (e.g. `--requirepass`).
+    pub fn start_with(args: &[&str]) -> Self {
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
         let mut last = String::new();
         for _ in 0..5 {
             let port = free_port();
-            match Self::spawn(port) {
+            match Self::spawn(port, &args) {
                 Ok(child) => {
                     return Self {
                         port,
+                        args,
                         watchdog: Some(watchdog(child.id())),
                         child: Some(child),
                     };
@@ -67,7 +76,7 @@ impl RedisServer {
         self.stop();
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            match Self::spawn(self.port) {
+            match Self::spawn(self.port, &self.args) {
                 Ok(child) => {
                     self.watchdog = Some(watchdog(child.id()));
                     self.child = Some(child);
@@ -98,7 +107,7 @@ impl RedisServer {
             .expect("raw connection to the test redis-server")
     }
 
-    fn spawn(port: u16) -> Result<Child, String> {
+    fn spawn(port: u16, args: &[String]) -> Result<Child, String> {
         let mut child = Command::new("redis-server")
             .args([
                 "--port",
@@ -110,6 +119,7 @@ impl RedisServer {
                 "--appendonly",
                 "no",
             ])
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
@@ -125,7 +135,7 @@ impl RedisServer {
             if let Ok(Some(status)) = child.try_wait() {
                 return Err(format!("redis-server exited: {status}"));
             }
-            if ping(port) {
+            if ping(port, args) {
                 return Ok(child);
             }
             if Instant::now() > deadline {
@@ -171,11 +181,21 @@ fn signal(pid: u32, sig: &str) {
     assert!(status.success(), "kill {sig} {pid} failed");
 }
 
-fn ping(port: u16) -> bool {
+fn ping(port: u16, args: &[String]) -> bool {
     let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
         return false;
     };
     let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
+    if let Some(at) = args.iter().position(|a| a == "--requirepass") {
+        let auth = format!("AUTH {}\r\n", args[at + 1]);
+        let mut ok = [0u8; 5];
+        if stream.write_all(auth.as_bytes()).is_err()
+            || stream.read_exact(&mut ok).is_err()
+            || &ok != b"+OK\r\n"
+        {
+            return false;
+        }
+    }
     if stream.write_all(b"PING\r\n").is_err() {
         return false;
     }
