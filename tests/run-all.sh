@@ -6,8 +6,9 @@
 #   bash tests/run-all.sh
 #
 # Needs: the Rust toolchain, a C compiler (aws-lc-rs), Node.js >= 20.18 with npm (the interop
-# suite runs `npm ci` in tests/interop/server by itself), and Chromium with chromedriver for the
-# web app's browser tests (installed below with apt-get when missing). Environment knobs:
+# suite runs `npm ci` in tests/interop/server by itself), Chromium with chromedriver for the
+# web app's browser tests and redis-server for the safire-redis tests (both installed below
+# with apt-get when missing). Environment knobs:
 #   SAFIRE_SKIP_INTEROP=1   skip the oidc-provider interop tests (they print "skipped: ...")
 #   SAFIRE_FUZZ_SECONDS=N   seconds per fuzz target (default 20; 0 skips the fuzz pass)
 set -euo pipefail
@@ -31,6 +32,17 @@ if ! command -v chromedriver >/dev/null 2>&1 || ! command -v chromium >/dev/null
     fi
 fi
 chromedriver --version
+
+# safire-redis's tests start their own redis-server (Debian package) on a free loopback port.
+if ! command -v redis-server >/dev/null 2>&1; then
+    step "installing redis-server (needed by the safire-redis tests)"
+    (apt-get update && apt-get install -y redis-server) || true
+fi
+if ! command -v redis-server >/dev/null 2>&1; then
+    echo "*** redis-server is missing and could not be installed; the safire-redis tests need it." >&2
+    echo "*** Install it (e.g. 'apt-get install -y redis-server') and run this script again." >&2
+    exit 1
+fi
 
 step "cargo fmt --check"
 cargo fmt --all --check

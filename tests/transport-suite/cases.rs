@@ -891,8 +891,7 @@ pub fn one_deadline_covers_discovery_redirects_and_the_request<C: TestClient>() 
             .and_then(|n| n.parse().ok())
             .unwrap_or(0);
         let location = format!("{DISCOVERY}?hop={}", hop + 1);
-        let raw =
-            format!(
+        let raw = format!(
             "HTTP/1.1 302 Found\r\nlocation: {location}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n"
         );
         let interval = Duration::from_millis(500) / raw.len() as u32;

@@ -5,6 +5,7 @@
 
 pub mod cases;
 pub mod servers;
+pub mod sessions;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -98,6 +99,32 @@ macro_rules! scenarios {
     };
 }
 pub(crate) use scenarios;
+
+/// Expands to one `#[test]` per session scenario (`sessions.rs`) for `$client`, which must
+/// implement [`sessions::SessionClient`].
+macro_rules! session_scenarios {
+    ($client:ty) => {
+        $crate::suite::session_scenarios!(@each $client;
+            session_64_callers_at_expiry_send_one_token_request,
+            session_failing_refresh_is_shared_then_retried,
+            session_rotation_across_three_refreshes_is_persisted_through_the_hook,
+            session_backend_renews_with_a_fresh_assertion,
+            session_401_refreshes_once_and_retries_once,
+            session_token_never_sent_to_another_origin,
+            session_reauthorization_required,
+            sessions_sharing_a_store_renew_once,
+        );
+    };
+    (@each $client:ty; $($name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                $crate::suite::sessions::$name::<$client>();
+            }
+        )*
+    };
+}
+pub(crate) use session_scenarios;
 
 /// Implements [`TestClient`] for a wrapper around a transport's `SmartClient`, so that the
 /// transports' test files do not repeat the forwarding code. `client` borrows the

@@ -20,6 +20,7 @@ use crate::registration_management::RegistrationManagementFlow;
 use crate::registration_response::RegisteredClient;
 use crate::revocation::RevocationFlow;
 use crate::secret::SecretString;
+use crate::session::{Session, SessionFlow, SessionKind};
 use crate::token::TokenFlow;
 
 /// `User-Agent` sent by Safire's transports.
@@ -122,6 +123,56 @@ impl FlowFactory {
     /// A backend services token request.
     pub fn backend_token(&self, options: CallOptions) -> TokenFlow {
         TokenFlow::backend_services(self.config.clone()).with_options(options)
+    }
+
+    /// Verifies the callback and exchanges the code, producing a [`Session`] (user kind).
+    pub fn start_session(
+        &self,
+        pending: PendingAuthorization,
+        callback: &str,
+        options: CallOptions,
+    ) -> Result<SessionFlow, Error> {
+        let requested = pending.scopes().to_vec();
+        let exchange = self.exchange_code(pending, callback, options)?;
+        Ok(SessionFlow::start_exchange(
+            self.config.clone(),
+            exchange,
+            &requested,
+        ))
+    }
+
+    /// A backend services token request producing a [`Session`] (backend kind), which the
+    /// transports renew with a fresh assertion.
+    pub fn backend_session(&self, options: CallOptions) -> SessionFlow {
+        SessionFlow::start(
+            self.config.clone(),
+            self.backend_token(options),
+            SessionKind::Backend,
+        )
+    }
+
+    /// Renews `session`: a refresh for a user session, a new assertion for a backend one.
+    /// `options` may narrow the scope (refresh) or override credentials. Errors at once when
+    /// the session belongs to another client or server, or cannot be renewed (a user
+    /// session without refresh token: re-authorization required).
+    pub fn renew_session(
+        &self,
+        session: &Session,
+        options: CallOptions,
+    ) -> Result<SessionFlow, Error> {
+        SessionFlow::renew(self.config.clone(), session, options)
+    }
+
+    /// A session from a token response obtained with this configuration (e.g. by
+    /// `request_access_token`). The configured scopes stand in for an omitted `scope`.
+    pub fn session_from_token(&self, token: crate::TokenResponse, kind: SessionKind) -> Session {
+        Session::from_token_response(
+            token,
+            self.config.base_url(),
+            self.config.client_id().unwrap_or_default(),
+            kind,
+            &crate::scope::Scopes::parse(&self.config.scopes().join(" ")),
+        )
     }
 
     /// Dynamic client registration, at `endpoint` or the discovered one.

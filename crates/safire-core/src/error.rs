@@ -53,6 +53,22 @@ pub enum Error {
     /// The library was called out of order (see the call contract in [`crate::Driver`]).
     #[error("Safire was called out of order: {0}")]
     Usage(&'static str),
+    /// A session cannot go on: the user must authorize again, a token was about to go where
+    /// it does not belong, or the session store failed (see [`SessionErrorKind`]).
+    #[error(transparent)]
+    Session(Box<SessionError>),
+}
+
+impl From<SessionError> for Error {
+    fn from(error: SessionError) -> Self {
+        Error::Session(Box::new(error))
+    }
+}
+
+impl From<crate::store::StoreError> for Error {
+    fn from(error: crate::store::StoreError) -> Self {
+        Error::Session(Box::new(SessionError::store(error)))
+    }
 }
 
 // The OAuth-shaped errors are boxed so that `Result<T, Error>` stays small on the happy path.
@@ -187,11 +203,35 @@ impl Error {
                 _ => ErrorSource::Network,
             },
             Error::Signing(_) | Error::Random(_) => ErrorSource::Environment,
+            Error::Session(e) => match &e.kind {
+                SessionErrorKind::ReauthorizationRequired => ErrorSource::Server,
+                SessionErrorKind::DestinationNotAllowed | SessionErrorKind::WrongSession => {
+                    ErrorSource::Caller
+                }
+                SessionErrorKind::Store(
+                    crate::store::StoreErrorKind::Unavailable
+                    | crate::store::StoreErrorKind::Timeout,
+                ) => ErrorSource::Network,
+                SessionErrorKind::Store(_) => ErrorSource::Environment,
+            },
         }
     }
 
+    /// True when the session behind this error needs the user to authorize again (its
+    /// refresh token was refused, expired or never granted): send the user through the
+    /// authorization flow.
+    ///
+    /// ```
+    /// use safire_core::{Error, SessionError};
+    /// let err = Error::from(SessionError::reauthorization_required("the refresh token expired"));
+    /// assert!(err.is_reauthorization_required());
+    /// ```
+    pub fn is_reauthorization_required(&self) -> bool {
+        matches!(self, Error::Session(e) if e.kind == SessionErrorKind::ReauthorizationRequired)
+    }
+
     /// The OAuth error fields when the server sent them (token, authorization, registration,
-    /// introspection, revocation).
+    /// introspection, revocation, session renewal).
     pub fn oauth(&self) -> Option<&OAuthErrorFields> {
         match self {
             Error::Authorization(e) => Some(&e.oauth),
@@ -199,6 +239,7 @@ impl Error {
             Error::Registration(e) => Some(&e.oauth),
             Error::Introspection(e) => Some(&e.oauth),
             Error::Revocation(e) => Some(&e.oauth),
+            Error::Session(e) => e.oauth.as_deref(),
             _ => None,
         }
     }
@@ -668,6 +709,98 @@ impl fmt::Display for AuthError {
 }
 
 impl std::error::Error for AuthError {}
+
+/// Why a [`SessionError`] happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SessionErrorKind {
+    /// The session cannot be renewed without the user: the refresh token was refused
+    /// (`invalid_grant`), or there is none and the access token expired. Start a new
+    /// authorization.
+    ReauthorizationRequired,
+    /// A bearer token would have gone to a URL outside the session's FHIR base (another
+    /// origin, or another path on the same origin) that was not allowed explicitly.
+    DestinationNotAllowed,
+    /// The session value belongs to another server or client than the one asked to use it.
+    WrongSession,
+    /// The session store failed.
+    Store(crate::store::StoreErrorKind),
+}
+
+/// A session cannot go on. Its message never contains a token, a URL query or a patient
+/// identifier.
+#[derive(Debug, Clone)]
+pub struct SessionError {
+    /// What went wrong.
+    pub kind: SessionErrorKind,
+    /// Our explanation, telling the user what to do.
+    pub detail: Box<str>,
+    /// The token endpoint's OAuth error, when a refusal caused it.
+    pub oauth: Option<Box<OAuthErrorFields>>,
+    store: Option<Box<crate::store::StoreError>>,
+}
+
+impl PartialEq for SessionError {
+    fn eq(&self, other: &Self) -> bool {
+        self.kind == other.kind && self.detail == other.detail && self.oauth == other.oauth
+    }
+}
+
+impl SessionError {
+    /// An error of `kind` with an explanation.
+    pub fn new(kind: SessionErrorKind, detail: impl Into<String>) -> Self {
+        Self {
+            kind,
+            detail: detail.into().into_boxed_str(),
+            oauth: None,
+            store: None,
+        }
+    }
+
+    /// "Re-authorization required", with the reason.
+    pub fn reauthorization_required(detail: impl Into<String>) -> Self {
+        Self::new(SessionErrorKind::ReauthorizationRequired, detail)
+    }
+
+    /// A store failure, kept as the `source()`.
+    pub fn store(error: crate::store::StoreError) -> Self {
+        Self {
+            kind: SessionErrorKind::Store(error.kind),
+            detail: error.message.clone().into_boxed_str(),
+            oauth: None,
+            store: Some(Box::new(error)),
+        }
+    }
+
+    /// The same error with the server's OAuth error fields.
+    pub fn with_oauth(mut self, oauth: OAuthErrorFields) -> Self {
+        self.oauth = Some(Box::new(oauth));
+        self
+    }
+}
+
+impl fmt::Display for SessionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let label = match self.kind {
+            SessionErrorKind::ReauthorizationRequired => "Re-authorization required",
+            SessionErrorKind::DestinationNotAllowed => "Bearer token not sent",
+            SessionErrorKind::WrongSession => "Session does not belong to this client",
+            SessionErrorKind::Store(_) => "Session store failed",
+        };
+        match &self.oauth {
+            Some(oauth) => oauth.write_with(f, label, Some(&self.detail)),
+            None => write!(f, "{label} — {}", self.detail),
+        }
+    }
+}
+
+impl std::error::Error for SessionError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.store
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
 
 /// What kind of transport failure a [`NetworkError`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -116,6 +116,7 @@ mod requests;
 mod revocation;
 pub mod scope;
 mod secret;
+mod session;
 mod store;
 mod token;
 mod token_response;
@@ -138,7 +139,8 @@ pub use endpoint::JWT_BEARER_ASSERTION_TYPE;
 pub use error::{
     AuthError, AuthErrorKind, ConfigurationError, DiscoveryError, Error, ErrorSource,
     IdentityError, IntrospectionError, NetworkError, NetworkErrorKind, OAuthErrorFields,
-    RegistrationError, RevocationError, RevocationErrorKind, TokenError,
+    RegistrationError, RevocationError, RevocationErrorKind, SessionError, SessionErrorKind,
+    TokenError,
 };
 pub use finding::{Finding, Severity};
 pub use flow::{Driver, Env, Flow, Limits, Step, run_async, run_blocking};
@@ -152,7 +154,7 @@ pub use oidc::{
     VerifyError, verify_id_token, verify_jws,
 };
 pub use random::{OsRandom, RandomSource, SeededRandom};
-pub use redirect::RedirectPolicy;
+pub use redirect::{BearerPolicy, RedirectPolicy};
 pub use registration::{ClientMetadata, RegistrationFlow};
 pub use registration_management::RegistrationManagementFlow;
 pub use registration_response::RegisteredClient;
@@ -160,6 +162,9 @@ pub use requests::{HttpRequest, HttpResponse, Operation};
 pub use revocation::RevocationFlow;
 pub use scope::{Permission, Permissions, ResourceScope, Scope, Scopes, ScopesBuilder};
 pub use secret::{REDACTED, SecretString};
+pub use session::{
+    DEFAULT_REFRESH_MARGIN, Freshness, MemoryStore, Renewal, Session, SessionFlow, SessionKind,
+};
 pub use store::{
     AsyncSessionStore, Lease, SessionStore, StoreError, StoreErrorKind, StoreFuture, Versioned,
 };
@@ -176,7 +181,8 @@ pub mod transport {
     pub use crate::flow::{
         body_too_large, call_timed_out, check_transport_security, clone_request, needs_discovery,
     };
-    pub use crate::redirect::next_hop;
+    pub use crate::redirect::{authorized_next_hop, next_hop};
+    pub use crate::session::cell::{Acquire, Current, Need, RenewTicket, SessionCell};
 }
 
 /// The protocol's building blocks as pure functions: response parsers, PKCE and client

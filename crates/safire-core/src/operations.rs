@@ -50,6 +50,30 @@ macro_rules! client_operations {
             ) -> $crate::TokenResponse
                 = |flows| flows.exchange_code(pending, callback_url, options)?;
 
+            /// [`request_access_token`](Self::request_access_token), producing a
+            /// [`Session`]($crate::Session) (granted scopes typed, absolute expiry, launch
+            /// context) for a session type to keep valid.
+            fn request_session(
+                pending: $crate::PendingAuthorization,
+                callback_url: &str,
+                options: $crate::CallOptions
+            ) -> $crate::Session
+                = |flows| flows.start_session(pending, callback_url, options)?;
+
+            /// A backend services token as a [`Session`]($crate::Session) (renewed with a new
+            /// assertion when it runs out).
+            fn request_backend_session(options: $crate::CallOptions) -> $crate::Session
+                = |flows| flows.backend_session(options);
+
+            /// Renews a session once, now: a refresh (user session; `invalid_grant` means
+            /// re-authorization required) or a new assertion (backend session), merged into
+            /// the session per the documented rules. Session types call this for you.
+            fn renew_session(
+                session: &$crate::Session,
+                options: $crate::CallOptions
+            ) -> $crate::Session
+                = |flows| flows.renew_session(session, options)?;
+
             /// Exchanges a refresh token for a new access token (optionally narrower scopes).
             fn refresh_token(
                 refresh_token: impl Into<$crate::SecretString>,

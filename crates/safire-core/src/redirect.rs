@@ -175,6 +175,196 @@ pub fn next_hop(
     Ok(Some(next))
 }
 
+/// Where a session's bearer token may be sent: URLs under the session's FHIR base (the same
+/// origin and a path inside the base path), plus any origin the application names
+/// explicitly. Everything else is refused before a request is built, and a redirect of an
+/// authorized request never carries the token out of these destinations.
+///
+/// Paths are compared after URL normalization (`.`/`..` segments, `%2e`), on segment
+/// boundaries: with the base `https://ehr.example/fhir`, `https://ehr.example/fhir/Patient/1`
+/// is allowed, `https://ehr.example/fhir-admin` and `https://ehr.example/fhir/../admin` are not.
+///
+/// ```
+/// use safire_core::BearerPolicy;
+/// let policy = BearerPolicy::new("https://ehr.example/fhir")?;
+/// assert!(policy.allows_str("https://ehr.example/fhir/Patient/123"));
+/// assert!(policy.allows_str("https://ehr.example/fhir"));
+/// assert!(!policy.allows_str("https://ehr.example/fhirfake/Patient/123"));
+/// assert!(!policy.allows_str("https://ehr.example/fhir/../admin"));
+/// assert!(!policy.allows_str("https://evil.example/fhir/Patient/123"));
+/// assert!(!policy.allows_str("http://ehr.example/fhir/Patient/123"));
+/// // An origin the application names explicitly (e.g. a binary store) is allowed as a whole.
+/// let policy = policy.allow_origin("https://files.ehr.example")?;
+/// assert!(policy.allows_str("https://files.ehr.example/Binary/9"));
+/// # Ok::<(), safire_core::ConfigurationError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BearerPolicy {
+    base: Url,
+    extra_origins: Vec<url::Origin>,
+}
+
+impl BearerPolicy {
+    /// The policy for a session whose FHIR base URL is `fhir_base`.
+    pub fn new(fhir_base: &str) -> Result<Self, crate::error::ConfigurationError> {
+        let base = parse_destination("fhir_base", fhir_base)?;
+        Ok(Self {
+            base,
+            extra_origins: Vec::new(),
+        })
+    }
+
+    /// The same policy also allowing every URL of `origin` (scheme, host and port; a path
+    /// is ignored).
+    pub fn allow_origin(mut self, origin: &str) -> Result<Self, crate::error::ConfigurationError> {
+        let url = parse_destination("allowed origin", origin)?;
+        self.extra_origins.push(url.origin());
+        Ok(self)
+    }
+
+    /// The FHIR base URL.
+    pub fn base(&self) -> &Url {
+        &self.base
+    }
+
+    /// True when a bearer token may go to `target`.
+    pub fn allows(&self, target: &Url) -> bool {
+        if has_userinfo(target) || target.cannot_be_a_base() {
+            return false;
+        }
+        let origin = target.origin();
+        if self.extra_origins.contains(&origin) {
+            return true;
+        }
+        if origin != self.base.origin() {
+            return false;
+        }
+        let prefix = self.base.path().trim_end_matches('/');
+        let path = target.path();
+        match path.strip_prefix(prefix) {
+            Some(rest) => rest.is_empty() || rest.starts_with('/'),
+            None => false,
+        }
+    }
+
+    /// `url` made absolute against the FHIR base (`Patient/123` →
+    /// `https://ehr.example/fhir/Patient/123`; an absolute URL stays as it is), refused
+    /// unless the policy allows it.
+    ///
+    /// ```
+    /// use safire_core::BearerPolicy;
+    /// let policy = BearerPolicy::new("https://ehr.example/fhir")?;
+    /// assert_eq!(policy.resolve("Patient/123")?.as_str(), "https://ehr.example/fhir/Patient/123");
+    /// assert!(policy.resolve("../admin").is_err());
+    /// assert!(policy.resolve("https://evil.example/fhir/Patient/1").is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn resolve(&self, url: &str) -> Result<Url, crate::error::SessionError> {
+        let mut base = self.base.clone();
+        if !base.path().ends_with('/') {
+            let path = format!("{}/", base.path());
+            base.set_path(&path);
+        }
+        let target = base.join(url).map_err(|_| {
+            crate::error::SessionError::new(
+                crate::error::SessionErrorKind::DestinationNotAllowed,
+                "the URL is not valid relative to the FHIR base",
+            )
+        })?;
+        if self.allows(&target) {
+            Ok(target)
+        } else {
+            Err(self.refusal(&target.origin().ascii_serialization()))
+        }
+    }
+
+    fn refusal(&self, shown: &str) -> crate::error::SessionError {
+        crate::error::SessionError::new(
+            crate::error::SessionErrorKind::DestinationNotAllowed,
+            format!(
+                "the token is only sent to URLs under the session's FHIR base {}; {} is \
+                 outside it (allow another origin explicitly if it must receive the token)",
+                url_for_message(self.base.as_str()),
+                url_for_message(shown)
+            ),
+        )
+    }
+
+    /// [`allows`](Self::allows) for a URL string; an unparsable URL is not allowed.
+    pub fn allows_str(&self, target: &str) -> bool {
+        Url::parse(target).is_ok_and(|url| self.allows(&url))
+    }
+
+    /// Refuses `request` unless its URI is allowed, with an error naming the origin only.
+    pub fn check(&self, request: &HttpRequest) -> Result<(), crate::error::SessionError> {
+        let uri = request.uri().to_string();
+        match Url::parse(&uri) {
+            Ok(url) if self.allows(&url) => Ok(()),
+            parsed => {
+                let shown = parsed
+                    .map(|url| url.origin().ascii_serialization())
+                    .unwrap_or_else(|_| "an unparsable URL".to_owned());
+                Err(self.refusal(&shown))
+            }
+        }
+    }
+}
+
+fn parse_destination(what: &str, value: &str) -> Result<Url, crate::error::ConfigurationError> {
+    let url = Url::parse(value)
+        .map_err(|_| crate::error::ConfigurationError::invalid(what, "not an absolute URL"))?;
+    if !url.has_host() || url.cannot_be_a_base() || has_userinfo(&url) {
+        return Err(crate::error::ConfigurationError::invalid(
+            what,
+            "must be an absolute http(s) URL with a host and no credentials",
+        ));
+    }
+    if !matches!(url.scheme(), "https" | "http") {
+        return Err(crate::error::ConfigurationError::invalid(
+            what,
+            "must be an https URL",
+        ));
+    }
+    Ok(url)
+}
+
+/// [`next_hop`] for a request carrying a session's bearer token: the same rules, and the
+/// `Authorization` header is dropped from any hop to a URL `bearer` does not allow (another
+/// origin, or outside the FHIR base path), so a redirect never takes the token elsewhere.
+///
+/// ```
+/// use safire_core::{BearerPolicy, RedirectPolicy, transport::authorized_next_hop};
+/// let bearer = BearerPolicy::new("https://ehr.example/fhir")?;
+/// let sent = http::Request::get("https://ehr.example/fhir/Patient/1")
+///     .header("authorization", "Bearer t")
+///     .body(Vec::new())
+///     .unwrap();
+/// let moved = http::Response::builder()
+///     .status(302)
+///     .header("location", "/admin/Patient/1")
+///     .body(Vec::new())
+///     .unwrap();
+/// let next = authorized_next_hop(&sent, &moved, 0, &RedirectPolicy::default(), &bearer)?.unwrap();
+/// assert!(next.headers().get("authorization").is_none());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn authorized_next_hop(
+    sent: &HttpRequest,
+    response: &HttpResponse,
+    hops_taken: usize,
+    policy: &RedirectPolicy,
+    bearer: &BearerPolicy,
+) -> Result<Option<HttpRequest>, NetworkError> {
+    let Some(mut next) = next_hop(sent, response, hops_taken, policy)? else {
+        return Ok(None);
+    };
+    let allowed = Url::parse(&next.uri().to_string()).is_ok_and(|url| bearer.allows(&url));
+    if !allowed {
+        next.headers_mut().remove(header::AUTHORIZATION);
+    }
+    Ok(Some(next))
+}
+
 /// The same origin, or the same host moved from http to https.
 fn same_origin_or_upgrade(from: &Url, to: &Url) -> bool {
     from.origin() == to.origin()
@@ -396,6 +586,105 @@ mod tests {
         let plain = get("http://localhost/fhir/.well-known/smart-configuration");
         assert!(next_hop(&plain, &redirect(301, "https://localhost/x"), 0, &policy).is_ok());
         assert!(next_hop(&plain, &redirect(301, "https://127.0.0.1/x"), 0, &policy).is_err());
+    }
+
+    fn bearer_get(url: &str) -> HttpRequest {
+        let mut req = http::Request::get(url)
+            .header(header::AUTHORIZATION, "Bearer canary-token")
+            .body(Vec::new())
+            .unwrap();
+        req.extensions_mut().insert(Operation::Fhir);
+        req
+    }
+
+    #[test]
+    fn bearer_policy_matches_origin_and_path_prefix() {
+        let policy = BearerPolicy::new("https://ehr.example/r4/").unwrap();
+        for ok in [
+            "https://ehr.example/r4",
+            "https://ehr.example/r4/",
+            "https://ehr.example/r4/Patient/1?_format=json",
+            "https://ehr.example:443/r4/Observation",
+            "https://EHR.example/r4/x",
+        ] {
+            assert!(policy.allows_str(ok), "{ok}");
+        }
+        for refused in [
+            "https://ehr.example/r4x",
+            "https://ehr.example/r",
+            "https://ehr.example/",
+            "https://ehr.example/r4/../admin",
+            "https://ehr.example/r4/%2e%2e/admin",
+            "https://ehr.example:8443/r4/Patient",
+            "http://ehr.example/r4/Patient",
+            "https://evil.example/r4/Patient",
+            "https://ehr.example.evil.example/r4",
+            "https://user:pw@ehr.example/r4/Patient",
+            "not a url",
+            "data:text/plain,x",
+        ] {
+            assert!(!policy.allows_str(refused), "{refused}");
+        }
+        // A root base allows the whole origin.
+        let root = BearerPolicy::new("https://ehr.example").unwrap();
+        assert!(root.allows_str("https://ehr.example/anything"));
+        assert!(BearerPolicy::new("ftp://x/y").is_err());
+        assert!(BearerPolicy::new("https://u:p@x/y").is_err());
+    }
+
+    #[test]
+    fn bearer_check_names_the_origin_only() {
+        let policy = BearerPolicy::new("https://ehr.example/fhir").unwrap();
+        let err = policy
+            .check(&bearer_get("https://evil.example/steal?token=canary"))
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("https://evil.example"), "{text}");
+        assert!(!text.contains("canary"), "{text}");
+        assert!(
+            policy
+                .check(&bearer_get("https://ehr.example/fhir/Patient/1"))
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn authorized_redirects_keep_the_token_only_inside_the_base() {
+        let bearer = BearerPolicy::new("https://ehr.example/fhir").unwrap();
+        let policy = RedirectPolicy::default();
+        let sent = bearer_get("https://ehr.example/fhir/Patient/1");
+        let inside = authorized_next_hop(
+            &sent,
+            &redirect(302, "/fhir/Patient/2"),
+            0,
+            &policy,
+            &bearer,
+        )
+        .unwrap()
+        .unwrap();
+        assert!(inside.headers().contains_key(header::AUTHORIZATION));
+        for outside in ["/other/Patient/2", "https://cdn.example/fhir/Patient/2"] {
+            let next = authorized_next_hop(&sent, &redirect(307, outside), 0, &policy, &bearer)
+                .unwrap()
+                .unwrap();
+            assert!(
+                !next.headers().contains_key(header::AUTHORIZATION),
+                "{outside}"
+            );
+        }
+        let extra = bearer.clone().allow_origin("https://cdn.example").unwrap();
+        let next = authorized_next_hop(
+            &sent,
+            &redirect(307, "https://cdn.example/x"),
+            0,
+            &policy,
+            &extra,
+        )
+        .unwrap()
+        .unwrap();
+        // next_hop itself drops Authorization across origins: explicit origins are for
+        // requests the application addresses there, not for redirects.
+        assert!(!next.headers().contains_key(header::AUTHORIZATION));
     }
 
     #[test]

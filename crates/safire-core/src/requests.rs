@@ -29,6 +29,8 @@ pub enum Operation {
     RegistrationManagement,
     /// `GET` of the server's JWK Set (`jwks_uri`), to verify id_tokens.
     Jwks,
+    /// A request to the FHIR server carrying a session's bearer token.
+    Fhir,
 }
 
 impl Operation {
@@ -42,6 +44,7 @@ impl Operation {
             Operation::Revocation => "revocation endpoint",
             Operation::RegistrationManagement => "client configuration endpoint",
             Operation::Jwks => "JWK Set (jwks_uri)",
+            Operation::Fhir => "FHIR request",
         }
     }
 }

@@ -715,10 +715,10 @@ fn expiry(received_at: SystemTime, expires_in: u64) -> Option<SystemTime> {
 }
 
 /// `Option<SystemTime>` as whole Unix seconds.
-mod unix_seconds {
+pub(crate) mod unix_seconds {
     use super::*;
 
-    pub(super) fn serialize<S: Serializer>(
+    pub(crate) fn serialize<S: Serializer>(
         value: &Option<SystemTime>,
         serializer: S,
     ) -> Result<S::Ok, S::Error> {
@@ -734,7 +734,7 @@ mod unix_seconds {
         }
     }
 
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
         deserializer: D,
     ) -> Result<Option<SystemTime>, D::Error> {
         match Option::<u64>::deserialize(deserializer)? {

@@ -84,6 +84,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod session;
 mod transport;
 
 use std::fmt;
@@ -100,11 +101,13 @@ use safire_core::transport::{
     needs_discovery,
 };
 pub use safire_core::{
-    AuthorizationRequest, AuthorizeParams, CallOptions, ClientAuth, ClientConfig, ClientMetadata,
-    ConfigurationError, Error, ErrorSource, Limits, NetworkError, NetworkErrorKind,
-    PendingAuthorization, RegisteredClient, SecretString, Signer, TokenResponse,
+    AsyncSessionStore, AuthorizationRequest, AuthorizeParams, CallOptions, ClientAuth,
+    ClientConfig, ClientMetadata, ConfigurationError, Error, ErrorSource, Limits, MemoryStore,
+    NetworkError, NetworkErrorKind, PendingAuthorization, RegisteredClient, SecretString, Session,
+    Signer, TokenResponse,
 };
 use safire_core::{Driver, Env, Flow, FlowFactory, OsRandom, SmartMetadata, Step};
+pub use session::{SmartSession, SmartSessionBuilder};
 
 use crate::transport::Transport;
 

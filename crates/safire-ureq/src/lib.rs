@@ -103,6 +103,7 @@
 // `safire_core::Error` carries structured OAuth fields; see the note in safire-core.
 
 mod resolve;
+mod session;
 mod transport;
 
 use std::sync::Arc;
@@ -117,9 +118,11 @@ use safire_core::{Driver, Env, Flow, FlowFactory, OsRandom, SmartMetadata, Step}
 pub use safire_core;
 pub use safire_core::{
     AuthorizationRequest, AuthorizeParams, CallOptions, ClientAuth, ClientConfig, ClientMetadata,
-    ConfigurationError, Error, ErrorSource, Limits, NetworkError, NetworkErrorKind,
-    PendingAuthorization, RegisteredClient, SecretString, Signer, TokenResponse,
+    ConfigurationError, Error, ErrorSource, Limits, MemoryStore, NetworkError, NetworkErrorKind,
+    PendingAuthorization, RegisteredClient, SecretString, Session, SessionStore, Signer,
+    TokenResponse,
 };
+pub use session::{SmartSession, SmartSessionBuilder};
 
 /// A blocking SMART on FHIR client for one server and one client registration.
 ///

@@ -115,7 +115,7 @@ impl TokenFlow {
         self
     }
 
-    fn scopes(&self) -> Option<Vec<String>> {
+    pub(crate) fn scopes(&self) -> Option<Vec<String>> {
         match &self.grant {
             Grant::AuthorizationCode(_) => None,
             Grant::RefreshToken(_) => self.options.scopes.clone(),
