@@ -464,10 +464,12 @@ impl SmartSession {
         loop {
             if let Some(lease) = store.try_lock(key, self.inner.lock_ttl).await? {
                 let result = self.renew_locked(store, key, base, need).await;
-                let released = store.release(&lease).await;
-                let renewed = result?;
-                released?;
-                return Ok(renewed);
+                // A lease that cannot be released expires by itself after its TTL; the
+                // renewal's outcome stands either way.
+                if let Err(error) = store.release(&lease).await {
+                    tracing::debug!(error = %error, "session store: releasing the renewal lease failed");
+                }
+                return result;
             }
             // Another process is renewing: wait for its result in the store.
             tokio::time::sleep(STORE_POLL).await;

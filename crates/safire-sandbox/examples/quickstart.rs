@@ -7,16 +7,20 @@
 //! It starts a strict SMART App Launch 2.2 authorization server in-process on 127.0.0.1 and
 //! walks, through the blocking `safire-ureq` client: discovery → dynamic registration of a
 //! public app → standalone launch with PKCE → code exchange with the id_token verified (the
-//! user's `fhirUser`) → refresh → registration of an
-//! ES384 backend client with the JWKS made from its key → a backend services token.
+//! user's `fhirUser`) → refresh → a session that keeps its (2-second) access token valid by
+//! itself and reads `Patient/<id>` from the sandbox's FHIR endpoint → registration of an ES384
+//! backend client with the JWKS made from its key → a backend services token.
 
 use std::error::Error;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use safire_core::{
     AuthorizeParams, CallOptions, ClientAuth, ClientConfig, ClientMetadata, Jwks, OsRandom,
     PrivateKey, Signer, TokenResponse,
 };
-use safire_sandbox::{LaunchContext, Sandbox};
+use safire_sandbox::{Endpoint, LaunchContext, Sandbox};
 use safire_ureq::SmartClient;
 
 const REDIRECT_URI: &str = "http://127.0.0.1/callback";
@@ -38,6 +42,9 @@ fn main() -> Result<(), Box<dyn Error>> {
                 .encounter("enc-42")
                 .fhir_user("Practitioner/dr-quickstart"),
         )
+        .fhir_patient("pat-smart-1", "Amy", "Shaw", "1987-02-20")
+        // Short-lived access tokens, so the session below has to refresh by itself.
+        .access_token_lifetime(Duration::from_secs(2))
         .start()?;
     let base = sandbox.fhir_base_url().to_owned();
     say("FHIR base URL", &base);
@@ -120,7 +127,52 @@ fn main() -> Result<(), Box<dyn Error>> {
     let refreshed = client.refresh_token(refresh, CallOptions::new())?;
     show_token(&refreshed);
 
-    step("6. Register an ES384 backend client with the JWKS generated from its key");
+    step("6. A session: keeps its token valid by itself, sends it only to the FHIR server");
+    let request = client.authorization_url(AuthorizeParams::default())?;
+    let callback = follow_like_a_browser(request.url.as_str())?;
+    let value = client.request_session(request.pending, &callback, CallOptions::new())?;
+    say("granted scopes", &value.scopes.to_string());
+    say("session (Debug)", &shorten(&format!("{value:?}")));
+    let patient = value.patient.clone().ok_or("no patient in context")?;
+    let renewals = Arc::new(AtomicUsize::new(0));
+    let counter = renewals.clone();
+    let session = client
+        .session(value)
+        // Called with each renewed session: persist it here (the refresh token rotates).
+        .on_change(move |renewed| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            println!(
+                "      (renewed: new access token, refresh token rotated: {})",
+                renewed.refresh_token.is_some()
+            );
+        })
+        .build()?;
+    let read = session.get(&format!("Patient/{patient}"))?;
+    say("GET Patient/<id>", &read.status().to_string());
+    say("body", &shorten(&String::from_utf8_lossy(read.body())));
+    println!("      ... 2.5 s later the access token has expired ...");
+    std::thread::sleep(Duration::from_millis(2500));
+    let read = session.get(&format!("Patient/{patient}"))?;
+    say("GET Patient/<id> again", &read.status().to_string());
+    say(
+        "renewals so far",
+        &renewals.load(Ordering::SeqCst).to_string(),
+    );
+    if renewals.load(Ordering::SeqCst) == 0 {
+        return Err("the session should have refreshed its expired token".into());
+    }
+    say(
+        "FHIR reads served",
+        &sandbox.requests(Endpoint::FhirPatient).to_string(),
+    );
+    let elsewhere =
+        safire_core::http::Request::get("http://127.0.0.1:9/collect").body(Vec::new())?;
+    match session.send(elsewhere) {
+        Err(refused) => say("to another origin", &refused.to_string()),
+        Ok(_) => return Err("the token must not go to another origin".into()),
+    }
+
+    step("7. Register an ES384 backend client with the JWKS generated from its key");
     let key = PrivateKey::generate_es384(&mut OsRandom)?;
     let kid = "quickstart-backend-1";
     let jwk = key
@@ -140,7 +192,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     say("client_id", &backend.client_id);
     say("private key", &format!("{key:?}"));
 
-    step("7. Backend services: client_credentials with a signed JWT assertion");
+    step("8. Backend services: client_credentials with a signed JWT assertion");
     let service = SmartClient::new(
         config
             .with_client_id(&backend.client_id)

@@ -75,6 +75,16 @@
 //! # callback(&c, "https://app.example/callback?code=x&state=y", pending).unwrap();
 //! ```
 //!
+//! ## Sessions
+//!
+//! [`SmartSession`] keeps a [`Session`] valid behind the client: `access_token()` refreshes (a
+//! user session) or signs a new assertion (a backend one) before expiry, with one token
+//! request however many callers ask at once; `send`/`get` attach the bearer token only to URLs
+//! under the session's FHIR base and refresh once on a 401; `on_change` sees every rotated
+//! session to persist; a shared store ([`SmartSessionBuilder::store`]) lets a fleet of
+//! processes renew once between them. See [`SmartSession`] for a runnable example against the
+//! sandbox.
+//!
 //! ## Behaviour on the wire
 //!
 //! - Redirects are never followed by ureq: the core's redirect policy decides (token and

@@ -422,10 +422,12 @@ impl SmartSession {
         loop {
             if let Some(lease) = store.try_lock(key, self.inner.lock_ttl)? {
                 let result = self.renew_locked(store, key, base, need);
-                let released = store.release(&lease);
-                let renewed = result?;
-                released?;
-                return Ok(renewed);
+                // A lease that cannot be released expires by itself after its TTL; the
+                // renewal's outcome stands either way.
+                if let Err(error) = store.release(&lease) {
+                    tracing::debug!(error = %error, "session store: releasing the renewal lease failed");
+                }
+                return result;
             }
             // Another process is renewing: wait for its result in the store.
             thread::sleep(STORE_POLL);

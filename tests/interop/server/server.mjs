@@ -22,6 +22,8 @@
 //   DEFAULT_PATIENT=pat-123 DEFAULT_ENCOUNTER=enc-456
 //   PKCE=always|public           always (SMART 2.x) or only for public clients (library default)
 //   ROTATE_RT=default|always|never
+//   AT_TTL=3600 CC_TTL=300       access token lifetimes in seconds: user grants (AccessToken) and
+//                                backend services (ClientCredentials); short ones exercise renewal
 //   CLIENTS_FILE=path.json       JSON array of extra static client metadata
 //   QUIET=1                      suppress per-request log lines
 //   POST /_test/rotate-keys      new RSA signing key first in the JWKS (old keys stay published)
@@ -53,6 +55,13 @@ const DEFAULT_PATIENT = process.env.DEFAULT_PATIENT || 'pat-123';
 const DEFAULT_ENCOUNTER = process.env.DEFAULT_ENCOUNTER || 'enc-456';
 const PKCE = process.env.PKCE || 'always';
 const ROTATE_RT = process.env.ROTATE_RT || 'default';
+const ttlSeconds = (name, fallback) => {
+  const value = Number(process.env[name] ?? fallback);
+  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer (seconds)`);
+  return value;
+};
+const AT_TTL = ttlSeconds('AT_TTL', 3600);
+const CC_TTL = ttlSeconds('CC_TTL', 300);
 
 // ---------- storage ----------
 // The built-in MemoryAdapter is a single LRU capped at 1000 entries: under load (or just a long test
@@ -280,7 +289,7 @@ const configuration = {
     return out;
   },
   ttl: {
-    AccessToken: 3600, ClientCredentials: 300, AuthorizationCode: 60, IdToken: 3600, Interaction: 600,
+    AccessToken: AT_TTL, ClientCredentials: CC_TTL, AuthorizationCode: 60, IdToken: 3600, Interaction: 600,
     Grant: 14 * 86400, Session: 14 * 86400, RefreshToken: 14 * 86400,
   },
   // JSON errors instead of HTML for anything that cannot be redirected back to the client

@@ -73,6 +73,8 @@ const SERVER_ENV_KNOBS: &[&str] = &[
     "DEFAULT_ENCOUNTER",
     "PKCE",
     "ROTATE_RT",
+    "AT_TTL",
+    "CC_TTL",
     "CLIENTS_FILE",
     "CLIENTS_JSON",
     "QUIET",
@@ -241,6 +243,18 @@ impl ProviderBuilder {
             RefreshRotation::Never => "never",
         };
         self.env("ROTATE_RT", v)
+    }
+
+    /// Lifetime of access tokens issued to users (authorization code and refresh grants;
+    /// default 3600 s, whole seconds, at least 1).
+    pub fn access_token_ttl(self, ttl: std::time::Duration) -> Self {
+        self.env("AT_TTL", ttl.as_secs().max(1).to_string())
+    }
+
+    /// Lifetime of backend services (`client_credentials`) access tokens (default 300 s,
+    /// whole seconds, at least 1).
+    pub fn client_credentials_ttl(self, ttl: std::time::Duration) -> Self {
+        self.env("CC_TTL", ttl.as_secs().max(1).to_string())
     }
 
     /// Require PKCE only for public clients (default: for every client, as SMART 2 does).
