@@ -7,7 +7,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::CliError;
-use crate::flows::TokenResponse;
+use crate::flows::{SecretString, TokenResponse};
 
 /// What `launch --save` writes and `refresh` reads (and rewrites).
 #[derive(Serialize, Deserialize)]
@@ -20,6 +20,25 @@ pub struct TokenFile {
     pub client_id: String,
     /// The token response, secrets in clear.
     pub token: TokenResponse,
+    /// Which of its tokens `safire revoke` revoked: `access_token`, `refresh_token`. The
+    /// values stay in the file (so `safire introspect` can confirm they are inactive); `safire
+    /// refresh` refuses a revoked refresh token, and a successful refresh clears the list.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub revoked: Vec<String>,
+}
+
+impl TokenFile {
+    /// Whether `safire revoke` revoked the token named `name` (`access_token`, `refresh_token`).
+    pub fn is_revoked(&self, name: &str) -> bool {
+        self.revoked.iter().any(|r| r == name)
+    }
+
+    /// Records that the token named `name` was revoked.
+    pub fn mark_revoked(&mut self, name: &str) {
+        if !self.is_revoked(name) {
+            self.revoked.push(name.to_owned());
+        }
+    }
 }
 
 /// The current [`TokenFile::version`].
@@ -29,6 +48,39 @@ pub const TOKEN_FILE_VERSION: u32 = 1;
 pub fn read_text(path: &Path) -> Result<String, CliError> {
     fs::read_to_string(path)
         .map_err(|e| CliError::msg(format!("cannot read {}: {e}", path.display())))
+}
+
+/// Reads one line holding a secret (a token on standard input): trimmed, not empty, no inner
+/// whitespace, at most 64 KiB. Errors never quote what was read. With `prompt` (standard
+/// input is a terminal) a prompt goes to stderr first.
+pub fn read_secret_line(
+    input: &mut impl std::io::BufRead,
+    prompt: bool,
+    what: &str,
+) -> Result<SecretString, CliError> {
+    use std::io::{BufRead, Read};
+    const LIMIT: usize = 64 * 1024;
+    if prompt {
+        eprint!("Paste the {what} and press Enter: ");
+    }
+    let mut line = String::new();
+    input
+        .take(LIMIT as u64)
+        .read_line(&mut line)
+        .map_err(|e| CliError::msg(format!("cannot read the {what} from standard input: {e}")))?;
+    let value = line.trim();
+    if value.is_empty() {
+        return Err(CliError::msg(format!(
+            "no {what} on standard input (pipe it in, e.g. `jq -r .token.access_token token.json | safire …`)"
+        )));
+    }
+    let truncated = line.len() >= LIMIT && !line.ends_with('\n');
+    if truncated || value.contains(char::is_whitespace) {
+        return Err(CliError::msg(format!(
+            "standard input does not hold one {what} on its first line"
+        )));
+    }
+    Ok(SecretString::new(value.to_owned()))
 }
 
 /// Reads a token file.
@@ -114,6 +166,30 @@ pub fn write_secret_json(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_secret_line_is_one_word_and_never_quoted() {
+        let read = |bytes: &[u8]| read_secret_line(&mut &bytes[..], false, "token");
+        assert_eq!(
+            read(b"  tok-1234\r\nignored\n").unwrap().expose(),
+            "tok-1234"
+        );
+        assert_eq!(read(b"tok-5678").unwrap().expose(), "tok-5678");
+        for bad in [&b""[..], b"\n", b"   \n"] {
+            let err = read(bad).err().unwrap().to_string();
+            assert!(err.starts_with("no token on standard input"), "{err}");
+        }
+        let err = read(b"two secret-words\n").err().unwrap().to_string();
+        assert_eq!(
+            err,
+            "standard input does not hold one token on its first line"
+        );
+        let long = "x".repeat(64 * 1024 + 10);
+        let err = read(long.as_bytes()).err().unwrap().to_string();
+        assert!(!err.contains("xxx"), "{err}");
+        let err = read(b"\xff\xfe\n").err().unwrap().to_string();
+        assert!(err.starts_with("cannot read the token"), "{err}");
+    }
 
     #[test]
     fn token_file_errors_do_not_quote_values() {

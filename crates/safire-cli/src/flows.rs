@@ -8,12 +8,13 @@ use std::sync::Arc;
 use safire_ureq::SmartClient;
 use safire_ureq::safire_core::{
     AuthorizeParams, CallOptions, ClientAuth, ClientConfig, ClientConfigBuilder, ClientMetadata,
-    OsRandom, PendingAuthorization, Signer,
+    OsRandom, PendingAuthorization, Signer, TokenTypeHint,
 };
 
 pub use safire_ureq::Error;
 pub use safire_ureq::safire_core::{
-    Finding, Jwk, Jwks, PrivateKey, RegisteredClient, SecretString, SmartMetadata, TokenResponse,
+    Finding, Introspection, Jwk, Jwks, PrivateKey, RegisteredClient, SecretString, SmartMetadata,
+    TokenResponse,
 };
 
 /// The server to talk to and how.
@@ -209,6 +210,80 @@ pub fn refresh(
         options = options.scopes(scopes);
     }
     client.refresh_token(refresh_token.clone(), options)
+}
+
+/// How a client authenticates to the introspection or revocation endpoint.
+#[derive(Debug)]
+pub enum EndpointAuth {
+    /// A public client: `client_id` in the body.
+    Public,
+    /// `client_secret_basic`.
+    Secret(SecretString),
+    /// `private_key_jwt` with this key and kid.
+    Key(PrivateKey, String),
+}
+
+/// Which token of a pair (`token_type_hint`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    /// The access token.
+    Access,
+    /// The refresh token.
+    Refresh,
+}
+
+impl TokenKind {
+    fn hint(self) -> TokenTypeHint {
+        match self {
+            TokenKind::Access => TokenTypeHint::AccessToken,
+            TokenKind::Refresh => TokenTypeHint::RefreshToken,
+        }
+    }
+}
+
+fn endpoint_client(
+    server: &Server,
+    client_id: &str,
+    auth: EndpointAuth,
+) -> Result<SmartClient, Error> {
+    server.client(|b| {
+        let b = b.client_id(client_id);
+        match auth {
+            EndpointAuth::Public => b,
+            EndpointAuth::Secret(secret) => b.client_auth(ClientAuth::client_secret_basic(secret)),
+            EndpointAuth::Key(key, kid) => b.client_auth(ClientAuth::private_key_jwt(key, kid)),
+        }
+    })
+}
+
+/// Token introspection (RFC 7662) at the discovered introspection endpoint.
+pub fn introspect(
+    server: &Server,
+    client_id: &str,
+    auth: EndpointAuth,
+    token: &SecretString,
+    kind: Option<TokenKind>,
+) -> Result<Introspection, Error> {
+    endpoint_client(server, client_id, auth)?.introspect_token(
+        token.clone(),
+        kind.map(TokenKind::hint),
+        CallOptions::new(),
+    )
+}
+
+/// Token revocation (RFC 7009) at the discovered revocation endpoint.
+pub fn revoke(
+    server: &Server,
+    client_id: &str,
+    auth: EndpointAuth,
+    token: &SecretString,
+    kind: Option<TokenKind>,
+) -> Result<(), Error> {
+    endpoint_client(server, client_id, auth)?.revoke_token(
+        token.clone(),
+        kind.map(TokenKind::hint),
+        CallOptions::new(),
+    )
 }
 
 /// Loads a PEM private key (PKCS#8, PKCS#1 RSA or SEC1 EC P-384).

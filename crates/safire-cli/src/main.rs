@@ -23,6 +23,7 @@ mod progress;
 mod thumbprint;
 
 use std::fmt;
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -30,7 +31,10 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::files::{TOKEN_FILE_VERSION, TokenFile};
-use crate::flows::{KeyAlgorithm, PrivateKey, Registration, RegistrationAuth, Server};
+use crate::flows::{
+    EndpointAuth, KeyAlgorithm, PrivateKey, Registration, RegistrationAuth, SecretString, Server,
+    TokenKind,
+};
 use crate::loopback::Loopback;
 use crate::progress::with_spinner;
 
@@ -48,7 +52,9 @@ const DEFAULT_LAUNCH_SCOPES: &str = "launch/patient openid fhirUser patient/*.rs
         safire register https://ehr.example/fhir --backend --key key.pem --scope 'system/*.rs' --out client.json\n  \
         safire token backend https://ehr.example/fhir --client-id ID --key key.pem --scope 'system/Patient.rs'\n  \
         safire launch https://ehr.example/fhir --client-id ID --scope 'launch/patient patient/*.rs offline_access' --save token.json\n  \
-        safire refresh token.json\n\n\
+        safire refresh token.json\n  \
+        safire introspect https://ehr.example/fhir --client-id RS --key rs.pem --token-file token.json\n  \
+        safire revoke https://ehr.example/fhir --token-file token.json\n\n\
         Secrets (tokens, client secrets) are never printed unless asked; files holding them are written 0600."
 )]
 struct Cli {
@@ -82,6 +88,10 @@ enum Command {
     Launch(LaunchArgs),
     /// Use the refresh token in a file written by `launch --save` (the file is updated)
     Refresh(RefreshArgs),
+    /// Ask whether a token is active and what it grants (RFC 7662; a confidential client)
+    Introspect(IntrospectArgs),
+    /// Revoke a token (RFC 7009); a token file records what was revoked
+    Revoke(RevokeArgs),
     /// Print the public JWK Set of a private key (to register it)
     Jwks(JwksArgs),
     /// Generate a new private key file (PKCS#8 PEM, written 0600)
@@ -221,6 +231,79 @@ struct RefreshArgs {
     show_token: bool,
 }
 
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Which {
+    /// The access token
+    Access,
+    /// The refresh token
+    Refresh,
+}
+
+/// Where the token comes from. Never argv: it would be in shell history and `ps`.
+#[derive(Args, Debug)]
+struct TokenSourceArgs {
+    /// Token file written by `safire launch --save`
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "token",
+        conflicts_with = "token"
+    )]
+    token_file: Option<PathBuf>,
+    /// `-` reads the token from standard input (one line), keeping it out of shell history
+    #[arg(long, value_name = "-", allow_hyphen_values = true)]
+    token: Option<String>,
+    /// Which token of the file; also sent as token_type_hint (with --token too)
+    #[arg(long, value_enum)]
+    which: Option<Which>,
+}
+
+/// How the calling client authenticates.
+#[derive(Args, Debug)]
+struct EndpointAuthArgs {
+    /// client_secret_basic: the client secret (better from the environment than from argv)
+    #[arg(
+        long,
+        env = "SAFIRE_CLIENT_SECRET",
+        hide_env_values = true,
+        allow_hyphen_values = true,
+        value_name = "SECRET"
+    )]
+    client_secret: Option<String>,
+    /// private_key_jwt: the client's private key (PEM)
+    #[arg(long, value_name = "PEM")]
+    key: Option<PathBuf>,
+    /// Key id registered for --key [default: the key's RFC 7638 thumbprint]
+    #[arg(long, allow_hyphen_values = true, requires = "key")]
+    kid: Option<String>,
+}
+
+#[derive(Args, Debug)]
+struct IntrospectArgs {
+    /// The FHIR base URL
+    fhir_base: String,
+    /// The introspecting client (a confidential client, e.g. a resource server)
+    #[arg(long, allow_hyphen_values = true)]
+    client_id: String,
+    #[command(flatten)]
+    auth: EndpointAuthArgs,
+    #[command(flatten)]
+    source: TokenSourceArgs,
+}
+
+#[derive(Args, Debug)]
+struct RevokeArgs {
+    /// The FHIR base URL
+    fhir_base: String,
+    /// The client the token was issued to [default: the token file's]
+    #[arg(long, allow_hyphen_values = true)]
+    client_id: Option<String>,
+    #[command(flatten)]
+    auth: EndpointAuthArgs,
+    #[command(flatten)]
+    source: TokenSourceArgs,
+}
+
 #[derive(Args, Debug)]
 struct JwksArgs {
     /// The private key (PEM)
@@ -318,6 +401,8 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Token(TokenCommand::Backend(args)) => backend(&server(&args.fhir_base), args),
         Command::Launch(args) => launch(&server(&args.fhir_base), args),
         Command::Refresh(args) => refresh(&global, ca_cert_pem.clone(), args),
+        Command::Introspect(args) => introspect(&server(&args.fhir_base), args),
+        Command::Revoke(args) => revoke(&server(&args.fhir_base), args),
         Command::Jwks(args) => jwks(args),
         Command::Keygen(args) => keygen(args),
     }
@@ -497,6 +582,7 @@ fn launch(server: &Server, args: LaunchArgs) -> Result<(), CliError> {
             fhir_base_url: server.base.clone(),
             client_id: args.client_id.clone(),
             token: token.clone(),
+            revoked: Vec::new(),
         };
         files::write_secret_json(path, &file, true)?;
     }
@@ -518,6 +604,12 @@ fn refresh(
     args: RefreshArgs,
 ) -> Result<(), CliError> {
     let mut file = files::read_token_file(&args.token_file)?;
+    if file.is_revoked(REFRESH_TOKEN) {
+        return Err(CliError::msg(format!(
+            "the refresh token in {} was revoked (`safire revoke`); launch again",
+            args.token_file.display()
+        )));
+    }
     let refresh_token = file.token.refresh_token.clone().ok_or_else(|| {
         CliError::msg(format!(
             "{} holds no refresh token; launch with the offline_access (or online_access) scope",
@@ -546,8 +638,163 @@ fn refresh(
         saved.refresh_token = Some(refresh_token);
     }
     file.token = saved;
+    file.revoked.clear();
     files::write_secret_json(&args.token_file, &file, true)?;
     println!("Tokens saved to {} (mode 0600)", args.token_file.display());
+    Ok(())
+}
+
+/// The names a token file uses for its two tokens (also the `token_type_hint` values).
+const ACCESS_TOKEN: &str = "access_token";
+const REFRESH_TOKEN: &str = "refresh_token";
+
+/// A token to introspect or revoke, and where it came from.
+struct SourcedToken {
+    token: SecretString,
+    kind: Option<TokenKind>,
+    /// The token file and its contents, when the token came from one.
+    file: Option<(PathBuf, TokenFile)>,
+}
+
+impl SourcedToken {
+    /// `the refresh token from token.json`, `the token from standard input`.
+    fn describe(&self) -> String {
+        let what = match self.kind {
+            Some(TokenKind::Access) => "the access token",
+            Some(TokenKind::Refresh) => "the refresh token",
+            None => "the token",
+        };
+        match &self.file {
+            Some((path, _)) => format!("{what} from {}", path.display()),
+            None => format!("{what} from standard input"),
+        }
+    }
+}
+
+/// Reads the token from a token file (checking it came from `base`) or from stdin.
+/// `default` picks the token of a file when `--which` is not given.
+fn read_token(
+    base: &str,
+    args: &TokenSourceArgs,
+    default: impl FnOnce(&TokenFile) -> TokenKind,
+) -> Result<SourcedToken, CliError> {
+    let kind = args.which.map(|which| match which {
+        Which::Access => TokenKind::Access,
+        Which::Refresh => TokenKind::Refresh,
+    });
+    if let Some(path) = &args.token_file {
+        let file = files::read_token_file(path)?;
+        // A token goes back only to the server that issued it.
+        if file.fhir_base_url.trim_end_matches('/') != base.trim_end_matches('/') {
+            return Err(CliError::msg(format!(
+                "{} holds a token from {}, not from {base}",
+                path.display(),
+                file.fhir_base_url
+            )));
+        }
+        let kind = kind.unwrap_or_else(|| default(&file));
+        let token = match kind {
+            TokenKind::Access => file.token.access_token.clone(),
+            TokenKind::Refresh => file.token.refresh_token.clone().ok_or_else(|| {
+                CliError::msg(format!("{} holds no refresh token", path.display()))
+            })?,
+        };
+        return Ok(SourcedToken {
+            token,
+            kind: Some(kind),
+            file: Some((path.clone(), file)),
+        });
+    }
+    match args.token.as_deref() {
+        // Never echo the value: it is most likely a token typed on the command line.
+        Some("-") => Ok(SourcedToken {
+            token: {
+                let stdin = std::io::stdin();
+                let prompt = stdin.is_terminal();
+                files::read_secret_line(&mut stdin.lock(), prompt, "token")?
+            },
+            kind,
+            file: None,
+        }),
+        Some(_) => Err(CliError::msg(
+            "--token takes only `-` (the token on standard input), so the token stays out of \
+             shell history and `ps`; or pass --token-file",
+        )),
+        None => Err(CliError::msg("pass --token-file FILE or --token -")),
+    }
+}
+
+/// The calling client's authentication from `--client-secret` / `--key [--kid]`.
+fn endpoint_auth(args: EndpointAuthArgs) -> Result<EndpointAuth, CliError> {
+    match (args.client_secret, &args.key) {
+        (Some(_), Some(_)) => Err(CliError::msg(
+            "pass either --client-secret (or SAFIRE_CLIENT_SECRET) or --key, not both",
+        )),
+        (Some(secret), None) => Ok(EndpointAuth::Secret(SecretString::new(secret))),
+        (None, Some(path)) => {
+            let key = load_key(path)?;
+            let kid = kid_for(&key, args.kid)?;
+            Ok(EndpointAuth::Key(key, kid))
+        }
+        (None, None) => Ok(EndpointAuth::Public),
+    }
+}
+
+fn introspect(server: &Server, args: IntrospectArgs) -> Result<(), CliError> {
+    let auth = endpoint_auth(args.auth)?;
+    if matches!(auth, EndpointAuth::Public) {
+        return Err(CliError::msg(
+            "introspection needs a confidential client: pass --client-secret (or \
+             SAFIRE_CLIENT_SECRET) or --key key.pem",
+        ));
+    }
+    let source = read_token(&server.base, &args.source, |_| TokenKind::Access)?;
+    let answer = with_spinner("Introspecting the token", || {
+        flows::introspect(server, &args.client_id, auth, &source.token, source.kind)
+    })?;
+    println!("Introspection of {}", source.describe());
+    print!(
+        "{}",
+        output::introspection(&answer, std::time::SystemTime::now())
+    );
+    Ok(())
+}
+
+fn revoke(server: &Server, args: RevokeArgs) -> Result<(), CliError> {
+    let auth = endpoint_auth(args.auth)?;
+    // Logging out means ending the grant: the refresh token when there is one.
+    let source = read_token(&server.base, &args.source, |file| {
+        if file.token.refresh_token.is_some() {
+            TokenKind::Refresh
+        } else {
+            TokenKind::Access
+        }
+    })?;
+    let client_id = match (&args.client_id, &source.file) {
+        (Some(id), _) => id.clone(),
+        (None, Some((_, file))) => file.client_id.clone(),
+        (None, None) => {
+            return Err(CliError::msg(
+                "pass --client-id (the client the token was issued to)",
+            ));
+        }
+    };
+    with_spinner("Revoking the token", || {
+        flows::revoke(server, &client_id, auth, &source.token, source.kind)
+    })?;
+    println!("Revoked {} (client {client_id})", source.describe());
+    if let Some((path, mut file)) = source.file {
+        let name = match source.kind {
+            Some(TokenKind::Refresh) => REFRESH_TOKEN,
+            _ => ACCESS_TOKEN,
+        };
+        file.mark_revoked(name);
+        files::write_secret_json(&path, &file, true)?;
+        println!(
+            "Marked the {name} revoked in {} (mode 0600)",
+            path.display()
+        );
+    }
     Ok(())
 }
 

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::flows::{self, Finding, RegisteredClient, SmartMetadata, TokenResponse};
+use crate::flows::{self, Finding, Introspection, RegisteredClient, SmartMetadata, TokenResponse};
 
 /// One `label  value` line.
 fn line(out: &mut String, label: &str, value: &str) {
@@ -217,12 +217,47 @@ pub fn registration(client: &RegisteredClient, show_secrets: bool) -> String {
     out
 }
 
+/// An introspection answer: active, and for an active token what it grants (identifiers only
+/// when the server sent them), then the parser's findings.
+pub fn introspection(answer: &Introspection, now: SystemTime) -> String {
+    let mut out = String::new();
+    line(&mut out, "active", &answer.active.to_string());
+    if answer.active {
+        line(&mut out, "scope", opt(answer.scope.as_deref()));
+        line(&mut out, "client_id", opt(answer.client_id.as_deref()));
+        let expiry = match answer.exp {
+            Some(exp) if answer.is_active_at(now) => rfc3339_secs(exp),
+            Some(exp) => format!("{} (expired)", rfc3339_secs(exp)),
+            None => "not stated".to_owned(),
+        };
+        line(&mut out, "exp", &expiry);
+        for (label, value) in [
+            ("sub", &answer.sub),
+            ("patient", &answer.patient),
+            ("fhirUser", &answer.fhir_user),
+        ] {
+            if let Some(value) = value {
+                line(&mut out, label, value);
+            }
+        }
+    }
+    for finding in &answer.findings {
+        line(&mut out, "finding", &finding.to_string());
+    }
+    out
+}
+
 /// UTC time as `YYYY-MM-DDTHH:MM:SSZ`.
 pub fn rfc3339(time: SystemTime) -> String {
-    let secs = time
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    rfc3339_secs(
+        time.duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
+    )
+}
+
+/// Unix seconds as `YYYY-MM-DDTHH:MM:SSZ` (any `u64`: a server's `exp` is untrusted).
+pub fn rfc3339_secs(secs: u64) -> String {
     let days = i64::try_from(secs / 86_400).unwrap_or(0);
     let rem = secs % 86_400;
     // Howard Hinnant's civil_from_days.
@@ -255,5 +290,7 @@ mod tests {
         assert_eq!(rfc3339(t), "2000-02-29T12:34:56Z");
         let t = UNIX_EPOCH + Duration::from_secs(1_767_225_599);
         assert_eq!(rfc3339(t), "2025-12-31T23:59:59Z");
+        // Absurd server values do not panic.
+        assert!(rfc3339_secs(u64::MAX).ends_with("Z"));
     }
 }
