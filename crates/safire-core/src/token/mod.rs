@@ -226,6 +226,7 @@ impl TokenFlow {
             options: &self.options,
             auth: &auth,
             endpoint,
+            assertion_audience: None,
             operation: Operation::Token,
             reserved: RESERVED_PARAMS,
         }
