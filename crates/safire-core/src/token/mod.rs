@@ -230,6 +230,7 @@ impl TokenFlow {
             options: &self.options,
             auth,
             endpoint,
+            assertion_audience: None,
             operation: Operation::Token,
             reserved: RESERVED_PARAMS,
         }
