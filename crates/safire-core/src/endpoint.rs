@@ -205,6 +205,9 @@ pub(crate) struct EndpointRequest<'a> {
     pub(crate) options: &'a CallOptions,
     pub(crate) auth: &'a ResolvedAuth,
     pub(crate) endpoint: &'a str,
+    /// The `aud` of a client assertion when it is not `endpoint`: the token endpoint, for the
+    /// companion endpoints (see [`assertion_audience`]).
+    pub(crate) assertion_audience: Option<&'a str>,
     pub(crate) operation: Operation,
     /// The operation's own parameter names: never accepted as extra parameters.
     pub(crate) reserved: &'a [&'a str],
@@ -232,6 +235,7 @@ fn endpoint_request(
         options,
         auth,
         endpoint,
+        assertion_audience,
         operation,
         reserved,
     } = *request;
@@ -265,7 +269,7 @@ fn endpoint_request(
                 kid,
                 jku: config.jwks_uri(),
                 client_id: client_id()?,
-                audience: endpoint,
+                audience: assertion_audience.unwrap_or(endpoint),
                 lifetime: MAX_ASSERTION_LIFETIME,
             }
             .sign(env.now, env.random)?;
@@ -281,6 +285,40 @@ fn endpoint_request(
         authorization,
         requests::form_body(form),
     )
+}
+
+/// The `aud` of a client assertion sent to a companion endpoint (introspection, revocation):
+/// the token endpoint, configured or discovered; `None` when `auth` is not an assertion.
+///
+/// SMART's asymmetric client authentication names the token URL as the assertion's `aud`,
+/// OpenID Connect Core §9 says it SHOULD be the token endpoint, and RFC 7523 §3 lets the token
+/// endpoint identify the authorization server: servers that check `aud` strictly accept only
+/// it, and the lenient ones accept it too.
+pub(crate) fn assertion_audience(
+    auth: &ResolvedAuth,
+    config: &ClientConfig,
+    metadata: Option<&crate::SmartMetadata>,
+) -> Result<Option<String>, Error> {
+    match auth {
+        ResolvedAuth::Assertion { .. } => crate::ServerEndpoint::Token
+            .resolve(config, metadata)
+            .map(Some),
+        _ => Ok(None),
+    }
+}
+
+/// Whether a companion endpoint's flow needs discovery for the token endpoint alone: its
+/// client authentication is an assertion and the token endpoint is not configured.
+pub(crate) fn assertion_needs_token_endpoint(
+    config: &ClientConfig,
+    options: &CallOptions,
+    requirement: AuthRequirement,
+) -> bool {
+    config.token_endpoint().is_none()
+        && matches!(
+            resolve_auth(config, options, requirement),
+            Ok(ResolvedAuth::Assertion { .. })
+        )
 }
 
 /// `Basic base64(id:secret)` with the chosen encoding of id and secret.

@@ -13,7 +13,10 @@ use serde_json::{Map, Value};
 
 use crate::config::{CallOptions, ClientConfig};
 use crate::discovery::ServerEndpoint;
-use crate::endpoint::{AuthRequirement, EndpointRequest, credential_texts, resolve_auth};
+use crate::endpoint::{
+    AuthRequirement, EndpointRequest, assertion_audience, assertion_needs_token_endpoint,
+    credential_texts, resolve_auth,
+};
 use crate::error::{ConfigurationError, Error, IntrospectionError, OAuthErrorFields};
 use crate::finding::{Finding, Findings};
 use crate::flow::{Env, Flow, Step};
@@ -552,6 +555,11 @@ impl Flow for IntrospectionFlow {
         Ok(())
     }
 
+    fn needs_metadata(&self) -> bool {
+        // A client assertion's `aud` is the token endpoint.
+        assertion_needs_token_endpoint(&self.config, &self.options, AuthRequirement::ClientOrBearer)
+    }
+
     fn provide_metadata(&mut self, metadata: Arc<SmartMetadata>) {
         self.metadata = Some(metadata);
     }
@@ -561,6 +569,7 @@ impl Flow for IntrospectionFlow {
         let auth = resolve_auth(&self.config, &self.options, AuthRequirement::ClientOrBearer)?;
         let endpoint =
             ServerEndpoint::Introspection.resolve(&self.config, self.metadata.as_deref())?;
+        let audience = assertion_audience(&auth, &self.config, self.metadata.as_deref())?;
         let mut form = vec![("token", self.token.expose())];
         if let Some(hint) = self.hint {
             form.push(("token_type_hint", hint.as_str()));
@@ -570,6 +579,7 @@ impl Flow for IntrospectionFlow {
             options: &self.options,
             auth: &auth,
             endpoint: &endpoint,
+            assertion_audience: audience.as_deref(),
             operation: Operation::Introspection,
             reserved: RESERVED_PARAMS,
         }

@@ -10,7 +10,10 @@ use std::sync::Arc;
 
 use crate::config::{CallOptions, ClientConfig};
 use crate::discovery::ServerEndpoint;
-use crate::endpoint::{AuthRequirement, EndpointRequest, credential_texts, resolve_auth};
+use crate::endpoint::{
+    AuthRequirement, EndpointRequest, assertion_audience, assertion_needs_token_endpoint,
+    credential_texts, resolve_auth,
+};
 use crate::error::{ConfigurationError, Error, RevocationError};
 use crate::flow::{Env, Flow, Step};
 use crate::introspection::TokenTypeHint;
@@ -128,6 +131,11 @@ impl Flow for RevocationFlow {
         Ok(())
     }
 
+    fn needs_metadata(&self) -> bool {
+        // A client assertion's `aud` is the token endpoint.
+        assertion_needs_token_endpoint(&self.config, &self.options, AuthRequirement::Configured)
+    }
+
     fn provide_metadata(&mut self, metadata: Arc<SmartMetadata>) {
         self.metadata = Some(metadata);
     }
@@ -137,6 +145,7 @@ impl Flow for RevocationFlow {
         let auth = resolve_auth(&self.config, &self.options, AuthRequirement::Configured)?;
         let endpoint =
             ServerEndpoint::Revocation.resolve(&self.config, self.metadata.as_deref())?;
+        let audience = assertion_audience(&auth, &self.config, self.metadata.as_deref())?;
         let mut form = vec![("token", self.token.expose())];
         if let Some(hint) = self.hint {
             form.push(("token_type_hint", hint.as_str()));
@@ -146,6 +155,7 @@ impl Flow for RevocationFlow {
             options: &self.options,
             auth: &auth,
             endpoint: &endpoint,
+            assertion_audience: audience.as_deref(),
             operation: Operation::Revocation,
             reserved: RESERVED_PARAMS,
         }

@@ -9,7 +9,8 @@
 //! public app → standalone launch with PKCE → code exchange with the id_token verified (the
 //! user's `fhirUser`) → refresh → a session that keeps its (2-second) access token valid by
 //! itself and reads `Patient/<id>` from the sandbox's FHIR endpoint → registration of an ES384
-//! backend client with the JWKS made from its key → a backend services token.
+//! backend client with the JWKS made from its key → a backend services token → its
+//! introspection, revocation, and introspection again (inactive).
 
 use std::error::Error;
 use std::sync::Arc;
@@ -18,7 +19,7 @@ use std::time::Duration;
 
 use safire_core::{
     AuthorizeParams, CallOptions, ClientAuth, ClientConfig, ClientMetadata, Jwks, OsRandom,
-    PrivateKey, Signer, TokenResponse,
+    PrivateKey, Signer, TokenResponse, TokenTypeHint,
 };
 use safire_sandbox::{Endpoint, LaunchContext, Sandbox};
 use safire_ureq::SmartClient;
@@ -200,6 +201,19 @@ fn main() -> Result<(), Box<dyn Error>> {
     )?;
     let token = service.request_backend_token(CallOptions::new().scopes(["system/*.rs"]))?;
     show_token(&token);
+
+    step("9. Introspect the token (RFC 7662), revoke it (RFC 7009), introspect again");
+    let hint = Some(TokenTypeHint::AccessToken);
+    let before = service.introspect_token(token.access_token.clone(), hint, CallOptions::new())?;
+    say("active", &before.active.to_string());
+    say("scope", before.scope.as_deref().unwrap_or("-"));
+    service.revoke_token(token.access_token.clone(), hint, CallOptions::new())?;
+    say("revoked", "yes");
+    let after = service.introspect_token(token.access_token.clone(), hint, CallOptions::new())?;
+    say("active", &after.active.to_string());
+    if !before.active || after.active {
+        return Err("introspection should say active before and inactive after revocation".into());
+    }
 
     step("Done: every flow ran against the sandbox.");
     Ok(())

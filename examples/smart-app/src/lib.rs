@@ -7,7 +7,8 @@
 //! expires), the verified `fhirUser`, the granted scopes and the token's expiry, revokes the
 //! token at logout, and publishes its public keys at `/.well-known/jwks.json`.
 //!
-//! The protocol lives in [`smart`]; this module is HTTP and HTML only.
+//! The protocol lives in [`smart`] (sign-in, sign-out) and [`ehr_session`] (the tokens in
+//! between: the seam where the library's sessions plug in); this module is HTTP and HTML only.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -22,6 +23,7 @@
 
 pub mod config;
 pub mod demo;
+pub mod ehr_session;
 mod pages;
 pub mod smart;
 
@@ -40,7 +42,8 @@ use tower_sessions::cookie::time::Duration as CookieDuration;
 use tower_sessions::{Expiry, Session, SessionManagerLayer, SessionStore};
 
 pub use config::{AppConfig, ConfigError};
-pub use smart::{Login, Registry, SmartError};
+pub use ehr_session::Login;
+pub use smart::{Registry, SmartError};
 
 /// The session key of the authorization in progress.
 const PENDING: &str = "smart.pending";
@@ -153,7 +156,7 @@ async fn home(State(app): Shared, session: Session) -> Result<Response, Failure>
     let before = login.refreshes;
     let patient = match login.token.patient.clone() {
         Some(id) if is_fhir_id(&id) => {
-            Some(server.read(&mut login, &format!("Patient/{id}")).await)
+            Some(ehr_session::read(server, &mut login, &format!("Patient/{id}")).await)
         }
         Some(_) => Some(Err(SmartError::Other(
             "the server sent a patient id that is not a FHIR id".into(),

@@ -6,7 +6,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
-use crate::smart::{Login, Registry, Server, SmartError, format_utc};
+use crate::ehr_session::Login;
+use crate::smart::{Registry, Server, SmartError, format_utc};
 
 /// HTML-escapes text for element content and quoted attributes.
 pub(crate) fn esc(text: &str) -> String {

@@ -7,14 +7,14 @@ mod harness;
 use std::time::Duration;
 
 use harness::World;
-use safire_core::{ClientAuth, ClientConfig};
+use safire_core::{CallOptions, ClientAuth, ClientConfig, TokenTypeHint};
 use safire_hyper::SmartClient;
 use safire_sandbox::Endpoint;
-use smart_app::smart::{Exchange, authenticated_form};
 
-/// Whether the sandbox's introspection endpoint calls `token` active, asked as the sandbox's
-/// `client_secret_basic` client (introspection is for confidential clients).
-async fn introspect_active(world: &World, token: &str) -> bool {
+/// Whether the sandbox's introspection endpoint calls `token` active, asked with the library's
+/// `introspect_token` as the sandbox's `client_secret_basic` client (introspection is for
+/// confidential clients; this one plays the resource server, independent of the app).
+async fn introspect_active(world: &World, token: &str, hint: TokenTypeHint) -> bool {
     let info = &world.sandbox.clients().symmetric;
     let config = ClientConfig::builder(world.sandbox.fhir_base_url())
         .client_id(&info.client_id)
@@ -25,20 +25,11 @@ async fn introspect_active(world: &World, token: &str) -> bool {
         .build()
         .expect("introspection client config");
     let client = SmartClient::new(config).expect("introspection client");
-    let metadata = client.server_metadata().await.expect("discovery");
-    let endpoint = metadata
-        .introspection_endpoint
-        .clone()
-        .expect("the sandbox advertises introspection");
-    let request = authenticated_form(client.config(), &metadata, &endpoint, &[("token", token)])
-        .expect("introspection request");
-    let response = client
-        .run(Exchange::new(request))
+    client
+        .introspect_token(token, Some(hint), CallOptions::new())
         .await
-        .expect("introspection");
-    assert_eq!(response.status(), 200, "introspection status");
-    let body: serde_json::Value = serde_json::from_slice(response.body()).expect("JSON");
-    body["active"].as_bool().expect("'active' is a boolean")
+        .expect("introspection")
+        .active
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -54,6 +45,10 @@ async fn standalone_launch_shows_the_chosen_patient() {
         fhir_user.starts_with(world.sandbox.fhir_base_url())
             && fhir_user.contains("/Practitioner/"),
         "verified fhirUser of the clinician: {fhir_user}"
+    );
+    assert!(
+        world.sandbox.requests(Endpoint::Jwks) >= 1,
+        "the code exchange fetched the server's keys to verify the id_token"
     );
     let scopes = world.text_of("#scopes").await;
     assert!(scopes.contains("patient/Patient.rs"), "{scopes}");
@@ -196,22 +191,32 @@ async fn logout_revokes_the_token_and_asks_to_sign_in_again() {
     assert_eq!(world.text_of("#patient-name").await, "Amy Shaw");
     let login = world.login().await.expect("signed in");
     let access = login.token.access_token.expose().to_owned();
+    let refresh = login.token.refresh_token.clone().expect("refresh token");
     assert!(
-        introspect_active(&world, &access).await,
+        introspect_active(&world, &access, TokenTypeHint::AccessToken).await,
         "active before logout"
     );
+    assert!(
+        introspect_active(&world, refresh.expose(), TokenTypeHint::RefreshToken).await,
+        "grant active before logout"
+    );
 
+    let revocations = world.sandbox.requests(Endpoint::Revoke);
     world.click("#logout").await;
     let signed_out = world.text_of("#signed-out").await;
     assert!(signed_out.contains("not signed in"), "{signed_out}");
     assert!(
-        !introspect_active(&world, &access).await,
+        !introspect_active(&world, &access, TokenTypeHint::AccessToken).await,
         "revoked by logout"
     );
-    let refresh = login.token.refresh_token.expect("refresh token");
     assert!(
-        !introspect_active(&world, refresh.expose()).await,
+        !introspect_active(&world, refresh.expose(), TokenTypeHint::RefreshToken).await,
         "grant revoked"
+    );
+    assert_eq!(
+        world.sandbox.requests(Endpoint::Revoke) - revocations,
+        2,
+        "the refresh token and the access token were revoked"
     );
     assert!(world.login().await.is_none());
     world.finish().await;

@@ -105,19 +105,30 @@ fn each_client_authentication() {
         ("rs", "s3cr3t")
     );
 
-    // private_key_jwt: an assertion for the introspection endpoint.
+    // private_key_jwt: an assertion whose `aud` is the token endpoint (SMART's token URL),
+    // sent to the introspection endpoint.
     let key = PrivateKey::generate_es384(&mut SeededRandom::new(3)).unwrap();
     let config = builder()
+        .token_endpoint("https://ehr.example/token")
         .client_auth(ClientAuth::private_key_jwt(key, "k1"))
         .build()
         .unwrap();
     let (sent, _) = drive(flow(config), vec![json(200, ACTIVE)]);
+    assert_eq!(sent.len(), 1, "both endpoints configured: no discovery");
+    assert_eq!(sent[0].uri(), "https://ehr.example/introspect");
     let f = form(&sent[0]);
     assert_eq!(f["client_assertion_type"], crate::JWT_BEARER_ASSERTION_TYPE);
-    let claims = f["client_assertion"].split('.').nth(1).unwrap().to_owned();
-    let claims: Value =
-        serde_json::from_slice(&base64ct::Base64UrlUnpadded::decode_vec(&claims).unwrap()).unwrap();
-    assert_eq!(claims["aud"], "https://ehr.example/introspect");
+    assert_eq!(assertion_claims(&f)["aud"], "https://ehr.example/token");
+}
+
+/// The claims of the form's `client_assertion`.
+pub(crate) fn assertion_claims(form: &HashMap<String, String>) -> Value {
+    let claims = form["client_assertion"]
+        .split('.')
+        .nth(1)
+        .unwrap()
+        .to_owned();
+    serde_json::from_slice(&base64ct::Base64UrlUnpadded::decode_vec(&claims).unwrap()).unwrap()
 }
 
 use base64ct::Encoding as _;

@@ -1,7 +1,9 @@
 use super::*;
+use crate::assertion::PrivateKey;
 use crate::config::ClientAuth;
 use crate::error::RevocationErrorKind;
-use crate::introspection::tests::{drive, form, json};
+use crate::introspection::tests::{assertion_claims, drive, form, json};
+use crate::random::SeededRandom;
 
 const TOKEN: &str = "canary-revoked-token-c0de";
 
@@ -159,4 +161,37 @@ fn discovered_endpoint_and_its_absence() {
             .to_string()
             .contains("ClientConfigBuilder::revocation_endpoint")
     );
+}
+
+#[test]
+fn an_assertion_is_for_the_token_endpoint_discovered_when_not_configured() {
+    let key = PrivateKey::generate_es384(&mut SeededRandom::new(5)).unwrap();
+    // Only the revocation endpoint is configured: the token endpoint (the assertion's `aud`)
+    // is discovered first.
+    let flow = RevocationFlow::new(config(ClientAuth::private_key_jwt(key, "k1")), TOKEN);
+    let discovery = r#"{"authorization_endpoint":"https://ehr.example/authorize",
+        "token_endpoint":"https://ehr.example/token",
+        "revocation_endpoint":"https://ehr.example/other-revoke"}"#;
+    let (sent, result) = drive(flow, vec![json(200, discovery), json(200, "")]);
+    result.unwrap();
+    assert_eq!(sent.len(), 2);
+    assert!(
+        sent[0]
+            .uri()
+            .to_string()
+            .ends_with("/.well-known/smart-configuration")
+    );
+    assert_eq!(
+        sent[1].uri(),
+        "https://ehr.example/revoke",
+        "the configured one"
+    );
+    let f = form(&sent[1]);
+    assert_eq!(f["client_assertion_type"], crate::JWT_BEARER_ASSERTION_TYPE);
+    assert_eq!(assertion_claims(&f)["aud"], "https://ehr.example/token");
+
+    // Other client authentication needs no discovery.
+    let flow = RevocationFlow::new(config(ClientAuth::client_secret_basic("s")), TOKEN);
+    let (sent, _) = drive(flow, vec![json(200, "")]);
+    assert_eq!(sent.len(), 1);
 }

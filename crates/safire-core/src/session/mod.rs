@@ -167,6 +167,10 @@ pub struct Session {
     /// [`verify_id_token`](crate::verify_id_token)).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id_token: Option<SecretString>,
+    /// The user's `fhirUser` (absolute URL) from the id_token the code exchange verified;
+    /// absent when no id_token was verified. A patient identifier: hidden from `Debug`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fhir_user: Option<String>,
     /// Findings of the latest token response and of the merge.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub findings: Vec<Finding>,
@@ -192,9 +196,18 @@ impl fmt::Debug for Session {
             .field("intent", &self.intent)
             .field("tenant", &self.tenant)
             .field("id_token", &self.id_token)
+            .field("fhir_user", &present(self.fhir_user.is_some()))
             .field("findings", &self.findings.len())
             .finish()
     }
+}
+
+/// The absolute `fhirUser` of a verified id_token.
+fn verified_fhir_user(identity: &Option<crate::oidc::VerifiedIdToken>) -> Option<String> {
+    identity
+        .as_ref()
+        .and_then(|identity| identity.fhir_user.as_ref())
+        .map(|user| user.url().to_string())
 }
 
 /// When `token` was issued, if its lifetime is known.
@@ -256,6 +269,7 @@ impl Session {
             smart_style_url: token.smart_style_url,
             intent: token.intent,
             tenant: token.tenant,
+            fhir_user: verified_fhir_user(&token.identity),
             id_token: token.id_token,
             findings,
         }
@@ -405,6 +419,7 @@ impl Session {
             smart_style_url: token.smart_style_url.or(previous.smart_style_url),
             intent: token.intent.or(previous.intent),
             tenant: token.tenant.or(previous.tenant),
+            fhir_user: verified_fhir_user(&token.identity).or(previous.fhir_user),
             id_token: token.id_token.or(previous.id_token),
             findings,
         }

@@ -201,8 +201,12 @@ impl TokenFlow {
         )?)
     }
 
-    fn token_request(&self, endpoint: &str, env: &mut Env<'_>) -> Result<HttpRequest, Error> {
-        let auth = self.resolve_auth()?;
+    fn token_request(
+        &self,
+        auth: &ResolvedAuth,
+        endpoint: &str,
+        env: &mut Env<'_>,
+    ) -> Result<HttpRequest, Error> {
         let scope = self.scopes().map(|s| s.join(" "));
         let mut form: Vec<(&str, &str)> = Vec::with_capacity(8);
         match &self.grant {
@@ -224,8 +228,9 @@ impl TokenFlow {
         EndpointRequest {
             config: &self.config,
             options: &self.options,
-            auth: &auth,
+            auth,
             endpoint,
+            assertion_audience: None,
             operation: Operation::Token,
             reserved: RESERVED_PARAMS,
         }
@@ -271,10 +276,10 @@ impl Flow for TokenFlow {
 
     fn start(&mut self, env: &mut Env<'_>) -> Result<Step<TokenResponse>, Error> {
         // Every credential problem surfaces before any request is built.
-        self.resolve_auth()?;
+        let auth = self.resolve_auth()?;
         self.check_pending_age(env.now)?;
         let endpoint = ServerEndpoint::Token.resolve(&self.config, self.metadata.as_deref())?;
-        Ok(Step::Send(self.token_request(&endpoint, env)?))
+        Ok(Step::Send(self.token_request(&auth, &endpoint, env)?))
     }
 
     fn on_response(
