@@ -220,7 +220,7 @@ pub enum EndpointAuth {
     /// `client_secret_basic`.
     Secret(SecretString),
     /// `private_key_jwt` with this key and kid.
-    Key(PrivateKey, String),
+    Key(Box<PrivateKey>, String),
 }
 
 /// Which token of a pair (`token_type_hint`).
@@ -251,7 +251,7 @@ fn endpoint_client(
         match auth {
             EndpointAuth::Public => b,
             EndpointAuth::Secret(secret) => b.client_auth(ClientAuth::client_secret_basic(secret)),
-            EndpointAuth::Key(key, kid) => b.client_auth(ClientAuth::private_key_jwt(key, kid)),
+            EndpointAuth::Key(key, kid) => b.client_auth(ClientAuth::private_key_jwt(*key, kid)),
         }
     })
 }

@@ -734,7 +734,7 @@ fn endpoint_auth(args: EndpointAuthArgs) -> Result<EndpointAuth, CliError> {
         (None, Some(path)) => {
             let key = load_key(path)?;
             let kid = kid_for(&key, args.kid)?;
-            Ok(EndpointAuth::Key(key, kid))
+            Ok(EndpointAuth::Key(Box::new(key), kid))
         }
         (None, None) => Ok(EndpointAuth::Public),
     }

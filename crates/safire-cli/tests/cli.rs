@@ -96,6 +96,7 @@ fn safire(args: &[&str]) -> Output {
     Command::new(SAFIRE)
         .args(args)
         .env_remove("SAFIRE_INITIAL_ACCESS_TOKEN")
+        .env_remove("SAFIRE_CLIENT_SECRET")
         .output()
         .unwrap()
 }
@@ -1264,8 +1265,7 @@ fn introspect_and_revoke_a_backend_token_from_stdin() {
     let token = env.sent("access_token").pop().unwrap();
     let stdin = format!("{token}\n");
 
-    // Introspected by the asymmetric client (private_key_jwt), the secret from the environment
-    // being ignored when not asked for is not needed here: --key.
+    // Introspected by the asymmetric client (private_key_jwt).
     let asymmetric = &clients.asymmetric;
     let rs_key = env.path("asymmetric.pem");
     std::fs::write(&rs_key, asymmetric.private_key_pem.as_deref().unwrap()).unwrap();
@@ -1339,29 +1339,43 @@ fn introspect_and_revoke_a_backend_token_from_stdin() {
 
     // A secret from the environment works too (the symmetric client).
     let symmetric = &clients.symmetric;
-    let o = Command::new(SAFIRE)
-        .args([
-            "introspect",
-            &env.base,
-            "--insecure-localhost",
-            "--client-id",
-            &symmetric.client_id,
-            "--token",
-            "-",
-        ])
-        .env(
-            "SAFIRE_CLIENT_SECRET",
-            symmetric.client_secret.as_deref().unwrap(),
-        )
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let with_env_secret = |stdin: Stdio| {
+        Command::new(SAFIRE)
+            .args([
+                "introspect",
+                &env.base,
+                "--insecure-localhost",
+                "--client-id",
+                &symmetric.client_id,
+                "--token",
+                "-",
+            ])
+            .env(
+                "SAFIRE_CLIENT_SECRET",
+                symmetric.client_secret.as_deref().unwrap(),
+            )
+            .stdin(stdin)
+            .output()
+            .unwrap()
+    };
+    let token_file = env.path("stdin-token");
+    std::fs::write(&token_file, &stdin).unwrap();
+    let o = with_env_secret(std::fs::File::open(&token_file).unwrap().into());
+    assert_eq!(
+        ok(&o),
+        "Introspection of the token from standard input\n  active                       false\n"
+    );
+    assert_absent(
+        &o,
+        &[token.clone(), symmetric.client_secret.clone().unwrap()],
+    );
+    assert_eq!(env.sandbox.requests(Endpoint::Introspect), 3);
     // Empty standard input: refused before any request.
     fails_with(
-        &o,
+        &with_env_secret(Stdio::null()),
         "no token on standard input (pipe it in, e.g. `jq -r .token.access_token token.json | safire …`)",
     );
-    assert_eq!(env.sandbox.requests(Endpoint::Introspect), 2);
+    assert_eq!(env.sandbox.requests(Endpoint::Introspect), 3);
 }
 
 #[test]
