@@ -303,6 +303,16 @@ impl Error {
     }
 }
 
+/// Adapts a `render(&self, &mut Formatter)` function to `Display`, so the structs below can
+/// derive `thiserror::Error` while keeping their conditional messages in one function.
+struct Rendered<'a, T>(&'a T, fn(&T, &mut fmt::Formatter<'_>) -> fmt::Result);
+
+impl<T> fmt::Display for Rendered<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        (self.1)(self.0, f)
+    }
+}
+
 /// Longest piece of server-supplied text kept in an error.
 const MAX_SERVER_TEXT: usize = 300;
 
@@ -344,7 +354,8 @@ pub fn url_for_message(raw: &str) -> String {
 }
 
 /// A configuration problem found before any request was built.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", Rendered(self, Self::render))]
 #[non_exhaustive]
 pub enum ConfigurationError {
     /// Attributes that the operation needs and nobody supplied.
@@ -384,8 +395,9 @@ impl ConfigurationError {
     }
 }
 
-impl fmt::Display for ConfigurationError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl ConfigurationError {
+    /// `Display` (through thiserror's `fmt`), kept beside the fields it reads.
+    fn render(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ConfigurationError::Missing(names) if !names.is_empty() => {
                 write!(f, "Configuration missing: {}", names.join(", "))
@@ -419,10 +431,9 @@ impl fmt::Display for ConfigurationError {
     }
 }
 
-impl std::error::Error for ConfigurationError {}
-
 /// The SMART configuration could not be discovered or lacks something a flow needs.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", Rendered(self, Self::render))]
 pub struct DiscoveryError {
     /// The URL that was fetched (without query).
     pub endpoint: String,
@@ -443,8 +454,9 @@ impl DiscoveryError {
     }
 }
 
-impl fmt::Display for DiscoveryError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl DiscoveryError {
+    /// `Display` (through thiserror's `fmt`), kept beside the fields it reads.
+    fn render(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
             "Failed to discover SMART configuration from {}",
@@ -459,8 +471,6 @@ impl fmt::Display for DiscoveryError {
         Ok(())
     }
 }
-
-impl std::error::Error for DiscoveryError {}
 
 /// The OAuth 2.0 error shape shared by token, authorization and registration failures.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -510,7 +520,8 @@ impl OAuthErrorFields {
 }
 
 /// The token endpoint refused the request or answered with something unusable.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", Rendered(self, Self::render))]
 pub struct TokenError {
     /// Status and OAuth error fields.
     pub oauth: OAuthErrorFields,
@@ -520,8 +531,9 @@ pub struct TokenError {
     pub detail: Option<Box<str>>,
 }
 
-impl fmt::Display for TokenError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl TokenError {
+    /// `Display` (through thiserror's `fmt`), kept beside the fields it reads.
+    fn render(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if !self.received_fields.is_empty() {
             return write!(
                 f,
@@ -534,10 +546,9 @@ impl fmt::Display for TokenError {
     }
 }
 
-impl std::error::Error for TokenError {}
-
 /// Dynamic client registration failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", Rendered(self, Self::render))]
 pub struct RegistrationError {
     /// Status and OAuth error fields.
     pub oauth: OAuthErrorFields,
@@ -547,8 +558,9 @@ pub struct RegistrationError {
     pub detail: Option<Box<str>>,
 }
 
-impl fmt::Display for RegistrationError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl RegistrationError {
+    /// `Display` (through thiserror's `fmt`), kept beside the fields it reads.
+    fn render(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if !self.received_fields.is_empty() {
             return write!(
                 f,
@@ -561,12 +573,11 @@ impl fmt::Display for RegistrationError {
     }
 }
 
-impl std::error::Error for RegistrationError {}
-
 /// The introspection endpoint refused the request or answered with something unusable.
 ///
 /// Never contains the token being introspected: server text quoting it is scrubbed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", Rendered(self, Self::render))]
 #[non_exhaustive]
 pub struct IntrospectionError {
     /// Status and OAuth error fields.
@@ -591,8 +602,9 @@ impl IntrospectionError {
     }
 }
 
-impl fmt::Display for IntrospectionError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl IntrospectionError {
+    /// `Display` (through thiserror's `fmt`), kept beside the fields it reads.
+    fn render(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if !self.received_fields.is_empty() {
             self.oauth
                 .write_with(f, "Token introspection failed", self.detail.as_deref())?;
@@ -602,8 +614,6 @@ impl fmt::Display for IntrospectionError {
             .write_with(f, "Token introspection failed", self.detail.as_deref())
     }
 }
-
-impl std::error::Error for IntrospectionError {}
 
 /// Why a revocation failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -619,7 +629,8 @@ pub enum RevocationErrorKind {
 /// The revocation endpoint refused the request.
 ///
 /// Never contains the token being revoked: server text quoting it is scrubbed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", Rendered(self, Self::render))]
 #[non_exhaustive]
 pub struct RevocationError {
     /// What went wrong.
@@ -638,8 +649,9 @@ impl RevocationError {
     }
 }
 
-impl fmt::Display for RevocationError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl RevocationError {
+    /// `Display` (through thiserror's `fmt`), kept beside the fields it reads.
+    fn render(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let detail = match self.kind {
             RevocationErrorKind::UnsupportedTokenType => {
                 Some("the server does not revoke this type of token")
@@ -649,8 +661,6 @@ impl fmt::Display for RevocationError {
         self.oauth.write_with(f, "Token revocation failed", detail)
     }
 }
-
-impl std::error::Error for RevocationError {}
 
 /// Why an authorization callback or EHR launch was rejected.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -680,7 +690,8 @@ pub enum AuthErrorKind {
 }
 
 /// The authorization callback or EHR launch was rejected.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", Rendered(self, Self::render))]
 pub struct AuthError {
     /// What went wrong.
     pub kind: AuthErrorKind,
@@ -701,14 +712,13 @@ impl AuthError {
     }
 }
 
-impl fmt::Display for AuthError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl AuthError {
+    /// `Display` (through thiserror's `fmt`), kept beside the fields it reads.
+    fn render(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.oauth
             .write_with(f, "Authorization request failed", self.detail.as_deref())
     }
 }
-
-impl std::error::Error for AuthError {}
 
 /// Why a [`SessionError`] happened.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -729,7 +739,8 @@ pub enum SessionErrorKind {
 
 /// A session cannot go on. Its message never contains a token, a URL query or a patient
 /// identifier.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{}", Rendered(self, Self::render))]
 pub struct SessionError {
     /// What went wrong.
     pub kind: SessionErrorKind,
@@ -737,6 +748,7 @@ pub struct SessionError {
     pub detail: Box<str>,
     /// The token endpoint's OAuth error, when a refusal caused it.
     pub oauth: Option<Box<OAuthErrorFields>>,
+    #[source]
     store: Option<Box<crate::store::StoreError>>,
 }
 
@@ -779,8 +791,9 @@ impl SessionError {
     }
 }
 
-impl fmt::Display for SessionError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl SessionError {
+    /// `Display` (through thiserror's `fmt`), kept beside the fields it reads.
+    fn render(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let label = match self.kind {
             SessionErrorKind::ReauthorizationRequired => "Re-authorization required",
             SessionErrorKind::DestinationNotAllowed => "Bearer token not sent",
@@ -791,14 +804,6 @@ impl fmt::Display for SessionError {
             Some(oauth) => oauth.write_with(f, label, Some(&self.detail)),
             None => write!(f, "{label} — {}", self.detail),
         }
-    }
-}
-
-impl std::error::Error for SessionError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.store
-            .as_deref()
-            .map(|e| e as &(dyn std::error::Error + 'static))
     }
 }
 
@@ -828,13 +833,15 @@ pub enum NetworkErrorKind {
 /// make sure it holds no secret (it never sees a body, and URLs are cut before the query).
 ///
 /// [`source()`]: std::error::Error::source
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{}", Rendered(self, Self::render))]
 #[non_exhaustive]
 pub struct NetworkError {
     /// What kind of failure.
     pub kind: NetworkErrorKind,
     /// A human description, e.g. `Connection refused`.
     pub description: String,
+    #[source]
     source: Option<std::sync::Arc<dyn std::error::Error + Send + Sync>>,
 }
 
@@ -880,17 +887,10 @@ impl PartialEq for NetworkError {
 
 impl Eq for NetworkError {}
 
-impl fmt::Display for NetworkError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl NetworkError {
+    /// `Display` (through thiserror's `fmt`), kept beside the fields it reads.
+    fn render(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "HTTP request failed: {}", self.description)
-    }
-}
-
-impl std::error::Error for NetworkError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source
-            .as_deref()
-            .map(|source| source as &(dyn std::error::Error + 'static))
     }
 }
 

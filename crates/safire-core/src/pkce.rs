@@ -100,7 +100,9 @@ pub(crate) fn random_hex(random: &mut dyn RandomSource, n: usize) -> Result<Stri
     for b in bytes {
         // Nibbles index a 16-entry table: `get` cannot miss, and no `format!` per byte.
         for nibble in [b >> 4, b & 0x0f] {
-            out.push(char::from(HEX.get(usize::from(nibble)).copied().unwrap_or(b'0')));
+            out.push(char::from(
+                HEX.get(usize::from(nibble)).copied().unwrap_or(b'0'),
+            ));
         }
     }
     Ok(out)
