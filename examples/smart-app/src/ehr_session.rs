@@ -1,46 +1,43 @@
-//! **The seam for issue 12 (sessions).** The signed-in user's SMART session with the EHR:
-//! the tokens kept server-side ([`Login`]), authorized FHIR reads ([`read`]) and the refresh
-//! behind them ([`refresh`]). Nothing else in the app touches a token after sign-in, so this
-//! module is the one place the library's `SmartSession` (authorized requests, single-flight
-//! refresh shared across instances, the refresh-merge rules in the core) plugs in:
+//! The signed-in user's SMART session with the EHR: the library's [`Session`] value kept
+//! server-side in the web session ([`Login`]), and, for one page, the library's
+//! [`SmartSession`] around it ([`EhrSession`]), which sends the bearer token only under the
+//! FHIR base, refreshes before expiry and once after a `401`, and merges the refresh
+//! response into the session. Nothing else in the app touches a token after sign-in.
 //!
-//! - [`Login::token`] becomes the library's session state (or the key of it in a shared
-//!   session store), built with `server.client().session(…)`;
-//! - [`read`] becomes the session's authorized `get` of `{fhir_base}/{path}` (its origin
-//!   check replaces [`fhir_url`]'s), and [`refresh`], the merge and [`Exchange`] go away.
-//!
-//! Until then the app does the minimum itself, on the public API only. Requests the library
-//! has no operation for go through [`Exchange`], a one-request [`Flow`]: they still run on the
-//! `SmartClient`'s connection pool, limits, https rule and redirect policy (a cross-origin
-//! redirect drops `Authorization`).
+//! **Where the session lives.** The [`Session`] value is the one source of truth, in the
+//! `tower-sessions` session: a [`SmartSession`] is built from it for each page and dropped
+//! after. Its `on_change` hook records every renewed value, and the handler writes that back
+//! into the web session before answering (the hook itself is synchronous and the web
+//! session's writes are async; a value written after the response would be lost). So any
+//! number of app instances sharing the web-session store see the same tokens, and nothing
+//! per user stays in memory. The cost: two requests of the same user that both find the
+//! token expired each refresh (no single flight across requests); with rotating refresh
+//! tokens the second may be refused and that user asked to sign in again. This page does
+//! one read per request, so that takes two tabs reloading in the same instant; an app with
+//! many concurrent requests per user would keep the value in the library's shared store
+//! instead (`SmartSessionBuilder::store`, keyed by a per-login key kept in the web session),
+//! which renews once across requests and instances.
 
 use std::fmt;
-use std::time::{Duration, SystemTime};
+use std::sync::{Arc, Mutex, PoisonError};
 
-use safire_core::http::{self, HeaderValue, StatusCode, header};
-use safire_core::{
-    CallOptions, Env, Flow, HttpRequest, HttpResponse, SecretString, Step, TokenResponse,
-};
+use safire_core::Session;
+use safire_hyper::SmartSession;
 use serde::{Deserialize, Serialize};
-use url::Url;
 
 use crate::smart::{FHIR_SERVER, Server, SmartError};
 
-/// How close to its expiry an access token is refreshed before use.
-pub const REFRESH_LEEWAY: Duration = Duration::from_secs(10);
-
 /// A signed-in user's SMART session, kept server-side in the web session.
 ///
-/// `Debug` shows neither the tokens (they are [`SecretString`]s) nor the patient.
+/// `Debug` shows neither the tokens nor the patient (the library's [`Session`] hides them).
 #[derive(Clone, Serialize, Deserialize)]
 pub struct Login {
     /// The configured server's name.
     pub server: String,
-    /// The token response (refreshed in place).
-    pub token: TokenResponse,
-    /// The `fhirUser` (absolute URL) of the id_token the library verified in the code
-    /// exchange, when it carried one.
-    pub fhir_user: Option<String>,
+    /// The library's session value: tokens, absolute expiry, granted scopes, launch context
+    /// and the `fhirUser` of the id_token verified in the code exchange. Replaced by each
+    /// renewal.
+    pub session: Session,
     /// How many times the access token was refreshed.
     pub refreshes: u32,
 }
@@ -49,133 +46,95 @@ impl fmt::Debug for Login {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Login")
             .field("server", &self.server)
+            .field("session", &self.session)
             .field("refreshes", &self.refreshes)
+            .finish()
+    }
+}
+
+/// The renewals the `on_change` hook saw during one page.
+#[derive(Default)]
+struct Renewals {
+    latest: Option<Session>,
+    count: u32,
+}
+
+/// The user's SMART session for one page: a [`SmartSession`] built from a [`Login`].
+pub struct EhrSession {
+    login: Login,
+    smart: SmartSession,
+    renewals: Arc<Mutex<Renewals>>,
+}
+
+impl fmt::Debug for EhrSession {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EhrSession")
+            .field("login", &self.login)
             .finish_non_exhaustive()
     }
 }
 
-/// Exchanges the refresh token for a new access token, keeping what the refresh response
-/// leaves out (the refresh token when not rotated, the launch context, the granted scope).
-///
-/// TODO(issue 12): the library's session does this (single-flight across requests and
-/// instances, with the merge rules in the core).
-pub async fn refresh(server: &Server, login: &mut Login) -> Result<(), SmartError> {
-    let Some(refresh_token) = login.token.refresh_token.clone() else {
-        return Err(SmartError::NoRefreshToken);
-    };
-    let mut fresh = server
-        .client()
-        .refresh_token(refresh_token.clone(), CallOptions::new())
-        .await?;
-    let old = &login.token;
-    fresh.refresh_token = fresh.refresh_token.or(Some(refresh_token));
-    fresh.scope = fresh.scope.or_else(|| old.scope.clone());
-    fresh.patient = fresh.patient.or_else(|| old.patient.clone());
-    fresh.encounter = fresh.encounter.or_else(|| old.encounter.clone());
-    fresh.id_token = fresh.id_token.or_else(|| old.id_token.clone());
-    if fresh.fhir_context.is_empty() {
-        fresh.fhir_context = old.fhir_context.clone();
+impl EhrSession {
+    /// The session of `login` with `server`'s client. Fails when the stored value does not
+    /// belong to this client and server (the configuration changed): sign in again.
+    pub async fn open(server: &Server, login: Login) -> Result<Self, SmartError> {
+        let renewals = Arc::new(Mutex::new(Renewals::default()));
+        let seen = renewals.clone();
+        let smart = server
+            .client()
+            .session(login.session.clone())
+            .on_change(move |renewed: &Session| {
+                let mut seen = seen.lock().unwrap_or_else(PoisonError::into_inner);
+                seen.latest = Some(renewed.clone());
+                seen.count += 1;
+            })
+            .build()
+            .await?;
+        Ok(Self {
+            login,
+            smart,
+            renewals,
+        })
     }
-    login.token = fresh;
-    login.refreshes += 1;
-    Ok(())
-}
 
-/// `GET {fhir_base}/{path}` with the access token, refreshing it first when it is about to
-/// expire, and once more when the server says it is no longer valid (`401`).
-///
-/// TODO(issue 12): replace with the library's authorized request.
-pub async fn read(
-    server: &Server,
-    login: &mut Login,
-    path: &str,
-) -> Result<serde_json::Value, SmartError> {
-    let url = fhir_url(server, path)?;
-    if login.token.is_expired(SystemTime::now(), REFRESH_LEEWAY) {
-        refresh(server, login).await?;
+    /// `GET {fhir_base}/{path}` as FHIR JSON, with the bearer token (refreshed when needed).
+    /// A path leaving the FHIR base is refused before anything is sent.
+    pub async fn read(&self, path: &str) -> Result<serde_json::Value, SmartError> {
+        let response = self.smart.get(path).await?;
+        if !response.status().is_success() {
+            return Err(SmartError::Status {
+                what: FHIR_SERVER,
+                status: response.status(),
+            });
+        }
+        serde_json::from_slice(response.body())
+            .map_err(|_| SmartError::Other("the FHIR server sent a body that is not JSON".into()))
     }
-    let mut response = get_with_bearer(server, &url, &login.token.access_token).await?;
-    if response.status() == StatusCode::UNAUTHORIZED && login.token.refresh_token.is_some() {
-        refresh(server, login).await?;
-        response = get_with_bearer(server, &url, &login.token.access_token).await?;
-    }
-    if !response.status().is_success() {
-        return Err(SmartError::Status {
-            what: FHIR_SERVER,
-            status: response.status(),
-        });
-    }
-    serde_json::from_slice(response.body())
-        .map_err(|_| SmartError::Other("the FHIR server sent a body that is not JSON".into()))
-}
 
-/// `{fhir_base}/{path}`, refusing anything that would leave the FHIR base: the bearer
-/// token goes nowhere else.
-pub fn fhir_url(server: &Server, path: &str) -> Result<Url, SmartError> {
-    let refuse = || SmartError::Other(format!("refused to read '{path}' outside the FHIR base"));
-    if path.contains("..") || path.starts_with('/') || path.contains("://") {
-        return Err(refuse());
-    }
-    let base = format!("{}/", server.fhir_base.as_str().trim_end_matches('/'));
-    let url = Url::parse(&base)
-        .and_then(|b| b.join(path))
-        .map_err(|_| refuse())?;
-    if url.origin() != server.fhir_base.origin() || !url.as_str().starts_with(&base) {
-        return Err(refuse());
-    }
-    Ok(url)
-}
-
-async fn get_with_bearer(
-    server: &Server,
-    url: &Url,
-    token: &SecretString,
-) -> Result<HttpResponse, SmartError> {
-    let mut bearer = HeaderValue::try_from(format!("Bearer {}", token.expose()))
-        .map_err(|_| SmartError::Other("the access token cannot be sent in a header".into()))?;
-    bearer.set_sensitive(true);
-    let request = http::Request::get(url.as_str())
-        .header(header::ACCEPT, "application/fhir+json")
-        .header(header::AUTHORIZATION, bearer)
-        .body(Vec::new())
-        .map_err(|_| SmartError::Other("unusable FHIR URL".into()))?;
-    Ok(server.client().run(Exchange::new(request)).await?)
-}
-
-/// A [`Flow`] of one request: send it (through the driver's redirect policy), return the
-/// final response as it is.
-///
-/// TODO(issue 12): goes away with the library's authorized requests.
-#[derive(Debug)]
-pub struct Exchange {
-    request: Option<HttpRequest>,
-}
-
-impl Exchange {
-    /// The flow that sends `request`.
-    pub fn new(request: HttpRequest) -> Self {
-        Self {
-            request: Some(request),
+    /// The login as it stands now: the latest renewed session, if any.
+    pub fn login(&self) -> Login {
+        let seen = self.renewals.lock().unwrap_or_else(PoisonError::into_inner);
+        match &seen.latest {
+            Some(session) => Login {
+                server: self.login.server.clone(),
+                session: session.clone(),
+                refreshes: self.login.refreshes + seen.count,
+            },
+            None => self.login.clone(),
         }
     }
-}
 
-impl Flow for Exchange {
-    type Output = HttpResponse;
-
-    fn start(&mut self, _env: &mut Env<'_>) -> Result<Step<HttpResponse>, safire_core::Error> {
-        self.request
-            .take()
-            .map(Step::Send)
-            .ok_or(safire_core::Error::Usage("Exchange started twice"))
-    }
-
-    fn on_response(
-        &mut self,
-        response: HttpResponse,
-        _env: &mut Env<'_>,
-    ) -> Result<Step<HttpResponse>, safire_core::Error> {
-        Ok(Step::Done(response))
+    /// The login to write back into the web session when the token was renewed during this
+    /// page (a rotated refresh token replaces the old one, which the server may now refuse),
+    /// whether or not the read that followed succeeded.
+    pub fn renewed(&self) -> Option<Login> {
+        let renewed = self
+            .renewals
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .latest
+            .is_some();
+        renewed.then(|| self.login())
     }
 }
 
@@ -184,9 +143,11 @@ mod tests {
     use super::*;
     use crate::config::AppConfig;
     use crate::smart::Registry;
+    use safire_core::{Scopes, SessionKind, TokenResponse};
+    use std::time::SystemTime;
 
-    #[test]
-    fn the_bearer_token_stays_inside_the_fhir_base() {
+    #[tokio::test]
+    async fn the_bearer_token_stays_inside_the_fhir_base() {
         let config = AppConfig::from_toml(
             r#"listen = "127.0.0.1:0"
 public_url = "http://127.0.0.1:8080"
@@ -198,19 +159,78 @@ client_id = "app"
         )
         .unwrap();
         let registry = Registry::new(&config).unwrap();
-        let s = &registry.servers()[0];
-        assert_eq!(
-            fhir_url(s, "Patient/p-1").unwrap().as_str(),
-            "https://ehr.example/fhir/Patient/p-1"
+        let server = &registry.servers()[0];
+        let token = TokenResponse::parse(
+            200,
+            br#"{"access_token":"at","token_type":"Bearer","expires_in":300,"scope":"patient/*.rs"}"#,
+            SystemTime::now(),
+        )
+        .unwrap();
+        let session = Session::from_token_response(
+            token,
+            "https://ehr.example/fhir",
+            "app",
+            SessionKind::User,
+            &Scopes::parse("patient/*.rs"),
         );
+        let login = Login {
+            server: "A".into(),
+            session,
+            refreshes: 0,
+        };
+        let ehr = EhrSession::open(server, login).await.unwrap();
+        // Refused before sending: nothing listens at ehr.example, and a sent request would
+        // fail with a network error instead.
         for bad in [
             "../admin",
             "/Patient/1",
             "https://evil.example/fhir/Patient/1",
             "//evil.example/x",
-            "Patient/%2e%2e/%2e%2e/x",
         ] {
-            assert!(fhir_url(s, bad).is_err(), "{bad}");
+            let e = ehr.read(bad).await.unwrap_err();
+            assert!(
+                matches!(&e, SmartError::Safire(safire_core::Error::Session(_))),
+                "{bad}: {e}"
+            );
         }
+        assert!(ehr.renewed().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_session_of_another_client_is_refused() {
+        let config = AppConfig::from_toml(
+            r#"listen = "127.0.0.1:0"
+public_url = "http://127.0.0.1:8080"
+[[servers]]
+name = "A"
+fhir_base = "https://ehr.example/fhir"
+client_id = "app"
+"#,
+        )
+        .unwrap();
+        let registry = Registry::new(&config).unwrap();
+        let token = TokenResponse::parse(
+            200,
+            br#"{"access_token":"at","expires_in":300,"scope":"patient/*.rs"}"#,
+            SystemTime::now(),
+        )
+        .unwrap();
+        let session = Session::from_token_response(
+            token,
+            "https://other.example/fhir",
+            "app",
+            SessionKind::User,
+            &Scopes::parse("patient/*.rs"),
+        );
+        let login = Login {
+            server: "A".into(),
+            session,
+            refreshes: 0,
+        };
+        assert!(
+            EhrSession::open(&registry.servers()[0], login)
+                .await
+                .is_err()
+        );
     }
 }

@@ -3,12 +3,13 @@
 //! A reference SMART on FHIR web app: axum, [`safire_hyper`], and `tower-sessions` for the
 //! server-side session. It supports the EHR launch (`/launch?iss=…&launch=…`, `iss` checked
 //! against the configured servers) and the standalone launch (`/login?server=…`), shows the
-//! launch patient read from the FHIR server with the user's token (refreshed when it
-//! expires), the verified `fhirUser`, the granted scopes and the token's expiry, revokes the
+//! launch patient read from the FHIR server through the library's `SmartSession` (refreshed
+//! when the token expires), the verified `fhirUser`, the granted scopes and the token's expiry, revokes the
 //! token at logout, and publishes its public keys at `/.well-known/jwks.json`.
 //!
-//! The protocol lives in [`smart`] (sign-in, sign-out) and [`ehr_session`] (the tokens in
-//! between: the seam where the library's sessions plug in); this module is HTTP and HTML only.
+//! The protocol lives in [`smart`] (sign-in, sign-out) and [`ehr_session`] (the library's
+//! session in between: authorized reads, refresh, persisting the renewed session); this
+//! module is HTTP and HTML only.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -42,7 +43,7 @@ use tower_sessions::cookie::time::Duration as CookieDuration;
 use tower_sessions::{Expiry, Session, SessionManagerLayer, SessionStore};
 
 pub use config::{AppConfig, ConfigError};
-pub use ehr_session::Login;
+pub use ehr_session::{EhrSession, Login};
 pub use smart::{Registry, SmartError};
 
 /// The session key of the authorization in progress.
@@ -142,46 +143,62 @@ impl IntoResponse for Failure {
 
 /// `GET /`: the patient page when signed in, else the server picker.
 async fn home(State(app): Shared, session: Session) -> Result<Response, Failure> {
-    let Some(mut login) = session
-        .get::<Login>(LOGIN)
-        .await
-        .map_err(Failure::session)?
-    else {
+    let Some(stored) = session.get_value(LOGIN).await.map_err(Failure::session)? else {
         return Ok(pages::login(&app.registry));
     };
-    let Some(server) = app.registry.by_name(&login.server) else {
+    // A login this version cannot read (written by an older one) or whose server is no
+    // longer configured: sign in again.
+    let Some((login, server)) = serde_json::from_value::<Login>(stored)
+        .ok()
+        .and_then(|login| app.registry.by_name(&login.server).map(|s| (login, s)))
+    else {
         session.flush().await.map_err(Failure::session)?;
         return Ok(pages::login(&app.registry));
     };
-    let before = login.refreshes;
-    let patient = match login.token.patient.clone() {
-        Some(id) if is_fhir_id(&id) => {
-            Some(ehr_session::read(server, &mut login, &format!("Patient/{id}")).await)
+    let ehr = match EhrSession::open(server, login).await {
+        Ok(ehr) => ehr,
+        Err(e) => {
+            tracing::warn!(server = %server.name, error = %e, "the stored session is unusable");
+            return sign_in_again(&app, &session).await;
         }
+    };
+    let patient = match ehr.login().session.patient {
+        Some(id) if is_fhir_id(&id) => Some(ehr.read(&format!("Patient/{id}")).await),
         Some(_) => Some(Err(SmartError::Other(
             "the server sent a patient id that is not a FHIR id".into(),
         ))),
         None => None,
     };
-    if login.refreshes != before {
-        // The refreshed tokens replace the old ones (a rotated refresh token is single use).
+    if let Some(renewed) = ehr.renewed() {
+        // The renewed session replaces the old one (a rotated refresh token is single use),
+        // even when the read that followed failed.
         session
-            .insert(LOGIN, &login)
+            .insert(LOGIN, &renewed)
             .await
             .map_err(Failure::session)?;
     }
     if let Some(Err(e)) = &patient {
         tracing::warn!(server = %server.name, error = %e, "reading the patient failed");
         if e.needs_sign_in() {
-            // The grant is gone (revoked, expired, or no refresh token): sign in again.
-            session.flush().await.map_err(Failure::session)?;
-            return Ok(pages::login_with_notice(
-                &app.registry,
-                Some("Your session with the EHR has ended. Please sign in again."),
-            ));
+            // The grant is gone (revoked, expired, or no refresh token).
+            return sign_in_again(&app, &session).await;
         }
     }
-    Ok(pages::patient(server, &login, patient, SystemTime::now()))
+    Ok(pages::patient(
+        server,
+        &ehr.login(),
+        patient,
+        SystemTime::now(),
+    ))
+}
+
+/// Ends the session and asks the user to sign in again.
+async fn sign_in_again(app: &App, session: &Session) -> Result<Response, Failure> {
+    session.flush().await.map_err(Failure::session)?;
+    Ok(pages::login_with_notice(
+        &app.registry,
+        Some("Your session with the EHR has ended. Please sign in again."),
+    ))
 }
 
 /// FHIR ids: `[A-Za-z0-9\-\.]{1,64}`.

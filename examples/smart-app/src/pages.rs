@@ -121,16 +121,17 @@ pub(crate) fn patient(
             String::new(),
         ),
     };
-    let fhir_user = login.fhir_user.as_deref().map_or_else(
+    let fhir_user = login.session.fhir_user.as_deref().map_or_else(
         || "<em>none</em>".to_owned(),
         |u| format!("<code>{}</code>", esc(u)),
     );
     let scopes: String = login
-        .token
-        .scopes()
-        .map(|s| format!("<li><code>{}</code></li>", esc(s)))
+        .session
+        .scopes
+        .iter()
+        .map(|s| format!("<li><code>{}</code></li>", esc(s.as_str())))
         .collect();
-    let expires = match login.token.expires_at {
+    let expires = match login.session.expires_at {
         Some(at) => {
             let left = at.duration_since(now).map_or(0, |d| d.as_secs());
             format!("{} (in {left} s)", format_utc(at))

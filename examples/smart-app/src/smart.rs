@@ -4,7 +4,7 @@
 //! protocol.
 //!
 //! What happens with the tokens in between (authorized FHIR reads that refresh by themselves)
-//! is in [`crate::ehr_session`], the seam where the library's sessions (issue 12) plug in.
+//! is in [`crate::ehr_session`], on the library's `SmartSession`.
 
 use std::fmt;
 use std::sync::Arc;
@@ -35,8 +35,6 @@ pub enum SmartError {
         /// The HTTP status.
         status: StatusCode,
     },
-    /// The access token expired and there is no refresh token.
-    NoRefreshToken,
     /// Anything else (unusable response, missing server feature).
     Other(String),
 }
@@ -48,9 +46,6 @@ impl fmt::Display for SmartError {
             SmartError::Status { what, status } => {
                 write!(f, "the {what} answered HTTP {}", status.as_u16())
             }
-            SmartError::NoRefreshToken => {
-                f.write_str("the access token expired and there is no refresh token; sign in again")
-            }
             SmartError::Other(e) => f.write_str(e),
         }
     }
@@ -59,12 +54,12 @@ impl fmt::Display for SmartError {
 impl std::error::Error for SmartError {}
 
 impl SmartError {
-    /// True when only a new sign-in can help: the refresh token was refused
-    /// (`invalid_grant`), there is none, or the server still refuses the refreshed token.
+    /// True when only a new sign-in can help: the library says re-authorization is required
+    /// (the refresh token was refused with `invalid_grant`, or the token expired and there is
+    /// no refresh token), or the server still refuses the refreshed token.
     pub fn needs_sign_in(&self) -> bool {
         match self {
-            SmartError::Safire(e) => e.error_code() == Some("invalid_grant"),
-            SmartError::NoRefreshToken => true,
+            SmartError::Safire(e) => e.is_reauthorization_required(),
             SmartError::Status { what, status } => {
                 *what == FHIR_SERVER && *status == StatusCode::UNAUTHORIZED
             }
@@ -247,33 +242,29 @@ impl Server {
     }
 
     /// Checks the callback (`callback_query`: the query string the browser came back with)
-    /// against `pending` and exchanges the code. The library verifies the id_token in the
-    /// exchange (signature with the server's JWK Set, `iss`, `aud`, times, `nonce`, and that
-    /// `fhirUser` lies below the FHIR base); a refused one is an `Error::Identity`.
+    /// against `pending`, exchanges the code and starts the library's session
+    /// (`request_session`). The library verifies the id_token in the exchange (signature with
+    /// the server's JWK Set, `iss`, `aud`, times, `nonce`, and that `fhirUser` lies below the
+    /// FHIR base; a refused one is an `Error::Identity`) and keeps the verified `fhirUser` in
+    /// the session.
     pub async fn finish(
         &self,
         pending: PendingAuthorization,
         callback_query: &str,
     ) -> Result<Login, SmartError> {
-        let token = self
+        let session = self
             .client
-            .request_access_token(pending, callback_query, CallOptions::new())
+            .request_session(pending, callback_query, CallOptions::new())
             .await?;
-        let fhir_user = token
-            .identity
-            .as_ref()
-            .and_then(|identity| identity.fhir_user.as_ref())
-            .map(|user| user.url().to_string());
         Ok(Login {
             server: self.name.clone(),
-            token,
-            fhir_user,
+            session,
             refreshes: 0,
         })
     }
 
-    /// Revokes the grant (the refresh token) and then the access token with the library's
-    /// revocation operation. `Ok(false)` when the server has no revocation endpoint (neither
+    /// Revokes the grant (the refresh token) and then the access token of `login` (the
+    /// session as last renewed) with the library's revocation operation. `Ok(false)` when the server has no revocation endpoint (neither
     /// configured nor advertised): then there is nothing to revoke at.
     pub async fn revoke(&self, login: &Login) -> Result<bool, SmartError> {
         if self.client.config().revocation_endpoint().is_none()
@@ -286,7 +277,7 @@ impl Server {
         {
             return Ok(false);
         }
-        let refresh = login.token.refresh_token.clone();
+        let refresh = login.session.refresh_token.clone();
         if let Some(refresh) = &refresh {
             self.client
                 .revoke_token(
@@ -299,7 +290,7 @@ impl Server {
         let access = self
             .client
             .revoke_token(
-                login.token.access_token.clone(),
+                login.session.access_token.clone(),
                 Some(TokenTypeHint::AccessToken),
                 CallOptions::new(),
             )

@@ -61,14 +61,19 @@ async fn standalone_launch_shows_the_chosen_patient() {
         .login()
         .await
         .expect("the app's session holds the login");
-    assert_eq!(login.token.patient.as_deref(), Some("sandbox-patient-2"));
+    assert_eq!(login.session.patient.as_deref(), Some("sandbox-patient-2"));
+    assert_eq!(
+        login.session.fhir_user.as_deref(),
+        Some(fhir_user.as_str()),
+        "the session keeps the fhirUser verified in the code exchange"
+    );
     let cookies = world.browser.get_all_cookies().await.expect("cookies");
     assert_eq!(cookies.len(), 1, "one session cookie");
     assert_eq!(cookies[0].http_only(), Some(true));
     assert!(
         !cookies[0]
             .value()
-            .contains(login.token.access_token.expose())
+            .contains(login.session.access_token.expose())
     );
 
     // The app's JWKS publishes the key the sandbox has registered for this client.
@@ -173,13 +178,27 @@ async fn an_expired_token_is_refreshed_on_reload() {
     );
     let second = world.login().await.expect("still signed in");
     assert_ne!(
-        first.token.access_token, second.token.access_token,
+        first.session.access_token, second.session.access_token,
         "the session holds the new token"
     );
     assert_ne!(
-        first.token.refresh_token, second.token.refresh_token,
+        first.session.refresh_token, second.session.refresh_token,
         "rotated"
     );
+    assert_eq!(second.refreshes, 1);
+
+    // The renewed session was written back: the next reload uses the new token as it is
+    // (the old refresh token, now refused, is not used again).
+    world.browser.refresh().await.expect("second reload");
+    assert_eq!(world.text_of("#patient-name").await, "Amy Shaw");
+    assert_eq!(world.text_of("#refreshes").await, "1");
+    assert_eq!(
+        world.sandbox.requests(Endpoint::Token),
+        2,
+        "no second refresh"
+    );
+    let third = world.login().await.expect("still signed in");
+    assert_eq!(second.session.access_token, third.session.access_token);
     world.finish().await;
 }
 
@@ -190,8 +209,8 @@ async fn logout_revokes_the_token_and_asks_to_sign_in_again() {
     world.click("button[value=approve]").await;
     assert_eq!(world.text_of("#patient-name").await, "Amy Shaw");
     let login = world.login().await.expect("signed in");
-    let access = login.token.access_token.expose().to_owned();
-    let refresh = login.token.refresh_token.clone().expect("refresh token");
+    let access = login.session.access_token.expose().to_owned();
+    let refresh = login.session.refresh_token.clone().expect("refresh token");
     assert!(
         introspect_active(&world, &access, TokenTypeHint::AccessToken).await,
         "active before logout"
