@@ -475,6 +475,90 @@ pub fn backend_services_with_es384<C: TestClient>() {
     }
 }
 
+/// An RS384 test key (the sandbox's committed vector).
+const RS384_PEM: &str = include_str!("../../crates/safire-sandbox/testdata/vectors/rs384.pem");
+
+/// A server whose metadata lists `algs` as its signing algorithms, with a token endpoint.
+fn server_signing_with(algs: &'static [&'static str]) -> TestServer {
+    TestServer::http(move |request, base| match request.path() {
+        DISCOVERY => {
+            let mut metadata = smart_configuration(base);
+            metadata["token_endpoint_auth_signing_alg_values_supported"] = json!(algs);
+            Reply::json(200, metadata)
+        }
+        "/token" => Reply::json(
+            200,
+            json!({"access_token": "at-two-keys", "token_type": "Bearer", "expires_in": 300,
+                   "scope": "system/*.rs"}),
+        ),
+        _ => Reply::text(404, "text/plain", "not found"),
+    })
+}
+
+fn two_key_client<C: TestClient>(server: &TestServer) -> C {
+    let (es, _pem) = TestEs384::fixed();
+    let rs = PrivateKey::from_pem(RS384_PEM).unwrap();
+    client(
+        ClientConfig::builder(server.url("/fhir"))
+            .allow_insecure_localhost(true)
+            .client_id("bulk-client")
+            // Configured: only the key choice makes the client read the metadata.
+            .token_endpoint(server.url("/token"))
+            .client_auth(ClientAuth::private_key_jwt_keys([
+                (Arc::new(es) as Arc<dyn Signer>, "es-kid"),
+                (Arc::new(rs) as Arc<dyn Signer>, "rs-kid"),
+            ])),
+    )
+}
+
+pub fn assertion_key_follows_the_servers_algorithms<C: TestClient>() {
+    let server = server_signing_with(&["RS384"]);
+    let client: C = two_key_client(&server);
+    let token = client.request_backend_token(CallOptions::new()).unwrap();
+    assert_eq!(token.access_token.expose(), "at-two-keys");
+    assert_eq!(
+        server.requests_to(DISCOVERY).len(),
+        1,
+        "the choice needs the metadata"
+    );
+    let posts = server.requests_to("/token");
+    assert_eq!(posts.len(), 1);
+    let form = posts[0].form();
+    let decode = |part: &str| -> Value {
+        serde_json::from_slice(&Base64UrlUnpadded::decode_vec(part).unwrap()).unwrap()
+    };
+    let parts: Vec<&str> = form["client_assertion"].split('.').collect();
+    let header = decode(parts[0]);
+    assert_eq!(
+        header["alg"], "RS384",
+        "the ES384 key is not one the server lists"
+    );
+    assert_eq!(header["kid"], "rs-kid");
+    let claims = decode(parts[1]);
+    let lifetime = claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap();
+    assert_eq!(
+        lifetime, 240,
+        "room under SMART's 300 s for a server clock ahead"
+    );
+
+    // No key the server lists: nothing is posted, and the error names both lists.
+    let server = server_signing_with(&["RS256", "PS256"]);
+    let client: C = two_key_client(&server);
+    let err = client
+        .request_backend_token(CallOptions::new())
+        .unwrap_err();
+    assert!(matches!(err, Error::Configuration(_)), "{err:?}");
+    let text = err.to_string();
+    assert!(
+        text.contains("(ES384, RS384)") && text.contains("(RS256, PS256)"),
+        "{text}"
+    );
+    assert!(
+        server.requests_to("/token").is_empty(),
+        "failed before sending"
+    );
+}
+
 pub fn registration_with_initial_access_token<C: TestClient>() {
     let server = smart_server(
         |_| Reply::json(500, json!({})),

@@ -56,6 +56,7 @@ macro_rules! scenarios {
             standalone_launch_end_to_end,
             refresh_with_client_secret_basic,
             backend_services_with_es384,
+            assertion_key_follows_the_servers_algorithms,
             registration_with_initial_access_token,
             run_custom_flow,
             redirect_https_to_http_is_blocked,

@@ -30,6 +30,11 @@ pub use keys::{PrivateKey, SigningBackend};
 /// after it is made.
 pub const MAX_ASSERTION_LIFETIME: Duration = Duration::from_secs(300);
 
+/// The lifetime of the assertions Safire's flows sign: four minutes, one under SMART's cap,
+/// so that a server whose clock runs a few seconds (up to a minute) ahead of the client's
+/// still finds `exp` within five minutes of its own now.
+pub const DEFAULT_ASSERTION_LIFETIME: Duration = Duration::from_secs(240);
+
 /// Random bytes in a `jti`: 128 bits, so that two assertions never share one.
 const JTI_BYTES: usize = 16;
 

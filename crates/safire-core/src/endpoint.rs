@@ -11,10 +11,11 @@ use std::sync::Arc;
 use base64ct::{Base64, Encoding};
 use http::{HeaderValue, Method};
 
-use crate::assertion::{ClientAssertion, MAX_ASSERTION_LIFETIME, Signer};
+use crate::assertion::{ClientAssertion, DEFAULT_ASSERTION_LIFETIME, Signer};
 use crate::config::{BasicAuthEncoding, CallOptions, ClientAuth, ClientConfig};
 use crate::error::{ConfigurationError, Error};
 use crate::flow::Env;
+use crate::metadata::SmartMetadata;
 use crate::requests::{self, HttpRequest, Operation};
 use crate::secret::SecretString;
 
@@ -38,10 +39,10 @@ pub(crate) enum ResolvedAuth {
     Basic(HeaderValue),
     /// `client_id` and `client_secret` in the body.
     Post(SecretString),
-    /// A signed JWT assertion.
+    /// A signed JWT assertion, with the first of these keys whose algorithm the server
+    /// accepts (never empty).
     Assertion {
-        signer: Arc<dyn Signer>,
-        kid: String,
+        keys: Vec<(Arc<dyn Signer>, String)>,
     },
     /// `Authorization: Bearer` (introspection at servers that require it); no client id.
     Bearer(HeaderValue),
@@ -71,11 +72,27 @@ pub(crate) fn resolve_auth(
     }
     let client_id = config.require_client_id()?;
     let configured = config.client_auth();
-    let wants_assertion = matches!(configured, ClientAuth::PrivateKeyJwt { .. })
-        || (requirement == AuthRequirement::Confidential
-            && matches!(configured, ClientAuth::Public));
+    let wants_assertion = matches!(
+        configured,
+        ClientAuth::PrivateKeyJwt { .. } | ClientAuth::PrivateKeyJwtKeys { .. }
+    ) || (requirement == AuthRequirement::Confidential
+        && matches!(configured, ClientAuth::Public));
     check_overrides_fit(options, wants_assertion, configured)?;
     if wants_assertion {
+        if let (ClientAuth::PrivateKeyJwtKeys { keys }, None, None) =
+            (configured, &options.signer, &options.kid)
+        {
+            let keys: Vec<_> = keys
+                .iter()
+                .filter(|(_, kid)| !kid.trim().is_empty())
+                .cloned()
+                .collect();
+            return if keys.is_empty() {
+                Err(ConfigurationError::missing(["private_key", "kid"]))
+            } else {
+                Ok(ResolvedAuth::Assertion { keys })
+            };
+        }
         let (config_signer, config_kid) = match configured {
             ClientAuth::PrivateKeyJwt { signer, kid } => (signer.clone(), kid.clone()),
             _ => (None, None),
@@ -87,7 +104,9 @@ pub(crate) fn resolve_auth(
             .or(config_kid)
             .filter(|k| !k.trim().is_empty());
         return match (signer, kid) {
-            (Some(signer), Some(kid)) => Ok(ResolvedAuth::Assertion { signer, kid }),
+            (Some(signer), Some(kid)) => Ok(ResolvedAuth::Assertion {
+                keys: vec![(signer, kid)],
+            }),
             (signer, kid) => {
                 let mut missing = Vec::new();
                 if signer.is_none() {
@@ -211,6 +230,8 @@ pub(crate) struct EndpointRequest<'a> {
     pub(crate) operation: Operation,
     /// The operation's own parameter names: never accepted as extra parameters.
     pub(crate) reserved: &'a [&'a str],
+    /// The server's metadata when known: its signing algorithms choose the assertion key.
+    pub(crate) metadata: Option<&'a SmartMetadata>,
 }
 
 impl EndpointRequest<'_> {
@@ -238,6 +259,7 @@ fn endpoint_request(
         assertion_audience,
         operation,
         reserved,
+        metadata,
     } = *request;
     let assertion;
     // The same pairs, borrowed for this call only, so local values can join them.
@@ -263,14 +285,15 @@ fn endpoint_request(
             form.push(("client_id", client_id()?));
             form.push(("client_secret", secret.expose()));
         }
-        ResolvedAuth::Assertion { signer, kid } => {
+        ResolvedAuth::Assertion { keys } => {
+            let (signer, kid) = choose_key(keys, metadata)?;
             assertion = ClientAssertion {
                 signer: signer.as_ref(),
                 kid,
                 jku: config.jwks_uri(),
                 client_id: client_id()?,
                 audience: assertion_audience.unwrap_or(endpoint),
-                lifetime: MAX_ASSERTION_LIFETIME,
+                lifetime: DEFAULT_ASSERTION_LIFETIME,
             }
             .sign(env.now, env.random)?;
             form.push(("client_assertion_type", JWT_BEARER_ASSERTION_TYPE));
@@ -319,6 +342,42 @@ pub(crate) fn assertion_needs_token_endpoint(
             resolve_auth(config, options, requirement),
             Ok(ResolvedAuth::Assertion { .. })
         )
+}
+
+/// The first key whose algorithm the server lists in
+/// `token_endpoint_auth_signing_alg_values_supported`; the first key when the server's list
+/// is unknown or empty. No match fails before anything is sent, naming both lists.
+pub(crate) fn choose_key<'k>(
+    keys: &'k [(Arc<dyn Signer>, String)],
+    metadata: Option<&SmartMetadata>,
+) -> Result<(&'k Arc<dyn Signer>, &'k str), ConfigurationError> {
+    let server = metadata
+        .map(|m| {
+            m.token_endpoint_auth_signing_alg_values_supported
+                .as_slice()
+        })
+        .unwrap_or_default();
+    let fits = |signer: &Arc<dyn Signer>| {
+        server.is_empty() || server.iter().any(|alg| alg == signer.algorithm().as_str())
+    };
+    if let Some((signer, kid)) = keys.iter().find(|(signer, _)| fits(signer)) {
+        return Ok((signer, kid));
+    }
+    let ours: Vec<&str> = keys.iter().map(|(s, _)| s.algorithm().as_str()).collect();
+    let theirs: Vec<String> = server
+        .iter()
+        .map(|alg| crate::error::server_text(alg))
+        .collect();
+    Err(ConfigurationError::invalid(
+        "private_key",
+        format!(
+            "none of the client's signing keys ({}) uses an algorithm the server lists in \
+             token_endpoint_auth_signing_alg_values_supported ({}); configure a key for one \
+             of the server's algorithms",
+            ours.join(", "),
+            theirs.join(", ")
+        ),
+    ))
 }
 
 /// `Basic base64(id:secret)` with the chosen encoding of id and secret.

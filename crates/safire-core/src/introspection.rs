@@ -582,6 +582,7 @@ impl Flow for IntrospectionFlow {
             assertion_audience: audience.as_deref(),
             operation: Operation::Introspection,
             reserved: RESERVED_PARAMS,
+            metadata: self.metadata.as_deref(),
         }
         .build(form, env)?;
         Ok(Step::Send(request))

@@ -122,8 +122,8 @@ mod token;
 mod token_response;
 
 pub use assertion::{
-    ClientAssertion, Jwk, Jwks, JwsAlgorithm, MAX_ASSERTION_LIFETIME, PrivateKey, Signer,
-    SigningBackend,
+    ClientAssertion, DEFAULT_ASSERTION_LIFETIME, Jwk, Jwks, JwsAlgorithm, MAX_ASSERTION_LIFETIME,
+    PrivateKey, Signer, SigningBackend,
 };
 pub use authorize::{
     AuthorizationCode, AuthorizationMethod, AuthorizationRequest, AuthorizeFlow, AuthorizeParams,

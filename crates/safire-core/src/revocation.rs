@@ -158,6 +158,7 @@ impl Flow for RevocationFlow {
             assertion_audience: audience.as_deref(),
             operation: Operation::Revocation,
             reserved: RESERVED_PARAMS,
+            metadata: self.metadata.as_deref(),
         }
         .build(form, env)?;
         Ok(Step::Send(request))

@@ -55,6 +55,14 @@ pub enum ClientAuth {
         /// The key id sent as the JWT `kid` header.
         kid: Option<String>,
     },
+    /// A confidential asymmetric client holding several keys (say ES384 and RS384), in order
+    /// of preference: each assertion is signed with the first key whose algorithm the server
+    /// lists in `token_endpoint_auth_signing_alg_values_supported`. Built with
+    /// [`ClientAuth::private_key_jwt_keys`].
+    PrivateKeyJwtKeys {
+        /// `(signer, kid)` pairs, preferred first.
+        keys: Vec<(Arc<dyn Signer>, String)>,
+    },
 }
 
 impl ClientAuth {
@@ -94,10 +102,53 @@ impl ClientAuth {
     }
 
     /// `private_key_jwt` with a key (any [`Signer`]) and its `kid`.
+    ///
+    /// The flows sign assertions valid for
+    /// [`DEFAULT_ASSERTION_LIFETIME`](crate::DEFAULT_ASSERTION_LIFETIME) (four minutes: room
+    /// under SMART's five for a server whose clock runs ahead). When the server's metadata is
+    /// known and lists its `token_endpoint_auth_signing_alg_values_supported`, a key of
+    /// another algorithm fails before anything is sent; for a client holding several keys, see
+    /// [`ClientAuth::private_key_jwt_keys`].
     pub fn private_key_jwt(signer: impl Signer + 'static, kid: impl Into<String>) -> Self {
         ClientAuth::PrivateKeyJwt {
             signer: Some(Arc::new(signer)),
             kid: Some(kid.into()),
+        }
+    }
+
+    /// `private_key_jwt` with several keys, preferred first: each assertion is signed with the
+    /// first key whose algorithm the server lists in its metadata
+    /// (`token_endpoint_auth_signing_alg_values_supported`). When no key fits, the request
+    /// fails before anything is sent, naming both lists.
+    ///
+    /// A token request with more than one key needs the server's metadata to choose, so it
+    /// discovers the server (or uses the metadata given to the driver) even when the token
+    /// endpoint is configured. Introspection and revocation use the metadata when they have
+    /// it and otherwise sign with the first key. A server whose metadata lists no signing
+    /// algorithm gets the first key.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use safire_core::{ClientAuth, PrivateKey, SeededRandom, Signer};
+    ///
+    /// let mut random = SeededRandom::new(1);
+    /// // In practice, say, an ES384 and an RS384 key (PrivateKey::generate_rs384).
+    /// let first: Arc<dyn Signer> = Arc::new(PrivateKey::generate_es384(&mut random).unwrap());
+    /// let backup: Arc<dyn Signer> = Arc::new(PrivateKey::generate_es384(&mut random).unwrap());
+    /// let auth = ClientAuth::private_key_jwt_keys([(first, "es-1"), (backup, "backup")]);
+    /// assert_eq!(auth.method_name(), "private_key_jwt");
+    /// assert!(format!("{auth:?}").contains("backup"));
+    /// ```
+    pub fn private_key_jwt_keys<I, K>(keys: I) -> Self
+    where
+        I: IntoIterator<Item = (Arc<dyn Signer>, K)>,
+        K: Into<String>,
+    {
+        ClientAuth::PrivateKeyJwtKeys {
+            keys: keys
+                .into_iter()
+                .map(|(signer, kid)| (signer, kid.into()))
+                .collect(),
         }
     }
 
@@ -107,8 +158,16 @@ impl ClientAuth {
             ClientAuth::Public => "none",
             ClientAuth::ClientSecretBasic { .. } => "client_secret_basic",
             ClientAuth::ClientSecretPost { .. } => "client_secret_post",
-            ClientAuth::PrivateKeyJwt { .. } => "private_key_jwt",
+            ClientAuth::PrivateKeyJwt { .. } | ClientAuth::PrivateKeyJwtKeys { .. } => {
+                "private_key_jwt"
+            }
         }
+    }
+
+    /// More than one configured signing key: choosing among them needs the server's
+    /// signing algorithms.
+    pub(crate) fn has_several_keys(&self) -> bool {
+        matches!(self, ClientAuth::PrivateKeyJwtKeys { keys } if keys.len() > 1)
     }
 }
 
@@ -129,6 +188,16 @@ impl fmt::Debug for ClientAuth {
                 .debug_struct("PrivateKeyJwt")
                 .field("signer", &signer.as_ref().map(|s| s.algorithm()))
                 .field("kid", kid)
+                .finish(),
+            ClientAuth::PrivateKeyJwtKeys { keys } => f
+                .debug_struct("PrivateKeyJwtKeys")
+                .field(
+                    "keys",
+                    &keys
+                        .iter()
+                        .map(|(signer, kid)| (signer.algorithm(), kid))
+                        .collect::<Vec<_>>(),
+                )
                 .finish(),
         }
     }

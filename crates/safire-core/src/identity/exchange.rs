@@ -195,9 +195,10 @@ impl Flow for CodeExchangeFlow {
     }
 
     fn needs_metadata(&self) -> bool {
-        self.verifying()
-            && self.config.authorization_server_issuer().is_none()
-            && self.expected_issuers.is_empty()
+        self.token.needs_metadata()
+            || (self.verifying()
+                && self.config.authorization_server_issuer().is_none()
+                && self.expected_issuers.is_empty())
     }
 
     fn preflight(&self) -> Result<(), Error> {

@@ -233,6 +233,7 @@ impl TokenFlow {
             assertion_audience: None,
             operation: Operation::Token,
             reserved: RESERVED_PARAMS,
+            metadata: self.metadata.as_deref(),
         }
         .build(form, env)
     }
@@ -264,6 +265,14 @@ impl Flow for TokenFlow {
 
     fn endpoints(&self) -> &[ServerEndpoint] {
         &[ServerEndpoint::Token]
+    }
+
+    /// Several signing keys need the server's signing algorithms to choose among them
+    /// ([`ClientAuth::private_key_jwt_keys`]), unless a key is given per call.
+    fn needs_metadata(&self) -> bool {
+        self.config.client_auth().has_several_keys()
+            && self.options.signer.is_none()
+            && self.options.kid.is_none()
     }
 
     fn preflight(&self) -> Result<(), Error> {

@@ -390,3 +390,123 @@ fn an_absent_scope_means_the_requested_scope_with_a_finding() {
         token.findings
     );
 }
+
+/// A signer that reports `alg` and signs nothing real: only the key choice matters here.
+#[derive(Debug)]
+struct FakeKey(crate::assertion::JwsAlgorithm);
+
+impl Signer for FakeKey {
+    fn algorithm(&self) -> crate::assertion::JwsAlgorithm {
+        self.0
+    }
+    fn sign(&self, _: &[u8]) -> Result<Vec<u8>, Error> {
+        Ok(vec![7; 8])
+    }
+    fn public_jwk(&self) -> Option<crate::assertion::Jwk> {
+        None
+    }
+}
+
+fn jwt_part(form: &HashMap<String, String>, index: usize) -> serde_json::Value {
+    let part = form["client_assertion"].split('.').nth(index).unwrap();
+    serde_json::from_slice(&base64ct::Base64UrlUnpadded::decode_vec(part).unwrap()).unwrap()
+}
+
+fn metadata_with_algs(algs: &[&str]) -> Arc<SmartMetadata> {
+    Arc::new(SmartMetadata::from_json_object(
+        serde_json::json!({
+            "token_endpoint": "https://ehr.example/token",
+            "token_endpoint_auth_signing_alg_values_supported": algs,
+        })
+        .as_object()
+        .unwrap()
+        .clone(),
+    ))
+}
+
+fn two_keys() -> Arc<ClientConfig> {
+    use crate::assertion::JwsAlgorithm::{ES384, RS384};
+    Arc::new(
+        builder()
+            .client_auth(ClientAuth::private_key_jwt_keys([
+                (Arc::new(FakeKey(ES384)) as Arc<dyn Signer>, "es-kid"),
+                (Arc::new(FakeKey(RS384)) as Arc<dyn Signer>, "rs-kid"),
+            ]))
+            .build()
+            .unwrap(),
+    )
+}
+
+#[test]
+fn the_assertion_is_signed_with_a_key_the_server_lists() {
+    // Several keys: the token endpoint is configured, but the choice needs the metadata.
+    let flow = TokenFlow::backend_services(two_keys());
+    assert!(crate::flow::needs_discovery(&flow));
+    // A key given per call leaves nothing to choose.
+    let flow =
+        TokenFlow::backend_services(two_keys()).with_options(CallOptions::new().private_key(
+            Arc::new(FakeKey(crate::assertion::JwsAlgorithm::ES384)),
+            "call-kid",
+        ));
+    assert!(!crate::flow::needs_discovery(&flow));
+
+    for (algs, alg, kid) in [
+        (&["RS384"][..], "RS384", "rs-kid"),
+        (&["ES384", "RS384"][..], "ES384", "es-kid"),
+        (&["RS256", "ES384"][..], "ES384", "es-kid"),
+        (&[][..], "ES384", "es-kid"), // no list: the first (preferred) key
+    ] {
+        let mut flow = TokenFlow::backend_services(two_keys());
+        flow.provide_metadata(metadata_with_algs(algs));
+        let request = first_request(&mut flow).unwrap();
+        let header = jwt_part(&form(&request), 0);
+        assert_eq!(header["alg"], alg, "server lists {algs:?}");
+        assert_eq!(header["kid"], kid, "server lists {algs:?}");
+    }
+}
+
+#[test]
+fn no_key_the_server_accepts_fails_before_sending_naming_both_lists() {
+    let mut flow = TokenFlow::backend_services(two_keys());
+    flow.provide_metadata(metadata_with_algs(&["RS256", "PS256"]));
+    let err = first_request(&mut flow).unwrap_err();
+    assert!(matches!(err, Error::Configuration(_)), "{err:?}");
+    let text = err.to_string();
+    assert!(text.contains("(ES384, RS384)"), "{text}");
+    assert!(text.contains("(RS256, PS256)"), "{text}");
+    assert!(
+        text.contains("token_endpoint_auth_signing_alg_values_supported"),
+        "{text}"
+    );
+
+    // A single key is checked the same way.
+    let one_key = Arc::new(
+        builder()
+            .client_auth(ClientAuth::private_key_jwt(
+                FakeKey(crate::assertion::JwsAlgorithm::ES384),
+                "es-kid",
+            ))
+            .build()
+            .unwrap(),
+    );
+    let mut flow = TokenFlow::backend_services(one_key);
+    flow.provide_metadata(metadata_with_algs(&["RS384"]));
+    let text = first_request(&mut flow).unwrap_err().to_string();
+    assert!(
+        text.contains("(ES384)") && text.contains("(RS384)"),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_default_assertion_lifetime_leaves_room_for_clock_skew() {
+    assert_eq!(
+        crate::assertion::DEFAULT_ASSERTION_LIFETIME,
+        std::time::Duration::from_secs(240)
+    );
+    let mut flow = TokenFlow::backend_services(two_keys());
+    flow.provide_metadata(metadata_with_algs(&["ES384"]));
+    let claims = jwt_part(&form(&first_request(&mut flow).unwrap()), 1);
+    let lifetime = claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap();
+    assert_eq!(lifetime, 240, "a minute under SMART's five-minute cap");
+}
