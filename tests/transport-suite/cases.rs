@@ -353,6 +353,68 @@ pub fn standalone_launch_end_to_end<C: TestClient>() {
     assert_eq!(form["client_id"], "app");
 }
 
+pub fn ehr_launch_in_one_call<C: TestClient>() {
+    let server = smart_server(
+        |_| Reply::json(200, token_json("at-ehr", None)),
+        |_| Reply::json(500, json!({})),
+    );
+    let client: C = client(config_for(&server));
+
+    // A launch from another server is refused before anything is sent.
+    let err = client
+        .ehr_launch_authorization(
+            "/launch?iss=https%3A%2F%2Fother.example%2Ffhir&launch=L-evil",
+            AuthorizeParams::default(),
+        )
+        .unwrap_err();
+    match &err {
+        Error::Authorization(auth) => {
+            assert_eq!(
+                auth.kind,
+                safire_core::AuthErrorKind::LaunchIssuerNotAllowed
+            )
+        }
+        other => panic!("expected a launch refusal, got {other:?}"),
+    }
+    let text = err.to_string();
+    assert!(text.contains("https://other.example/fhir"), "{text}");
+    assert!(text.contains(&server.url("/fhir")), "{text}");
+    assert!(
+        server.requests().is_empty(),
+        "nothing sent for a foreign launch"
+    );
+
+    // The client's own server: discovery, then the authorization URL with the launch value.
+    let launch_url = format!(
+        "/launch?iss={}&launch=L-42",
+        url_encode(&server.url("/fhir"))
+    );
+    let request = client
+        .ehr_launch_authorization(&launch_url, AuthorizeParams::default())
+        .unwrap();
+    let query: std::collections::BTreeMap<String, String> = request
+        .url
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    assert_eq!(query["launch"], "L-42");
+    assert_eq!(query["aud"], server.url("/fhir"));
+    assert_eq!(server.requests_to(DISCOVERY).len(), 1);
+}
+
+/// Percent-encodes everything but unreserved characters.
+fn url_encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                char::from(b).to_string()
+            }
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
 pub fn refresh_with_client_secret_basic<C: TestClient>() {
     let server = smart_server(
         |request| {

@@ -54,6 +54,7 @@ macro_rules! scenarios {
             concurrent_first_discovery_sends_one_request,
             concurrent_callers_share_a_failed_discovery,
             standalone_launch_end_to_end,
+            ehr_launch_in_one_call,
             refresh_with_client_secret_basic,
             backend_services_with_es384,
             assertion_key_follows_the_servers_algorithms,

@@ -5,7 +5,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::authorize::{AuthorizeFlow, AuthorizeParams, PendingAuthorization};
+use crate::authorize::{AuthorizeFlow, AuthorizeParams, EhrLaunch, PendingAuthorization};
 use crate::cache::MetadataCache;
 use crate::config::{CallOptions, ClientConfig};
 use crate::discovery::DiscoveryFlow;
@@ -82,6 +82,21 @@ impl FlowFactory {
     /// An authorization request (standalone or EHR launch, GET or POST).
     pub fn authorize(&self, params: AuthorizeParams) -> AuthorizeFlow {
         AuthorizeFlow::new(self.config.clone(), params)
+    }
+
+    /// An EHR launch in one step: parses `launch_url` (full URL, path and query, or bare
+    /// query), refuses a launch whose `iss` is not this client's FHIR base or a declared
+    /// [`launch_issuer`](crate::ClientConfigBuilder::launch_issuer) (see
+    /// [`EhrLaunch::for_client`]), then builds the authorization request with the launch's
+    /// `launch` value (replacing any in `params`).
+    pub fn ehr_launch(
+        &self,
+        launch_url: &str,
+        mut params: AuthorizeParams,
+    ) -> Result<AuthorizeFlow, Error> {
+        let launch = EhrLaunch::for_client(launch_url, &self.config)?;
+        params.launch = Some(launch.launch);
+        Ok(AuthorizeFlow::new(self.config.clone(), params))
     }
 
     /// Verifies the callback against `pending` and builds the code exchange, which verifies

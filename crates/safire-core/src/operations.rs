@@ -37,6 +37,18 @@ macro_rules! client_operations {
             fn authorization_url(params: $crate::AuthorizeParams) -> $crate::AuthorizationRequest
                 = |flows| flows.authorize(params);
 
+            /// An EHR launch in one call: takes the URL (or path and query, or query) the EHR
+            /// opened the app with, refuses it unless its `iss` is this client's FHIR base or a
+            /// declared `launch_issuer` (`AuthErrorKind::LaunchIssuerNotAllowed`, naming both),
+            /// and builds the authorization URL with its `launch` value, as
+            /// `authorization_url` does. A launch from server X is never authorized with a
+            /// client for server Y.
+            fn ehr_launch_authorization(
+                launch_url: &str,
+                params: $crate::AuthorizeParams
+            ) -> $crate::AuthorizationRequest
+                = |flows| flows.ehr_launch(launch_url, params)?;
+
             /// Verifies the callback URL against `pending` (state, RFC 9207 `iss`, errors),
             /// then exchanges the code with its PKCE verifier. The pending authorization is
             /// consumed (a code is redeemed once; delete it from your session store too), and

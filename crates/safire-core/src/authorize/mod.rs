@@ -55,6 +55,11 @@ pub struct AuthorizeParams {
 
 impl AuthorizeParams {
     /// An EHR launch with the `launch` value the EHR passed.
+    ///
+    /// This trusts the caller to have checked the launch's `iss` against the client's
+    /// server. Prefer the client's `ehr_launch_authorization` (or
+    /// [`FlowFactory::ehr_launch`](crate::FlowFactory::ehr_launch)), which takes the launch
+    /// URL itself and refuses an `iss` the client is not configured for.
     pub fn ehr_launch(launch: impl Into<String>) -> Self {
         Self {
             launch: Some(launch.into()),

@@ -344,5 +344,13 @@ pub(super) fn callback_query(callback: &str) -> Result<String, AuthError> {
         })?;
         return Ok(url.query().unwrap_or_default().to_owned());
     }
-    Ok(trimmed.strip_prefix('?').unwrap_or(trimmed).to_owned())
+    // A path and its query (`/callback?code=…`, `launch?iss=…`): what precedes the first `?`
+    // has no `=` or `&`, which a bare query's first parameter always has.
+    if let Some((path, query)) = trimmed.split_once('?')
+        && !path.contains(['=', '&'])
+    {
+        let query = query.split_once('#').map_or(query, |(query, _)| query);
+        return Ok(query.to_owned());
+    }
+    Ok(trimmed.to_owned())
 }

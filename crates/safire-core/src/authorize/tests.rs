@@ -448,3 +448,65 @@ fn post_with_a_declared_capability_needs_no_discovery() {
     let request = start(flow, 15);
     assert_eq!(request.method, AuthorizationMethod::Post);
 }
+
+#[test]
+fn ehr_launch_accepts_full_urls_paths_with_queries_and_bare_queries() {
+    let allowed = ["https://ehr.example/fhir"];
+    for url in [
+        "https://app.example/launch?iss=https%3A%2F%2Fehr.example%2Ffhir&launch=L1",
+        "/launch?iss=https%3A%2F%2Fehr.example%2Ffhir&launch=L1",
+        "/launch?iss=https://ehr.example/fhir&launch=L1#fragment",
+        "launch?iss=https://ehr.example/fhir&launch=L1",
+        "?iss=https://ehr.example/fhir&launch=L1",
+        "iss=https://ehr.example/fhir&launch=L1",
+        // A bare query whose value holds a '?' is still a bare query.
+        "launch=L1&iss=https://ehr.example/fhir&note=a?b",
+    ] {
+        let launch = EhrLaunch::from_url(url, &allowed).unwrap_or_else(|e| panic!("{url}: {e}"));
+        assert_eq!(launch.iss, "https://ehr.example/fhir", "{url}");
+        assert_eq!(launch.launch, "L1", "{url}");
+    }
+    // A path plus query from another server is refused, not misread.
+    let err = EhrLaunch::from_url("/launch?iss=https://evil.example/fhir&launch=L1", &allowed)
+        .unwrap_err();
+    assert_eq!(err.kind, AuthErrorKind::LaunchIssuerNotAllowed);
+}
+
+#[test]
+fn an_ehr_launch_from_another_server_is_refused_by_the_client_operation() {
+    let config = config_with(|b| b.launch_issuer("https://ehr-alias.example/r4"));
+    let flows = crate::FlowFactory::new(config);
+    let err = match flows.ehr_launch(
+        "/launch?iss=https://other.example/fhir&launch=L1",
+        AuthorizeParams::default(),
+    ) {
+        Err(crate::Error::Authorization(err)) => err,
+        other => panic!("expected a refusal, got {:?}", other.map(|_| ())),
+    };
+    assert_eq!(err.kind, AuthErrorKind::LaunchIssuerNotAllowed);
+    let text = err.to_string();
+    assert!(text.contains("https://other.example/fhir"), "{text}");
+    assert!(text.contains("https://ehr.example/fhir"), "{text}");
+    assert!(text.contains("launch_issuer"), "{text}");
+
+    // The client's base and a declared launch issuer are accepted; the launch value is sent.
+    for iss in ["https://ehr.example/fhir", "https://ehr-alias.example/r4"] {
+        let mut flow = flows
+            .ehr_launch(
+                &format!("https://app.example/launch?launch=L-42&iss={iss}"),
+                AuthorizeParams::ehr_launch("ignored"),
+            )
+            .unwrap();
+        let mut random = crate::random::SeededRandom::new(3);
+        let Step::Done(request) = flow
+            .start(&mut Env::new(SystemTime::UNIX_EPOCH, &mut random))
+            .unwrap()
+        else {
+            panic!("the authorization flow sends nothing");
+        };
+        let url = request.url;
+        let launch: Vec<_> = url.query_pairs().filter(|(k, _)| k == "launch").collect();
+        assert_eq!(launch.len(), 1, "{url}");
+        assert_eq!(launch[0].1, "L-42");
+    }
+}
