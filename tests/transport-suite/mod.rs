@@ -78,6 +78,7 @@ macro_rules! scenarios {
             connect_timeout_applies_to_opening_the_connection,
             untrusted_certificate_is_a_tls_error,
             html_500_from_discovery,
+            server_advertised_endpoints_are_resolved_or_blamed_on_the_server,
             oauth_errors_from_the_token_endpoint,
             registration_error_with_status_200,
             canaries_never_leak,

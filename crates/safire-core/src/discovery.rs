@@ -69,6 +69,11 @@ impl ServerEndpoint {
     /// The URL to send to: the configured one, else the discovered one, https checked either
     /// way. A discovered document without it is a [`DiscoveryError`] naming the field.
     ///
+    /// A discovered URL is the server's choice: a relative one is resolved against the FHIR
+    /// base URL (SMART: clients SHOULD; [`SmartMetadata::compliance_findings`] reports it),
+    /// and one that is not https (or carries `user:password@`) is a [`DiscoveryError`]
+    /// naming the field and the URL ([`ErrorSource::Server`](crate::ErrorSource::Server)).
+    ///
     /// ```
     /// use safire_core::{ClientConfig, ServerEndpoint, SmartMetadata};
     /// let config = ClientConfig::builder("https://ehr.example/fhir").build()?;
@@ -115,9 +120,42 @@ impl ServerEndpoint {
             };
             return Err(DiscoveryError::new(&config.discovery_url(), None, Some(hint)).into());
         };
-        config.check_endpoint(self.field(), endpoint)?;
-        Ok(endpoint.to_owned())
+        let endpoint = absolute_endpoint(config, endpoint);
+        // The server chose this URL: a refusal is its fault, not the configuration's.
+        if let Err(refused) = config.check_endpoint(self.field(), &endpoint) {
+            let why = match refused {
+                ConfigurationError::Uris { non_https, .. } if !non_https.is_empty() => {
+                    "which is not https (SMART requires TLS)"
+                }
+                ConfigurationError::Uris { .. } => "which is not a usable URL",
+                _ => "which carries user credentials (user:password@)",
+            };
+            return Err(DiscoveryError::new(
+                &config.discovery_url(),
+                None,
+                Some(format!(
+                    "the server advertises {} {}, {why}",
+                    self.field(),
+                    crate::error::url_for_message(&endpoint)
+                )),
+            )
+            .into());
+        }
+        Ok(endpoint)
     }
+}
+
+/// A relative endpoint URL in the metadata, resolved against the FHIR base URL (SMART App
+/// Launch: clients SHOULD; [`SmartMetadata::compliance_findings`] reports it). Absolute
+/// URLs, and anything that does not resolve, come back unchanged.
+fn absolute_endpoint(config: &ClientConfig, endpoint: &str) -> String {
+    if !crate::metadata::is_relative_reference(endpoint) {
+        return endpoint.to_owned();
+    }
+    let base = format!("{}/", config.base_url().trim_end_matches('/'));
+    url::Url::parse(&base)
+        .and_then(|base| base.join(endpoint))
+        .map_or_else(|_| endpoint.to_owned(), String::from)
 }
 
 /// The discovery GET for `config` (one trailing `/` of the base is dropped).
@@ -151,6 +189,12 @@ pub fn parse_discovery_response(
         )),
     }
 }
+
+/// What a 404 for the SMART configuration tells the user to do.
+const NO_METADATA_HINT: &str = "the server publishes no SMART configuration; configure the \
+     endpoints explicitly (ClientConfigBuilder::token_endpoint, ::authorization_endpoint), or, \
+     if its authorization server publishes RFC 8414 or OpenID Connect metadata, configure \
+     ClientConfigBuilder::authorization_server_issuer to use it";
 
 /// Which document a discovery step fetches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -278,15 +322,23 @@ impl DiscoveryFlow {
                 return Err(DiscoveryError::new(
                     &self.url,
                     Some(404),
-                    Some(
-                        "the server publishes no SMART configuration; if its authorization \
-                         server publishes RFC 8414 or OpenID Connect metadata, configure \
-                         ClientConfigBuilder::authorization_server_issuer to use it"
-                            .into(),
-                    ),
+                    Some(NO_METADATA_HINT.into()),
                 )
                 .into());
             }
+        }
+        if response.status() == http::StatusCode::NOT_FOUND && self.source == Source::OpenId {
+            return Err(DiscoveryError::new(
+                &self.url,
+                Some(404),
+                Some(
+                    "neither the FHIR server nor the configured authorization server issuer \
+                     publishes metadata; configure the endpoints explicitly \
+                     (ClientConfigBuilder::token_endpoint, ::authorization_endpoint)"
+                        .into(),
+                ),
+            )
+            .into());
         }
         let metadata = parse_discovery_response(&self.url, response)?;
         if self.source != Source::Smart {
@@ -387,5 +439,106 @@ mod tests {
                 "{body}"
             );
         }
+    }
+
+    fn metadata(json: serde_json::Value) -> SmartMetadata {
+        SmartMetadata::from_json_object(json.as_object().unwrap().clone())
+    }
+
+    #[test]
+    fn an_insecure_endpoint_the_server_advertises_is_the_servers_fault() {
+        let config = ClientConfig::builder("https://ehr.example/fhir")
+            .build()
+            .unwrap();
+        for (url, why) in [
+            ("http://ehr.example/token", "not https"),
+            ("https://user:pw@ehr.example/token", "user credentials"),
+        ] {
+            let err = ServerEndpoint::Token
+                .resolve(
+                    &config,
+                    Some(&metadata(serde_json::json!({"token_endpoint": url}))),
+                )
+                .unwrap_err();
+            assert!(matches!(err, Error::Discovery(_)), "{err:?}");
+            assert_eq!(err.source_of_fault(), crate::ErrorSource::Server);
+            let text = err.to_string();
+            assert!(
+                text.contains("token_endpoint") && text.contains(why),
+                "{text}"
+            );
+            assert!(!text.contains("pw"), "{text}");
+        }
+        // The same URL configured by the user stays the caller's to fix.
+        let err = ClientConfig::builder("https://ehr.example/fhir")
+            .token_endpoint("http://ehr.example/token")
+            .build()
+            .unwrap_err();
+        assert_eq!(
+            Error::from(err).source_of_fault(),
+            crate::ErrorSource::Caller
+        );
+    }
+
+    #[test]
+    fn relative_endpoints_resolve_against_the_fhir_base() {
+        let config = ClientConfig::builder("https://ehr.example/r4/fhir/")
+            .build()
+            .unwrap();
+        let meta = metadata(serde_json::json!({
+            "token_endpoint": "/auth/token",
+            "authorization_endpoint": "authorize",
+            "revocation_endpoint": "https://other.example/revoke",
+        }));
+        let resolve = |endpoint: ServerEndpoint| endpoint.resolve(&config, Some(&meta)).unwrap();
+        assert_eq!(
+            resolve(ServerEndpoint::Token),
+            "https://ehr.example/auth/token"
+        );
+        assert_eq!(
+            resolve(ServerEndpoint::Authorization),
+            "https://ehr.example/r4/fhir/authorize"
+        );
+        assert_eq!(
+            resolve(ServerEndpoint::Revocation),
+            "https://other.example/revoke"
+        );
+        let findings = meta.compliance_findings();
+        let relative: Vec<_> = findings
+            .iter()
+            .filter(|f| f.message.contains("relative URL"))
+            .filter_map(|f| f.field.as_deref())
+            .collect();
+        assert_eq!(relative, ["authorization_endpoint", "token_endpoint"]);
+    }
+
+    #[test]
+    fn a_missing_smart_configuration_names_the_explicit_endpoint_options() {
+        let config = ClientConfig::builder("https://ehr.example/fhir")
+            .build()
+            .unwrap();
+        let mut flow = DiscoveryFlow::new(&config);
+        let err = flow.step(respond(404, "")).unwrap_err();
+        let text = err.to_string();
+        for option in [
+            "token_endpoint",
+            "authorization_endpoint",
+            "authorization_server_issuer",
+        ] {
+            assert!(text.contains(option), "{text}");
+        }
+        // With an issuer configured, the last fallback's 404 still names the options.
+        let config = ClientConfig::builder("https://ehr.example/fhir")
+            .authorization_server_issuer("https://login.example")
+            .build()
+            .unwrap();
+        let mut flow = DiscoveryFlow::new(&config);
+        assert!(matches!(flow.step(respond(404, "")), Ok(Step::Send(_))));
+        assert!(matches!(flow.step(respond(404, "")), Ok(Step::Send(_))));
+        let text = flow.step(respond(404, "")).unwrap_err().to_string();
+        assert!(
+            text.contains("ClientConfigBuilder::token_endpoint"),
+            "{text}"
+        );
     }
 }

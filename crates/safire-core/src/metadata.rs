@@ -533,10 +533,42 @@ impl SmartMetadata {
     }
 }
 
-/// Reports a URL that does not parse, is not https, or is http on a loopback host (warning).
+/// The endpoints that flows resolve against the FHIR base when they are relative
+/// ([`ServerEndpoint::resolve`](crate::ServerEndpoint::resolve)).
+const RESOLVED_RELATIVE: &[&str] = &[
+    "jwks_uri",
+    "authorization_endpoint",
+    "token_endpoint",
+    "registration_endpoint",
+    "introspection_endpoint",
+    "revocation_endpoint",
+];
+
+/// A relative reference (`/auth/token`, `token`): no scheme, and nothing a URL cannot hold.
+pub(crate) fn is_relative_reference(raw: &str) -> bool {
+    matches!(
+        url::Url::parse(raw),
+        Err(url::ParseError::RelativeUrlWithoutBase)
+    ) && !raw.is_empty()
+        && !raw.contains(|c: char| c.is_whitespace() || c.is_control() || c == '\\')
+}
+
+/// Reports a URL that does not parse, is not https, or is http on a loopback host (warning);
+/// a relative endpoint URL is a warning too (it is resolved against the FHIR base).
 fn check_url(out: &mut Findings, field: &str, raw: &str) {
     let parsed = match url::Url::parse(raw) {
         Ok(u) if u.host().is_some() => u,
+        Err(_) if RESOLVED_RELATIVE.contains(&field) && is_relative_reference(raw) => {
+            out.warning(
+                field,
+                format!(
+                    "SMART metadata: {field} is a relative URL; Safire resolves it against the \
+                     FHIR base URL (SMART App Launch: clients SHOULD), but servers should \
+                     advertise absolute URLs"
+                ),
+            );
+            return;
+        }
         _ => {
             out.error(
                 field,

@@ -364,12 +364,15 @@ mod tests {
             )],
         );
         assert_eq!(sent.len(), 1, "nothing sent to the http endpoint");
+        let err = result.unwrap_err();
         assert!(
-            result
-                .unwrap_err()
-                .to_string()
-                .contains("requires HTTPS for: registration_endpoint")
+            err.to_string().contains(
+                "the server advertises registration_endpoint http://ehr.example/reg, which is \
+                 not https"
+            ),
+            "{err}"
         );
+        assert_eq!(err.source_of_fault(), crate::ErrorSource::Server);
 
         let flow = RegistrationFlow::new(config(true, "http://127.0.0.1:8080/fhir"), &metadata())
             .endpoint("http://127.0.0.1:8080/register");

@@ -190,6 +190,16 @@ impl RegisteredClient {
         };
         // `error`, `error_description` and `error_uri` are not known members: all in `extra`.
         let oauth = || oauth_error_from_object(status, &members.extra);
+        // An OAuth error in a 2xx body is the server's answer: report it (its description is
+        // scrubbed of what the request carried by the driver), whether or not a client_id
+        // came with it.
+        if has_error_member(&members.extra) {
+            return Err(failure(
+                oauth(),
+                Vec::new(),
+                "the server answered with an OAuth error despite the success status",
+            ));
+        }
         if members.client_id.is_missing() {
             return Err(failure(
                 oauth(),
@@ -207,13 +217,6 @@ impl RegisteredClient {
                 oauth(),
                 Vec::new(),
                 "response client_id must be a non-blank string",
-            ));
-        }
-        if has_error_member(&members.extra) {
-            return Err(failure(
-                oauth(),
-                Vec::new(),
-                "response has an OAuth 'error' member",
             ));
         }
         RegisteredClient::from_members(members).map_err(|mut e| {
@@ -391,10 +394,12 @@ mod tests {
             Some("invalid_client_metadata")
         );
         assert_eq!(err.oauth.error_description.as_deref(), Some("bad scope"));
-        assert_eq!(err.received_fields, ["error", "error_description"]);
+        // The server's error and description, not "missing client_id".
+        assert!(err.received_fields.is_empty());
         assert_eq!(
             err.to_string(),
-            "Registration response missing client_id; received fields: error, error_description"
+            "Client registration failed — HTTP 200 — invalid_client_metadata — bad scope — the \
+             server answered with an OAuth error despite the success status"
         );
         // With a client_id the error member still wins.
         let err = RegisteredClient::parse(

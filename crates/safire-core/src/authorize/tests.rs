@@ -153,10 +153,14 @@ fn discovery_first_when_endpoint_unknown() {
         .unwrap();
     let err = flow.on_response(response, &mut env).unwrap_err();
     assert!(
-        err.to_string()
-            .contains("requires HTTPS for: authorization_endpoint"),
+        err.to_string().contains(
+            "the server advertises authorization_endpoint http://ehr.example/auth, which is \
+             not https"
+        ),
         "{err}"
     );
+    // The server advertised it: not the caller's configuration to fix.
+    assert_eq!(err.source_of_fault(), crate::ErrorSource::Server);
 }
 
 fn pending() -> PendingAuthorization {

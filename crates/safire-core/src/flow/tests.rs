@@ -117,9 +117,10 @@ fn discovered_endpoints_are_checked_and_a_missing_one_is_named() {
         .unwrap_err();
     assert!(
         err.to_string()
-            .contains("requires HTTPS for: token_endpoint"),
+            .contains("the server advertises token_endpoint http://ehr.example/t"),
         "{err}"
     );
+    assert_eq!(err.source_of_fault(), crate::ErrorSource::Server);
     let mut driver = Driver::new(TokenFlow::refresh(config, "rt"), Limits::default());
     let _ = driver.start(&mut env).unwrap();
     let err = driver.on_response(json(200, "{}"), &mut env).unwrap_err();

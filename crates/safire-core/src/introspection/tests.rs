@@ -234,7 +234,10 @@ fn discovered_endpoint_its_absence_and_https() {
         )],
     );
     assert_eq!(sent.len(), 1, "nothing sent to the http endpoint");
-    assert!(matches!(result, Err(Error::Configuration(_))));
+    // The server advertised it: a discovery error, the server's fault.
+    let err = result.unwrap_err();
+    assert!(matches!(err, Error::Discovery(_)), "{err:?}");
+    assert_eq!(err.source_of_fault(), crate::ErrorSource::Server);
 
     let err = ClientConfig::builder("https://ehr.example/fhir")
         .introspection_endpoint("http://ehr.example/i")

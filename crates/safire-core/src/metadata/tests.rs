@@ -300,7 +300,10 @@ fn url_rules() {
         ("http://[::1]/reg", Some(Severity::Warning)),
         ("http://ehr.example/reg", Some(Severity::Error)),
         ("ftp://ehr.example/reg", Some(Severity::Error)),
-        ("/relative/reg", Some(Severity::Error)),
+        // Resolved against the FHIR base (SMART: clients SHOULD), reported as a warning.
+        ("/relative/reg", Some(Severity::Warning)),
+        ("relative/reg", Some(Severity::Warning)),
+        ("//other.example/reg", Some(Severity::Warning)),
         ("not a url", Some(Severity::Error)),
         ("mailto:a@b.example", Some(Severity::Error)),
     ];
