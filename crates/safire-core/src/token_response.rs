@@ -155,12 +155,23 @@ pub struct FhirContextItem {
     pub extra: Map<String, Value>,
 }
 
+/// What `Debug` shows instead of a patient identifier.
+const HIDDEN: &str = "[hidden]";
+
 impl fmt::Debug for FhirContextItem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The resource type of a reference, never its id; an identifier not at all (PHI).
+        let reference =
+            self.reference
+                .as_deref()
+                .map(|reference| match reference.split_once('/') {
+                    Some((kind, _)) => format!("{kind}/{HIDDEN}"),
+                    None => HIDDEN.to_owned(),
+                });
         f.debug_struct("FhirContextItem")
-            .field("reference", &self.reference)
+            .field("reference", &reference)
             .field("canonical", &self.canonical)
-            .field("identifier", &self.identifier)
+            .field("identifier", &self.identifier.as_ref().map(|_| HIDDEN))
             .field("type_", &self.type_)
             .field("role", &self.role)
             .field("extra", &self.extra.keys().collect::<Vec<_>>())
@@ -177,8 +188,9 @@ impl fmt::Debug for TokenResponse {
             .field("scope", &self.scope)
             .field("refresh_token", &self.refresh_token)
             .field("id_token", &self.id_token)
-            .field("patient", &self.patient)
-            .field("encounter", &self.encounter)
+            // Patient identifiers stay out of logs (PHI): only whether they are there.
+            .field("patient", &self.patient.as_ref().map(|_| HIDDEN))
+            .field("encounter", &self.encounter.as_ref().map(|_| HIDDEN))
             .field("fhir_context", &self.fhir_context)
             .field("need_patient_banner", &self.need_patient_banner)
             .field("smart_style_url", &self.smart_style_url)
@@ -205,8 +217,8 @@ lenient::document! {
         scope: Scope,
         refresh_token: String,
         id_token: String,
-        patient: String,
-        encounter: String,
+        patient: FhirId,
+        encounter: FhirId,
         fhir_context: FhirContext = "fhirContext",
         need_patient_banner: Flag,
         smart_style_url: String,
@@ -285,6 +297,33 @@ impl Form for Flag {
     }
 }
 
+/// `patient` / `encounter`: a FHIR id string, or (a liberty) an integer JSON number.
+struct FhirId {
+    text: String,
+    from_number: bool,
+}
+
+impl Form for FhirId {
+    const EXPECTED: &'static str = "a string";
+
+    fn string(text: String) -> Read<Self> {
+        Read::Ok(FhirId {
+            text,
+            from_number: false,
+        })
+    }
+
+    fn scalar(value: Value) -> Read<Self> {
+        match &value {
+            Value::Number(n) if n.is_u64() || n.is_i64() => Read::Ok(FhirId {
+                text: n.to_string(),
+                from_number: true,
+            }),
+            _ => Read::Wrong(value),
+        }
+    }
+}
+
 /// `fhirContext`: an array whose entries are read one by one.
 struct FhirContext(Vec<Read<ContextEntry>>);
 
@@ -353,8 +392,25 @@ impl Reader {
         })
     }
 
+    /// A `patient` or `encounter` id; a number is accepted as its decimal text, with a
+    /// finding that never repeats the id.
+    fn fhir_id(&mut self, field: &str, member: Member<FhirId>) -> Option<String> {
+        let id = self.take(member)?;
+        if id.from_number {
+            self.findings.warning(
+                field,
+                format!(
+                    "SMART token response: {field} was sent as a JSON number; expected a string \
+                     (a FHIR id); accepted as its decimal text"
+                ),
+            );
+        }
+        Some(id.text)
+    }
+
     fn token_type(&mut self, member: Member<String>) -> Option<String> {
-        let token_type = self.take(member)?;
+        // A blank token_type says nothing: treated as absent (a finding reports it missing).
+        let token_type = self.take(member).filter(|t| !t.trim().is_empty())?;
         if token_type != "Bearer" && token_type.eq_ignore_ascii_case("bearer") {
             self.findings.warning(
                 "token_type",
@@ -562,8 +618,8 @@ impl TokenResponse {
         let scope = r.scope(m.scope);
         let refresh_token = r.take(m.refresh_token).map(SecretString::from);
         let id_token = r.take(m.id_token).map(SecretString::from);
-        let patient = r.take(m.patient);
-        let encounter = r.take(m.encounter);
+        let patient = r.fhir_id("patient", m.patient);
+        let encounter = r.fhir_id("encounter", m.encounter);
         let fhir_context = r.fhir_context(m.fhir_context);
         let need_patient_banner = r.need_patient_banner(m.need_patient_banner);
         let smart_style_url = r.take(m.smart_style_url);

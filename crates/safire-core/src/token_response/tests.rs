@@ -132,8 +132,43 @@ fn debug_redacts_every_secret() {
         assert!(!text.contains("CANARY"), "{text}");
         assert!(text.contains("vendor_session_key"));
         assert!(text.contains("[REDACTED]"));
-        assert!(text.contains("pat-999"));
+        // Patient identifiers (PHI) stay out of logs; what kind of context there is shows.
+        for identifier in ["pat-999", "enc-1", "a1", "urn:uuid:1"] {
+            assert!(!text.contains(identifier), "{identifier} in {text}");
+        }
+        assert!(text.contains("[hidden]"), "{text}");
+        assert!(text.contains("Appointment/[hidden]"), "{text}");
+        assert!(text.contains("DocumentReference"), "{text}");
     }
+}
+
+#[test]
+fn numeric_ids_and_a_blank_token_type() {
+    let t = parse(r#"{"access_token":"a","token_type":"  ","patient":123,"encounter":-4}"#);
+    assert_eq!(t.patient.as_deref(), Some("123"));
+    assert_eq!(t.encounter.as_deref(), Some("-4"));
+    // A blank token_type is absent, not an unknown token type.
+    assert_eq!(t.token_type, None);
+    let notes: Vec<_> = t
+        .findings
+        .iter()
+        .map(|f| (f.field.as_deref().unwrap_or_default(), f.is_error()))
+        .collect();
+    assert_eq!(notes, [("patient", false), ("encounter", false)]);
+    assert!(
+        t.findings.iter().all(|f| !f.message.contains("123")),
+        "a finding never repeats the id"
+    );
+    let compliance = t.compliance_findings(TokenFlowKind::AppLaunch);
+    assert!(
+        compliance
+            .iter()
+            .any(|f| f.field.as_deref() == Some("token_type") && f.message.contains("missing"))
+    );
+    // Fractions and booleans are still wrong types.
+    let t = parse(r#"{"access_token":"a","patient":1.5,"encounter":true}"#);
+    assert!(t.patient.is_none() && t.encounter.is_none());
+    assert!(t.findings.iter().all(Finding::is_error));
 }
 
 #[test]
@@ -267,7 +302,7 @@ fn leniency_is_noted() {
 fn wrong_types_become_findings_not_failures() {
     let t = parse(
         r#"{"access_token":"a","token_type":7,"expires_in":-5,"scope":{"a":1},
-            "refresh_token":123,"id_token":false,"patient":["p"],"encounter":1,
+            "refresh_token":123,"id_token":false,"patient":["p"],"encounter":true,
             "need_patient_banner":"yes","smart_style_url":1,"intent":[],"tenant":{},
             "fhirContext":[5, {"reference": 1, "identifier": "not-an-object", "type": "Patient"}, {}]}"#,
     );
