@@ -7,7 +7,9 @@
 //! so that the fuzzer can reach the checks after the state comparison.
 //! Invariants:
 //! - Ok ⇒ the callback's query (as `complete` finds it) has a `state` parameter equal to the
-//!   pending state, a non-empty `code`, and, when required, an `iss` on the expected list;
+//!   pending state, a non-empty `code`, and, when required, exactly the discovered issuer as
+//!   `iss`; with no issuer known, an `iss` is accepted with a finding (RFC 9207 as Safire
+//!   reads it: nothing to compare with);
 //!   the returned verifier and redirect URI are the pending ones;
 //! - no output (error Display/Debug, code Debug) ever contains the PKCE verifier, nor the
 //!   state unless the callback itself carries it in a parameter the error may echo.
@@ -67,13 +69,17 @@ fn pendings() -> &'static [PendingAuthorization; 2] {
 }
 
 /// Every plausible reading of the callback's query: the query of the text parsed as a URL, the
-/// text after a leading `?`, and the whole text. The checks hold if one reading satisfies them,
+/// text after a leading `?` or after the first `?` (a path and query), and the whole text. The checks hold if one reading satisfies them,
 /// so they do not depend on exactly how `complete` tells a URL from a bare query.
 fn candidate_params(callback: &str) -> Vec<Vec<(String, String)>> {
     let trimmed = callback.trim();
     let mut queries = vec![trimmed.to_owned()];
     if let Some(q) = trimmed.strip_prefix('?') {
         queries.push(q.to_owned());
+    }
+    // A path and its query (`/launch?iss=…`): the text after the first `?`, without fragment.
+    if let Some((_, q)) = trimmed.split_once('?') {
+        queries.push(q.split_once('#').map_or(q, |(q, _)| q).to_owned());
     }
     if let Ok(url) = url::Url::parse(trimmed) {
         queries.push(url.query().unwrap_or("").to_owned());
@@ -115,8 +121,11 @@ fn refute_ok(
     if iss.len() > 1 || (iss_required && iss.is_empty()) {
         return Some(format!("iss {iss:?} (required: {iss_required})"));
     }
+    // RFC 9207: compared exactly with the known issuer (the discovered one). With none known
+    // (the configured endpoint), any `iss` is accepted, with a finding (checked by the caller).
     if let Some(iss) = iss.first()
-        && iss.strip_suffix('/').unwrap_or(iss) != "https://ehr.example/fhir"
+        && iss_required
+        && *iss != "https://ehr.example/fhir"
     {
         return Some(format!("foreign iss {iss:?}"));
     }
@@ -154,7 +163,18 @@ fuzz_target!(|data: &[u8]| {
                 why.len() < readings.len(),
                 "Ok for a callback no reading justifies: {why:?}"
             );
-            assert_eq!(code.code_verifier.expose(), verifier);
+            // An `iss` that could not be checked (no issuer known) is recorded as a finding.
+            if selector & 1 == 0
+                && readings
+                    .iter()
+                    .all(|p| p.iter().any(|(k, _)| k == "iss"))
+            {
+                assert!(
+                    code.findings.iter().any(|f| f.field.as_deref() == Some("iss")),
+                    "an unverified iss without a finding"
+                );
+            }
+                        assert_eq!(code.code_verifier.expose(), verifier);
             assert_eq!(code.redirect_uri, "https://app.example/callback");
         }
         Err(_) => {

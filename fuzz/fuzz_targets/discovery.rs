@@ -7,7 +7,9 @@
 //! - on Ok: `compliance_findings()` and every predicate run; predicates are consistent with
 //!   each other and with the typed fields; serde round trip is the identity, and serializing
 //!   then parsing as a discovery response again gives the same metadata;
-//! - every wrong-typed known field left in `extra` is reported by a finding.
+//! - every wrong-typed known field left in `extra` is reported by a finding;
+//! - every endpoint resolves (`ServerEndpoint::resolve`, relative URLs against the FHIR base)
+//!   to an https URL without userinfo, or fails without panicking.
 #![no_main]
 
 mod common;
@@ -86,6 +88,31 @@ fn check_metadata(meta: &SmartMetadata) {
         Err(e) => {
             assert!(!present(&meta.token_endpoint));
             assert!(!e.to_string().contains("secret-query"));
+        }
+    }
+
+    // Every discovered endpoint resolves (relative ones against the FHIR base) to an https
+    // URL without userinfo, or is refused with an error that does not echo userinfo.
+    let config = safire_core::ClientConfig::builder("https://ehr.example/fhir")
+        .build()
+        .unwrap();
+    for endpoint in [
+        safire_core::ServerEndpoint::Authorization,
+        safire_core::ServerEndpoint::Token,
+        safire_core::ServerEndpoint::Registration,
+        safire_core::ServerEndpoint::Introspection,
+        safire_core::ServerEndpoint::Revocation,
+        safire_core::ServerEndpoint::Jwks,
+    ] {
+        match endpoint.resolve(&config, Some(meta)) {
+            Ok(url) => {
+                let parsed = url::Url::parse(&url).expect("a resolved endpoint parses");
+                assert_eq!(parsed.scheme(), "https", "{url}");
+                assert!(parsed.username().is_empty() && parsed.password().is_none());
+            }
+            Err(e) => {
+                let _ = format!("{e} {e:?}");
+            }
         }
     }
 

@@ -23,13 +23,17 @@ fn norm(s: &str) -> &str {
 }
 
 /// Every plausible reading of the launch URL's query (the query of the text parsed as a URL,
-/// the text after a leading `?`, the whole text), so the check does not depend on exactly how
+/// the text after a leading `?` or after the first `?` of a path and query, the whole text), so the check does not depend on exactly how
 /// `from_url` tells a URL from a bare query.
 fn candidate_queries(launch_url: &str) -> Vec<String> {
     let trimmed = launch_url.trim();
     let mut queries = vec![trimmed.to_owned()];
     if let Some(q) = trimmed.strip_prefix('?') {
         queries.push(q.to_owned());
+    }
+    // A path and its query (`/launch?iss=…`): the text after the first `?`, without fragment.
+    if let Some((_, q)) = trimmed.split_once('?') {
+        queries.push(q.split_once('#').map_or(q, |(q, _)| q).to_owned());
     }
     if let Ok(url) = url::Url::parse(trimmed) {
         queries.push(url.query().unwrap_or("").to_owned());
