@@ -1,8 +1,8 @@
 //! # safire-redis
 //!
 //! A Redis session store for fleets of Safire processes: the storage seam of `safire-core`
-//! ([`SessionStore`](safire_core::SessionStore) for blocking code,
-//! [`AsyncSessionStore`](safire_core::AsyncSessionStore) for tokio) on a Redis every process
+//! ([`SessionStore`] for blocking code,
+//! [`AsyncSessionStore`] for tokio) on a Redis every process
 //! shares, so that
 //!
 //! - processes sharing a backend client make **one token request per expiry** for the whole
@@ -15,7 +15,7 @@
 //! - tokens are **encrypted at rest** with AES-256-GCM under a key the application supplies
 //!   ([`EncryptionKey`]), a random nonce per write, the key name and version bound as associated
 //!   data. A wrong key or a tampered value reads as
-//!   [`StoreErrorKind::Corrupt`](safire_core::StoreErrorKind::Corrupt), never a panic.
+//!   [`StoreErrorKind::Corrupt`], never a panic.
 //!
 //! The in-memory hit path (a token still comfortably valid) is the session's own and never
 //! reaches Redis; [`load`](safire_core::SessionStore::load) returns the version so a session
@@ -36,7 +36,7 @@
 //! ## Faults
 //!
 //! Every call waits at most [`RedisConfig::deadline`] (connect timeout + command timeout).
-//! Redis unreachable, stopped or stalled gives a [`StoreError`](safire_core::StoreError) of
+//! Redis unreachable, stopped or stalled gives a [`StoreError`] of
 //! kind `Unavailable` or `Timeout` — never a hang, never a panic — and the next call after
 //! Redis is back connects again by itself. Redis restarted without persistence has lost its
 //! values: sessions then start from their in-memory copy or re-authenticate.
