@@ -1,5 +1,6 @@
+use super::parse::{QUOTE_MAX, quote};
 use super::*;
-use crate::finding::Severity;
+use crate::finding::{MAX_FINDINGS, Severity};
 
 fn resource(text: &str) -> ResourceScope {
     match Scope::parse(text) {
