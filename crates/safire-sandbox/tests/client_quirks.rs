@@ -30,7 +30,7 @@ use common::flow::*;
 use common::*;
 use safire_core::{
     AuthErrorKind, AuthorizeParams, CallOptions, ClientAuth, ClientConfig, ClientConfigBuilder,
-    ConfigurationError, Error, PendingAuthorization, PrivateKey, SmartMetadata, TokenResponse,
+    Error, PendingAuthorization, PrivateKey, SmartMetadata, TokenResponse,
 };
 use safire_sandbox::{DEFAULT_REDIRECT_URI, Endpoint, Quirk, Sandbox};
 use serde_json::Value;
@@ -529,18 +529,17 @@ fn discovery_from_host_header<C: Client>() {
     assert_eq!(doc["token_endpoint"], "http://ehr.internal:8080/fhir/token");
     assert_ne!(doc["token_endpoint"], sb.token_url());
 
-    // (b) Safire: plain http off loopback is refused before anything is sent there.
+    // (b) Safire: plain http off loopback, advertised by the server, is refused before
+    // anything is sent there, and blamed on the server (issue 11.12).
     let client: C = build(app_config(&base, &id, SCOPE));
     let err = client
         .authorization_url(AuthorizeParams::default())
         .unwrap_err();
-    assert!(
-        matches!(err, Error::Configuration(ConfigurationError::Uris { .. })),
-        "{err:?}"
-    );
+    assert!(matches!(err, Error::Discovery(_)), "{err:?}");
+    assert_eq!(err.source_of_fault(), safire_core::ErrorSource::Server);
     assert!(
         err.to_string()
-            .contains("authorization_endpoint (http://ehr.internal:8080/fhir/authorize)"),
+            .contains("authorization_endpoint http://ehr.internal:8080/fhir/authorize"),
         "{err}"
     );
     let err = client
