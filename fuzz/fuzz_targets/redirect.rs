@@ -138,10 +138,9 @@ fuzz_target!(|data: &[u8]| {
         response = response.header(header::LOCATION, v.clone());
     }
     let response = response.body(Vec::new()).unwrap();
-    let policy = RedirectPolicy {
-        max_hops: usize::from(input.max_hops % 8),
-        allow_insecure_localhost: input.allow_insecure_localhost,
-    };
+    let mut policy = RedirectPolicy::default();
+    policy.max_hops = usize::from(input.max_hops % 8);
+    policy.allow_insecure_localhost = input.allow_insecure_localhost;
     let hops = usize::from(input.hops_taken % 10);
 
     let result = next_hop(&sent, &response, hops, &policy);
@@ -174,7 +173,22 @@ fuzz_target!(|data: &[u8]| {
                 ),
                 other => panic!("followed to scheme {other}"),
             }
+            assert!(
+                target.username().is_empty() && target.password().is_none(),
+                "followed to a URL with userinfo"
+            );
             let from = Url::parse(&sent.uri().to_string()).unwrap();
+            if operation == Some(Operation::Discovery) {
+                // Discovery stays on its origin by default (an http -> https upgrade of the
+                // same host is fine).
+                let upgrade = from.scheme() == "http"
+                    && target.scheme() == "https"
+                    && from.host_str() == target.host_str();
+                assert!(
+                    target.origin() == from.origin() || upgrade,
+                    "discovery followed to another origin {target}"
+                );
+            }
             if target.origin() != from.origin() {
                 assert!(
                     !next.headers().contains_key(header::AUTHORIZATION),
