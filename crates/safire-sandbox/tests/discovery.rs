@@ -17,20 +17,12 @@ fn discovery(sb: &Sandbox) -> Value {
 /// EHR launch through the `{base}/launch` launcher, then the token.
 fn ehr_token(sb: &Sandbox, scope: &str) -> Value {
     let id = sb.clients().public.client_id.clone();
-    let launcher = get(
-        sb.local_addr(),
-        &format!(
-            "{}?{}",
-            sb.url(Endpoint::Launch),
-            form(&[
-                ("client_id", &id),
-                ("launch_uri", "https://app.example/launch"),
-                ("patient", "ehr-pat-7"),
-                ("encounter", "ehr-enc-7"),
-            ])
-        ),
+    let launch = ehr_launch(
+        sb,
+        &id,
+        "https://app.example/launch",
+        &[("patient", "ehr-pat-7"), ("encounter", "ehr-enc-7")],
     );
-    let launch = launcher.location_param("launch").expect("launch value");
     let (verifier, challenge) = pkce("ehr-cap");
     let mut p = auth_params(sb, &id, scope, &challenge);
     p.push(("launch", &launch));
@@ -88,19 +80,7 @@ fn check_capability(sb: &Sandbox, cap: &str) {
             let c = sb.clients().asymmetric.clone();
             let (code, v) = code_for(sb, &c.client_id, "patient/*.rs");
             let a = assertion(sb, &c, "cap-asym");
-            let r = post_form(
-                sb.local_addr(),
-                &sb.token_url(),
-                &[
-                    ("grant_type", "authorization_code"),
-                    ("code", &code),
-                    ("redirect_uri", CB),
-                    ("code_verifier", &v),
-                    ("client_assertion_type", JWT_BEARER),
-                    ("client_assertion", &a),
-                ],
-                None,
-            );
+            let r = exchange_asserted(sb, &code, &v, &a);
             assert_eq!(r.status, 200, "{}", r.body);
         }
         "context-ehr-patient" => {
