@@ -14,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use harness::{
     CHILD_ENV, ChildProcess, RedisServer, finish_fleet, one_token, redirect_of, report,
-    report_round, spawn_fleet,
+    report_round, rotating_sandbox, spawn_fleet, user_config,
 };
 use safire_core::{
     AuthorizeParams, CallOptions, ClientAuth, ClientConfig, PrivateKey, TokenResponse,
@@ -225,21 +225,10 @@ fn backend_token_8_processes_x_16_threads_one_request_per_expiry() {
 #[test]
 fn two_processes_refresh_one_rotating_user_session_once() {
     let redis = RedisServer::start();
-    let sandbox = Sandbox::builder()
-        .refresh_token_rotation(true)
-        .start()
-        .unwrap();
-    let public = sandbox.clients().public.clone();
-    let base = sandbox.fhir_base_url().to_owned();
+    let (sandbox, public, base) = rotating_sandbox();
 
     // A real launch: authorize (auto-approved), exchange the code.
-    let config = ClientConfig::builder(&base)
-        .client_id(&public.client_id)
-        .redirect_uri(&public.redirect_uris[0])
-        .scopes(["launch/patient", "patient/*.rs", "offline_access"])
-        .allow_insecure_localhost(true)
-        .build()
-        .unwrap();
+    let config = user_config(&base, &public.client_id, &public.redirect_uris[0]);
     let client = SmartClient::new(config).unwrap();
     let request = client
         .authorization_url(AuthorizeParams::default())

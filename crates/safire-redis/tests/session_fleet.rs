@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime};
 
 use harness::{
     CHILD_ENV, ChildProcess, RedisServer, finish_fleet, one_token, redirect_of, report,
-    report_round, spawn_fleet,
+    report_round, rotating_sandbox, spawn_fleet, user_config,
 };
 use safire_core::{
     AuthorizeParams, CallOptions, ClientAuth, ClientConfig, PrivateKey, Session, SessionStore,
@@ -40,16 +40,6 @@ fn backend_config(base: &str, client_id: &str, pem: &str, kid: &str) -> ClientCo
             kid,
         ))
         .scopes(["system/Patient.rs"])
-        .allow_insecure_localhost(true)
-        .build()
-        .unwrap()
-}
-
-fn user_config(base: &str, client_id: &str, redirect_uri: &str) -> ClientConfig {
-    ClientConfig::builder(base)
-        .client_id(client_id)
-        .redirect_uri(redirect_uri)
-        .scopes(["launch/patient", "patient/*.rs", "offline_access"])
         .allow_insecure_localhost(true)
         .build()
         .unwrap()
@@ -174,12 +164,7 @@ fn backend_session_8_processes_x_16_threads_one_token_request_per_expiry() {
 #[test]
 fn two_processes_refresh_one_rotating_user_session_once() {
     let redis = RedisServer::start();
-    let sandbox = Sandbox::builder()
-        .refresh_token_rotation(true)
-        .start()
-        .unwrap();
-    let public = sandbox.clients().public.clone();
-    let base = sandbox.fhir_base_url().to_owned();
+    let (sandbox, public, base) = rotating_sandbox();
     let redirect_uri = public.redirect_uris[0].clone();
     let client = SmartClient::new(user_config(&base, &public.client_id, &redirect_uri)).unwrap();
 

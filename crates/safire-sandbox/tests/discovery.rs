@@ -57,14 +57,7 @@ fn check_capability(sb: &Sandbox, cap: &str) {
         "authorize-post" => {
             let id = sb.clients().public.client_id.clone();
             let (_, ch) = pkce("post");
-            let body = form(&auth_params(sb, &id, "patient/*.rs", &ch));
-            let r = http(
-                sb.local_addr(),
-                "POST",
-                &path_of(&sb.authorize_url()),
-                &[("Content-Type", "application/x-www-form-urlencoded")],
-                body.as_bytes(),
-            );
+            let r = authorize_post(sb, &auth_params(sb, &id, "patient/*.rs", &ch));
             assert!(r.location_param("code").is_some(), "{}", r.body);
         }
         "client-public" => {
@@ -213,13 +206,7 @@ fn smart_style_url_is_settable_and_ehr_context_wins() {
         "https://app.example/l",
         LaunchContext::new().smart_style_url("https://ehr.example/other.json"),
     );
-    let launch = url::Url::parse(&url)
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "launch")
-        .unwrap()
-        .1
-        .to_string();
+    let launch = launch_param(&url);
     let id = sb.clients().public.client_id.clone();
     let (v, ch) = pkce("style");
     let mut p = auth_params(&sb, &id, "launch patient/*.rs", &ch);

@@ -192,13 +192,9 @@ fn symmetric_client_basic_auth_strict_encoding_and_post_authorize() {
         .unwrap();
     let (verifier, challenge) = pkce("sym");
     // authorize-post
-    let body = form(&auth_params(&sb, "app-1 x", "patient/*.rs", &challenge));
-    let r = http(
-        sb.local_addr(),
-        "POST",
-        &path_of(&sb.authorize_url()),
-        &[("Content-Type", "application/x-www-form-urlencoded")],
-        body.as_bytes(),
+    let r = authorize_post(
+        &sb,
+        &auth_params(&sb, "app-1 x", "patient/*.rs", &challenge),
     );
     assert_eq!(r.status, 302, "{}", r.body);
     let code = r.location_param("code").unwrap();
@@ -537,6 +533,15 @@ fn client_authentication_failures() {
     assert_eq!((r.status, r.error().as_str()), (401, "invalid_client"));
 
     // private_key_jwt problems.
+    let asserted = |a: &str| {
+        code_req(
+            &[
+                ("client_assertion_type", JWT_BEARER),
+                ("client_assertion", a),
+            ],
+            None,
+        )
+    };
     let asym = sb.clients().asymmetric.clone();
     let good = assertion(&sb, &asym, "j-1");
     let r = code_req(
@@ -547,13 +552,7 @@ fn client_authentication_failures() {
         None,
     );
     assert_eq!((r.status, r.error().as_str()), (401, "invalid_client"));
-    let r = code_req(
-        &[
-            ("client_assertion_type", JWT_BEARER),
-            ("client_assertion", "not-a-jwt"),
-        ],
-        None,
-    );
+    let r = asserted("not-a-jwt");
     assert_eq!((r.status, r.error().as_str()), (401, "invalid_client"));
     let now = sb.now();
     let pem = asym.private_key_pem.as_deref().unwrap();
@@ -564,13 +563,7 @@ fn client_authentication_failures() {
         json!({"alg": "RS384", "kid": asym.kid}),
     ] {
         let a = sign_es384(pem, &header, &claims);
-        let r = code_req(
-            &[
-                ("client_assertion_type", JWT_BEARER),
-                ("client_assertion", &a),
-            ],
-            None,
-        );
+        let r = asserted(&a);
         assert_eq!(
             (r.status, r.error().as_str()),
             (401, "invalid_client"),
@@ -582,13 +575,7 @@ fn client_authentication_failures() {
         let mut c = claims.clone();
         c.as_object_mut().unwrap().remove(drop);
         let a = sign_es384(pem, &json!({"alg": "ES384", "kid": asym.kid}), &c);
-        let r = code_req(
-            &[
-                ("client_assertion_type", JWT_BEARER),
-                ("client_assertion", &a),
-            ],
-            None,
-        );
+        let r = asserted(&a);
         assert_eq!(
             (r.status, r.error().as_str()),
             (401, "invalid_client"),
@@ -601,31 +588,13 @@ fn client_authentication_failures() {
         &json!({"alg": "ES384", "kid": asym.kid}),
         &claims,
     );
-    let r = code_req(
-        &[
-            ("client_assertion_type", JWT_BEARER),
-            ("client_assertion", &other),
-        ],
-        None,
-    );
+    let r = asserted(&other);
     assert_eq!((r.status, r.error().as_str()), (401, "invalid_client"));
     // A valid assertion authenticates; the grant then fails on the bogus code,
     // and the jti is burned: replay is invalid_client.
-    let r = code_req(
-        &[
-            ("client_assertion_type", JWT_BEARER),
-            ("client_assertion", &good),
-        ],
-        None,
-    );
+    let r = asserted(&good);
     assert_eq!(r.error(), "invalid_grant");
-    let r = code_req(
-        &[
-            ("client_assertion_type", JWT_BEARER),
-            ("client_assertion", &good),
-        ],
-        None,
-    );
+    let r = asserted(&good);
     assert_eq!((r.status, r.error().as_str()), (401, "invalid_client"));
 }
 

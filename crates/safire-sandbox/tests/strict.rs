@@ -179,13 +179,7 @@ fn ehr_launch_values_single_use_client_bound_short_lived() {
     assert_eq!(bad.status, 400);
     // The library API binds to a client too.
     let url = sb.ehr_launch_for_client(&public, "https://app.example/l", LaunchContext::new());
-    let launch = url::Url::parse(&url)
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "launch")
-        .unwrap()
-        .1
-        .to_string();
+    let launch = launch_param(&url);
     let r = with_launch(&other, &launch);
     assert_eq!(
         r.location_param("error").as_deref(),

@@ -405,3 +405,25 @@ pub fn one_token(fingerprints: &[String], callers: usize, what: &str) -> String 
     );
     fingerprints[0].clone()
 }
+
+/// A sandbox that rotates refresh tokens, with its public app and FHIR base URL.
+pub fn rotating_sandbox() -> (safire_sandbox::Sandbox, safire_sandbox::ClientInfo, String) {
+    let sandbox = safire_sandbox::Sandbox::builder()
+        .refresh_token_rotation(true)
+        .start()
+        .unwrap();
+    let public = sandbox.clients().public.clone();
+    let base = sandbox.fhir_base_url().to_owned();
+    (sandbox, public, base)
+}
+
+/// The public app `client_id` of `base`, asking for a patient launch with `offline_access`.
+pub fn user_config(base: &str, client_id: &str, redirect_uri: &str) -> safire_core::ClientConfig {
+    safire_core::ClientConfig::builder(base)
+        .client_id(client_id)
+        .redirect_uri(redirect_uri)
+        .scopes(["launch/patient", "patient/*.rs", "offline_access"])
+        .allow_insecure_localhost(true)
+        .build()
+        .unwrap()
+}

@@ -14,6 +14,28 @@ pub fn authorize(sb: &Sandbox, params: &[(&str, &str)]) -> HttpResp {
     http(sb.local_addr(), "GET", &target, &[], b"")
 }
 
+/// POST the authorize endpoint with these parameters as a form.
+pub fn authorize_post(sb: &Sandbox, params: &[(&str, &str)]) -> HttpResp {
+    http(
+        sb.local_addr(),
+        "POST",
+        &path_of(&sb.authorize_url()),
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        form(params).as_bytes(),
+    )
+}
+
+/// The `launch` parameter of an EHR launch URL (as [`Sandbox::ehr_launch`] returns).
+pub fn launch_param(url: &str) -> String {
+    url::Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "launch")
+        .unwrap()
+        .1
+        .to_string()
+}
+
 /// Standalone-launch authorize parameters (`state` = `st-1`).
 pub fn auth_params<'a>(
     sb: &'a Sandbox,
