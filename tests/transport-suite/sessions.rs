@@ -121,6 +121,17 @@ fn user_session(server: &TestServer, access: &str, refresh: &str, expired: bool)
     session
 }
 
+/// A client of `server` with a session holding `at-1` and `rt-1` (expired when `expired`).
+fn client_with_session<C: SessionClient>(server: &TestServer, expired: bool) -> (C, C::Session) {
+    let client: C = user_client(server);
+    let session = client
+        .build_session(SessionSpec::new(user_session(
+            server, "at-1", "rt-1", expired,
+        )))
+        .unwrap();
+    (client, session)
+}
+
 /// A token response for a refresh; `expires_in` 0 makes every later call renew again.
 fn refreshed(access: &str, refresh: Option<&str>, expires_in: u64) -> Reply {
     let mut body =
@@ -172,12 +183,7 @@ pub fn session_64_callers_at_expiry_send_one_token_request<C: SessionClient>() {
         |_| refreshed("at-2", Some("rt-2"), 3600),
         |_| Reply::json(200, json!({})),
     );
-    let client: C = user_client(&server);
-    let session = client
-        .build_session(SessionSpec::new(user_session(
-            &server, "at-1", "rt-1", true,
-        )))
-        .unwrap();
+    let (client, session) = client_with_session::<C>(&server, true);
     let tokens = together(64, |_| {
         client.access_token(&session).map(|t| t.expose().to_owned())
     });
@@ -216,12 +222,7 @@ pub fn session_failing_refresh_is_shared_then_retried<C: SessionClient>() {
         },
         |_| Reply::json(200, json!({})),
     );
-    let client: C = user_client(&server);
-    let session = client
-        .build_session(SessionSpec::new(user_session(
-            &server, "at-1", "rt-1", true,
-        )))
-        .unwrap();
+    let (client, session) = client_with_session::<C>(&server, true);
     let results = together(16, |_| client.access_token(&session));
     let failures: Vec<&Error> = results.iter().filter_map(|r| r.as_ref().err()).collect();
     assert!(!failures.is_empty(), "the first refresh failed");
@@ -364,13 +365,8 @@ pub fn session_401_refreshes_once_and_retries_once<C: SessionClient>() {
             },
         },
     );
-    let client: C = user_client(&server);
     // Fresh by its expiry, but the server has revoked it.
-    let session = client
-        .build_session(SessionSpec::new(user_session(
-            &server, "at-1", "rt-1", false,
-        )))
-        .unwrap();
+    let (client, session) = client_with_session::<C>(&server, false);
     let response = client
         .send(&session, get(server.url("/fhir/Patient/1")))
         .unwrap();
@@ -382,12 +378,7 @@ pub fn session_401_refreshes_once_and_retries_once<C: SessionClient>() {
 
     // A server that keeps answering 401: one refresh, one retry, then its answer.
     let always = server_always_401();
-    let client: C = user_client(&always);
-    let session = client
-        .build_session(SessionSpec::new(user_session(
-            &always, "at-1", "rt-1", false,
-        )))
-        .unwrap();
+    let (client, session) = client_with_session::<C>(&always, false);
     let response = client
         .send(&session, get(always.url("/fhir/Patient/1")))
         .unwrap();
@@ -417,10 +408,7 @@ pub fn session_token_never_sent_to_another_origin<C: SessionClient>() {
             _ => Reply::json(200, json!({})),
         },
     );
-    let client: C = user_client(&fhir);
-    let session = client
-        .build_session(SessionSpec::new(user_session(&fhir, "at-1", "rt-1", false)))
-        .unwrap();
+    let (client, session) = client_with_session::<C>(&fhir, false);
     for url in [
         target_url.clone(),
         fhir.url("/admin/Patient/1"),
@@ -470,12 +458,7 @@ pub fn session_reauthorization_required<C: SessionClient>() {
         },
         |_| Reply::json(200, json!({})),
     );
-    let client: C = user_client(&server);
-    let session = client
-        .build_session(SessionSpec::new(user_session(
-            &server, "at-1", "rt-1", true,
-        )))
-        .unwrap();
+    let (client, session) = client_with_session::<C>(&server, true);
     for _ in 0..3 {
         let err = client.access_token(&session).unwrap_err();
         assert!(err.is_reauthorization_required(), "{err}");

@@ -84,6 +84,32 @@ impl Env {
             .collect()
     }
 
+    /// `safire <command…> <base> --insecure-localhost <rest…>`: a command against this sandbox.
+    fn args<'a>(&'a self, command: &[&'a str], rest: &[&'a str]) -> Vec<&'a str> {
+        [command, &[self.base.as_str(), "--insecure-localhost"], rest].concat()
+    }
+
+    /// `safire token backend` as `client_id` signing with the key in `key`, then `rest`.
+    fn backend_token<'a>(
+        &'a self,
+        client_id: &'a str,
+        key: &'a str,
+        rest: &[&'a str],
+    ) -> Vec<&'a str> {
+        let client = ["--client-id", client_id, "--key", key];
+        self.args(&["token", "backend"], &[&client[..], rest].concat())
+    }
+
+    /// Registers `client_id` as a public app whose redirect URI is the one `launch` listens on.
+    fn register_app(&self, client_id: &str, launch: &Launch) {
+        self.sandbox
+            .register_client(ClientRegistration::public(
+                client_id,
+                [launch.redirect_uri.clone()],
+            ))
+            .unwrap();
+    }
+
     /// Writes a pre-registered client's key to a file.
     fn key_file(&self, pem: &str) -> PathBuf {
         let path = self.path("client-key.pem");
@@ -159,8 +185,29 @@ fn assert_owner_only(path: &Path) {
 #[cfg(not(unix))]
 fn assert_owner_only(_: &Path) {}
 
+/// `out` has the row `name value` (the CLI's two columns, the name padded to 29).
+#[track_caller]
+fn assert_row(out: &str, name: &str, value: &str) {
+    let row = format!("{name:<29}{value}\n");
+    assert!(out.contains(&row), "no {row:?} in\n{out}");
+}
+
 fn json_file(path: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// `safire register --backend` with the key in `key` for `system/*.rs`, saved to `out`.
+fn register_backend<'a>(env: &'a Env, key: &'a str, out: &'a Path) -> Vec<&'a str> {
+    let rest = [
+        "--backend",
+        "--key",
+        key,
+        "--scope",
+        "system/*.rs",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    env.args(&["register"], &rest)
 }
 
 #[test]
@@ -202,12 +249,7 @@ fn discover_prints_endpoints_capabilities_and_findings() {
     let findings = out.split("Compliance findings").nth(1).unwrap();
     assert!(findings.contains("warning"), "{out}");
 
-    let json = ok(&safire(&[
-        "discover",
-        &env.base,
-        "--json",
-        "--insecure-localhost",
-    ]));
+    let json = ok(&safire(&env.args(&["discover"], &["--json"])));
     let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(doc["token_endpoint"], format!("{}/token", env.base));
     assert!(
@@ -243,12 +285,7 @@ fn discover_fails_with_the_library_message() {
 fn discover_strict_passes_a_document_with_only_warnings() {
     let env = Env::new(Sandbox::builder());
     // The sandbox's document has warnings (http on loopback) but no errors.
-    ok(&safire(&[
-        "discover",
-        &env.base,
-        "--insecure-localhost",
-        "--strict",
-    ]));
+    ok(&safire(&env.args(&["discover"], &["--strict"])));
 }
 
 #[test]
@@ -319,17 +356,17 @@ fn keygen_and_jwks() {
 fn register_public_symmetric_and_asymmetric_clients() {
     let env = Env::new(Sandbox::builder());
     let out_file = env.path("public.json");
-    let out = ok(&safire(&[
-        "register",
-        &env.base,
-        "--insecure-localhost",
-        "--redirect-uri",
-        "http://127.0.0.1:8765/callback",
-        "--scope",
-        "launch/patient patient/*.rs",
-        "--out",
-        out_file.to_str().unwrap(),
-    ]));
+    let out = ok(&safire(&env.args(
+        &["register"],
+        &[
+            "--redirect-uri",
+            "http://127.0.0.1:8765/callback",
+            "--scope",
+            "launch/patient patient/*.rs",
+            "--out",
+            out_file.to_str().unwrap(),
+        ],
+    )));
     let saved = json_file(&out_file);
     let client_id = saved["client_id"].as_str().unwrap();
     assert!(
@@ -342,33 +379,23 @@ fn register_public_symmetric_and_asymmetric_clients() {
 
     // Symmetric: the secret goes to the file, not the terminal.
     let out_file = env.path("symmetric.json");
-    let o = safire(&[
-        "register",
-        &env.base,
-        "--insecure-localhost",
-        "--auth",
-        "symmetric",
-        "--redirect-uri",
-        "https://app.example/cb",
-        "--out",
-        out_file.to_str().unwrap(),
-    ]);
+    let symmetric = env.args(
+        &["register"],
+        &[
+            "--auth",
+            "symmetric",
+            "--redirect-uri",
+            "https://app.example/cb",
+        ],
+    );
+    let o = safire(&[&symmetric[..], &["--out", out_file.to_str().unwrap()]].concat());
     ok(&o);
     let secrets = env.sent("client_secret");
     assert_eq!(secrets.len(), 1);
     assert_eq!(json_file(&out_file)["client_secret"], secrets[0].as_str());
     assert_absent(&o, &secrets);
     assert!(stdout(&o).contains("[hidden; pass --show-secrets]"));
-    let shown = ok(&safire(&[
-        "register",
-        &env.base,
-        "--insecure-localhost",
-        "--auth",
-        "symmetric",
-        "--redirect-uri",
-        "https://app.example/cb",
-        "--show-secrets",
-    ]));
+    let shown = ok(&safire(&[&symmetric[..], &["--show-secrets"]].concat()));
     assert!(shown.contains(env.sent("client_secret").last().unwrap().as_str()));
 
     // Asymmetric backend service with a generated key, then a token with it (same default kid).
@@ -381,49 +408,29 @@ fn register_public_symmetric_and_asymmetric_clients() {
         key.to_str().unwrap(),
     ]));
     let out_file = env.path("backend.json");
-    ok(&safire(&[
-        "register",
-        &env.base,
-        "--insecure-localhost",
-        "--backend",
-        "--key",
+    ok(&safire(&register_backend(
+        &env,
         key.to_str().unwrap(),
-        "--scope",
-        "system/*.rs",
-        "--out",
-        out_file.to_str().unwrap(),
-    ]));
+        &out_file,
+    )));
     let saved = json_file(&out_file);
     assert_eq!(saved["token_endpoint_auth_method"], "private_key_jwt");
     assert!(saved["jwks"]["keys"][0].get("d").is_none());
-    let out = ok(&safire(&[
-        "token",
-        "backend",
-        &env.base,
-        "--insecure-localhost",
-        "--client-id",
+    let out = ok(&safire(&env.backend_token(
         saved["client_id"].as_str().unwrap(),
-        "--key",
         key.to_str().unwrap(),
-        "--scope",
-        "system/Patient.rs",
-    ]));
-    assert!(
-        out.contains("scope                        system/Patient.rs\n"),
-        "{out}"
-    );
+        &["--scope", "system/Patient.rs"],
+    )));
+    assert_row(&out, "scope", "system/Patient.rs");
 }
 
 #[test]
 fn register_failures() {
     let env = Env::new(Sandbox::builder().initial_access_token("iat-0123456789abcdef"));
-    let args = [
-        "register",
-        &env.base,
-        "--insecure-localhost",
-        "--redirect-uri",
-        "http://127.0.0.1:8765/callback",
-    ];
+    let args = env.args(
+        &["register"],
+        &["--redirect-uri", "http://127.0.0.1:8765/callback"],
+    );
     let o = safire(&args);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).starts_with("error: "), "{}", stderr(&o));
@@ -432,7 +439,7 @@ fn register_failures() {
 
     // From the environment, the token works and is not echoed.
     let o = Command::new(SAFIRE)
-        .args(args)
+        .args(&args)
         .env("SAFIRE_INITIAL_ACCESS_TOKEN", "iat-0123456789abcdef")
         .output()
         .unwrap();
@@ -449,19 +456,12 @@ fn register_failures() {
 
     // Caught before any request.
     fails_with(
-        &safire(&["register", &env.base, "--insecure-localhost"]),
+        &safire(&env.args(&["register"], &[])),
         "an app needs at least one --redirect-uri (for `safire launch --port 8765`: \
          http://127.0.0.1:8765/callback); pass --backend for a backend service",
     );
     fails_with(
-        &safire(&[
-            "register",
-            &env.base,
-            "--insecure-localhost",
-            "--backend",
-            "--auth",
-            "public",
-        ]),
+        &safire(&env.args(&["register"], &["--backend", "--auth", "public"])),
         "a backend service authenticates with a key: use --auth asymmetric --key key.pem",
     );
     assert_eq!(env.sandbox.requests(Endpoint::Register), 3);
@@ -473,40 +473,25 @@ fn backend_token_shows_scope_and_expiry_and_hides_the_token() {
     let backend = &env.sandbox.clients().backend;
     let key = env.key_file(backend.private_key_pem.as_deref().unwrap());
     let kid = backend.kid.as_deref().unwrap();
-    let args = [
-        "token",
-        "backend",
-        &env.base,
-        "--insecure-localhost",
-        "--client-id",
+    let args = env.backend_token(
         &backend.client_id,
-        "--key",
         key.to_str().unwrap(),
-        "--kid",
-        kid,
-        "--scope",
-        "system/*.rs",
-    ];
+        &["--kid", kid, "--scope", "system/*.rs"],
+    );
     let o = safire(&args);
     let out = ok(&o);
-    assert!(
-        out.contains("scope                        system/*.rs\n"),
-        "{out}"
-    );
+    assert_row(&out, "scope", "system/*.rs");
     assert!(
         out.contains("expires                      in 300 s ("),
         "{out}"
     );
-    assert!(out.contains("refresh_token                none\n"), "{out}");
+    assert_row(&out, "refresh_token", "none");
     assert_absent(&o, &env.sent("access_token"));
 
     let out = ok(&safire(&[&args[..], &["--show-token"]].concat()));
     let tokens = env.sent("access_token");
     assert_eq!(tokens.len(), 2);
-    assert!(
-        out.contains(&format!("access_token                 {}\n", tokens[1])),
-        "{out}"
-    );
+    assert_row(&out, "access_token", &tokens[1]);
 }
 
 #[test]
@@ -516,34 +501,16 @@ fn backend_token_failures() {
     let key = env.key_file(backend.private_key_pem.as_deref().unwrap());
     let kid = backend.kid.as_deref().unwrap();
     // A scope the client is not registered for: the server's OAuth error, worded by the library.
-    let o = safire(&[
-        "token",
-        "backend",
-        &env.base,
-        "--insecure-localhost",
-        "--client-id",
+    let o = safire(&env.backend_token(
         &backend.client_id,
-        "--key",
         key.to_str().unwrap(),
-        "--kid",
-        kid,
-        "--scope",
-        "system/*.write",
-    ]);
+        &["--kid", kid, "--scope", "system/*.write"],
+    ));
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).starts_with("error: "), "{}", stderr(&o));
     assert!(stderr(&o).contains("invalid_scope"), "{}", stderr(&o));
     // Wrong kid (the default thumbprint is not what the sandbox registered).
-    let o = safire(&[
-        "token",
-        "backend",
-        &env.base,
-        "--insecure-localhost",
-        "--client-id",
-        &backend.client_id,
-        "--key",
-        key.to_str().unwrap(),
-    ]);
+    let o = safire(&env.backend_token(&backend.client_id, key.to_str().unwrap(), &[]));
     assert!(stderr(&o).contains("invalid_client"), "{}", stderr(&o));
     assert_eq!(o.status.code(), Some(1));
 }
@@ -557,37 +524,48 @@ struct Launch {
 }
 
 fn start_launch(env: &Env, client_id: &str, extra: &[&str]) -> Launch {
-    let mut child = Command::new(SAFIRE)
-        .args([
-            "launch",
-            &env.base,
-            "--insecure-localhost",
-            "--no-browser",
-            "--client-id",
-            client_id,
-        ])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = lines.next().unwrap().unwrap();
-    let redirect_uri = first.strip_prefix("Redirect URI: ").unwrap().to_owned();
-    assert_eq!(
-        lines.next().unwrap().unwrap(),
-        "Open this URL in a browser to sign in:"
-    );
-    let authorization_url = lines.next().unwrap().unwrap();
-    Launch {
-        child,
-        lines,
-        redirect_uri,
-        authorization_url,
-    }
+    let mut command = Command::new(SAFIRE);
+    command
+        .args(env.args(&["launch"], &["--no-browser", "--client-id", client_id]))
+        .args(extra);
+    Launch::spawn(command, "Open this URL in a browser to sign in:")
+}
+
+/// [`start_launch`], with the app registered for the redirect URI the CLI chose.
+fn start_registered_launch(env: &Env, client_id: &str, extra: &[&str]) -> Launch {
+    let launch = start_launch(env, client_id, extra);
+    env.register_app(client_id, &launch);
+    launch
 }
 
 impl Launch {
+    /// Spawns `command` (a `safire launch`) and reads the redirect URI, the line that
+    /// introduces the authorization URL (`intro`), and the URL.
+    fn spawn(mut command: Command, intro: &str) -> Launch {
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let first = lines.next().unwrap().unwrap();
+        let redirect_uri = first.strip_prefix("Redirect URI: ").unwrap().to_owned();
+        assert_eq!(lines.next().unwrap().unwrap(), intro);
+        let authorization_url = lines.next().unwrap().unwrap();
+        Launch {
+            child,
+            lines,
+            redirect_uri,
+            authorization_url,
+        }
+    }
+
+    /// Approves in the browser (the callback page is a 200) and waits for the CLI.
+    fn approve(self) -> Output {
+        assert_eq!(self.browse().0, 200);
+        self.finish()
+    }
+
     /// Plays the browser: the authorization URL (auto-approved), then the redirect.
     fn browse(&self) -> (u16, String) {
         let agent: ureq::Agent = ureq::Agent::config_builder()
@@ -664,35 +642,22 @@ fn launch_end_to_end_then_refresh() {
     assert_eq!(query["code_challenge_method"], "S256");
     assert_eq!(query["aud"], env.base);
     // RFC 8252 loopback redirect with an ephemeral port: register exactly what the CLI uses.
-    env.sandbox
-        .register_client(ClientRegistration::public(
-            "cli-native-app",
-            [launch.redirect_uri.clone()],
-        ))
-        .unwrap();
+    env.register_app("cli-native-app", &launch);
 
     let (status, page) = launch.browse();
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("Signed in"), "{page}");
     let o = launch.finish();
     let out = ok(&o);
-    assert!(
-        out.contains("patient                      pat-cli-7\n"),
-        "{out}"
+    assert_row(&out, "patient", "pat-cli-7");
+    assert_row(&out, "encounter", "enc-cli-3");
+    assert_row(&out, "need_patient_banner", "true");
+    assert_row(
+        &out,
+        "scope",
+        "launch/patient launch/encounter patient/*.rs offline_access",
     );
-    assert!(
-        out.contains("encounter                    enc-cli-3\n"),
-        "{out}"
-    );
-    assert!(out.contains("need_patient_banner          true\n"), "{out}");
-    assert!(
-        out.contains("scope                        launch/patient launch/encounter patient/*.rs offline_access\n"),
-        "{out}"
-    );
-    assert!(
-        out.contains("refresh_token                issued\n"),
-        "{out}"
-    );
+    assert_row(&out, "refresh_token", "issued");
     // No secret on the terminal; all of them in the 0600 file.
     let access = env.sent("access_token");
     let refresh = env.sent("refresh_token");
@@ -709,7 +674,11 @@ fn launch_end_to_end_then_refresh() {
     std::fs::copy(&save, &before).unwrap();
     let o = safire(&["refresh", save.to_str().unwrap(), "--insecure-localhost"]);
     let out = ok(&o);
-    assert!(out.contains("scope                        launch/patient launch/encounter patient/*.rs offline_access\n"), "{out}");
+    assert_row(
+        &out,
+        "scope",
+        "launch/patient launch/encounter patient/*.rs offline_access",
+    );
     let (access, refresh) = (env.sent("access_token"), env.sent("refresh_token"));
     assert_eq!((access.len(), refresh.len()), (2, 2));
     assert_absent(&o, &[access.clone(), refresh.clone()].concat());
@@ -729,14 +698,8 @@ fn launch_end_to_end_then_refresh() {
     ]);
     let out = ok(&o);
     let access = env.sent("access_token");
-    assert!(
-        out.contains(&format!("access_token                 {}\n", access[2])),
-        "{out}"
-    );
-    assert!(
-        out.contains("scope                        patient/*.rs\n"),
-        "{out}"
-    );
+    assert_row(&out, "access_token", &access[2]);
+    assert_row(&out, "scope", "patient/*.rs");
 
     // Failure: the rotated-away refresh token is refused (and the sandbox revokes the grant).
     let o = safire(&["refresh", before.to_str().unwrap(), "--insecure-localhost"]);
@@ -749,7 +712,7 @@ fn launch_end_to_end_then_refresh() {
 #[test]
 fn refresh_needs_a_refresh_token() {
     let env = Env::new(Sandbox::builder());
-    let launch = start_launch(
+    let launch = start_registered_launch(
         &env,
         "cli-no-offline",
         &[
@@ -759,15 +722,8 @@ fn refresh_needs_a_refresh_token() {
             env.path("t.json").to_str().unwrap(),
         ],
     );
-    env.sandbox
-        .register_client(ClientRegistration::public(
-            "cli-no-offline",
-            [launch.redirect_uri.clone()],
-        ))
-        .unwrap();
-    assert_eq!(launch.browse().0, 200);
-    let out = ok(&launch.finish());
-    assert!(out.contains("refresh_token                none\n"), "{out}");
+    let out = ok(&launch.approve());
+    assert_row(&out, "refresh_token", "none");
     let path = env.path("t.json");
     fails_with(
         &safire(&["refresh", path.to_str().unwrap(), "--insecure-localhost"]),
@@ -781,13 +737,7 @@ fn refresh_needs_a_refresh_token() {
 #[test]
 fn launch_denied_by_the_user_fails_with_the_library_message() {
     let env = Env::new(Sandbox::builder().deny_authorization(true));
-    let launch = start_launch(&env, "cli-denied", &[]);
-    env.sandbox
-        .register_client(ClientRegistration::public(
-            "cli-denied",
-            [launch.redirect_uri.clone()],
-        ))
-        .unwrap();
+    let launch = start_registered_launch(&env, "cli-denied", &[]);
     let (status, page) = launch.browse();
     assert_eq!(status, 400);
     assert!(page.contains("Sign-in failed"), "{page}");
@@ -836,35 +786,14 @@ fn rs384_key_from_keygen_registers_and_gets_a_backend_token() {
         (&"RSA".into(), &"RS384".into())
     );
     let reg = env.path("rs.json");
-    ok(&safire(&[
-        "register",
-        &env.base,
-        "--insecure-localhost",
-        "--backend",
-        "--key",
-        key_arg,
-        "--scope",
-        "system/*.rs",
-        "--out",
-        reg.to_str().unwrap(),
-    ]));
+    ok(&safire(&register_backend(&env, key_arg, &reg)));
     let client_id = json_file(&reg)["client_id"].as_str().unwrap().to_owned();
-    let out = ok(&safire(&[
-        "token",
-        "backend",
-        &env.base,
-        "--insecure-localhost",
-        "--client-id",
+    let out = ok(&safire(&env.backend_token(
         &client_id,
-        "--key",
         key_arg,
-        "--scope",
-        "system/*.rs",
-    ]));
-    assert!(
-        out.contains("scope                        system/*.rs\n"),
-        "{out}"
-    );
+        &["--scope", "system/*.rs"],
+    )));
+    assert_row(&out, "scope", "system/*.rs");
 
     // Too small: the library's message, and no file.
     let small = env.path("small.pem");
@@ -908,40 +837,19 @@ fn fake_opener(env: &Env, status: u8) -> (PathBuf, PathBuf) {
     (bin, record)
 }
 
+/// `safire launch` (with the browser) with `path` as PATH, the app registered.
 #[cfg(target_os = "linux")]
 fn launch_with_browser(env: &Env, client_id: &str, path: &Path) -> Launch {
-    let mut child = Command::new(SAFIRE)
-        .args([
-            "launch",
-            &env.base,
-            "--insecure-localhost",
-            "--client-id",
-            client_id,
-        ])
-        .env("PATH", path)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let redirect_uri = lines
-        .next()
-        .unwrap()
-        .unwrap()
-        .strip_prefix("Redirect URI: ")
-        .unwrap()
-        .to_owned();
-    assert_eq!(
-        lines.next().unwrap().unwrap(),
-        "Opening the system browser. If it does not open, visit:"
+    let mut command = Command::new(SAFIRE);
+    command
+        .args(env.args(&["launch"], &["--client-id", client_id]))
+        .env("PATH", path);
+    let launch = Launch::spawn(
+        command,
+        "Opening the system browser. If it does not open, visit:",
     );
-    let authorization_url = lines.next().unwrap().unwrap();
-    Launch {
-        child,
-        lines,
-        redirect_uri,
-        authorization_url,
-    }
+    env.register_app(client_id, &launch);
+    launch
 }
 
 #[cfg(target_os = "linux")]
@@ -950,16 +858,9 @@ fn launch_opens_the_system_browser() {
     let env = Env::new(Sandbox::builder());
     let (bin, record) = fake_opener(&env, 0);
     let launch = launch_with_browser(&env, "cli-browser", &bin);
-    env.sandbox
-        .register_client(ClientRegistration::public(
-            "cli-browser",
-            [launch.redirect_uri.clone()],
-        ))
-        .unwrap();
     let url = launch.authorization_url.clone();
-    assert_eq!(launch.browse().0, 200);
-    let o = launch.finish();
-    assert!(ok(&o).contains("patient                      sandbox-patient-1\n"));
+    let o = launch.approve();
+    assert_row(&ok(&o), "patient", "sandbox-patient-1");
     assert!(stderr(&o).is_empty(), "{}", stderr(&o));
     // The opener ran (and finished) before the CLI waited for the callback.
     assert_eq!(std::fs::read_to_string(&record).unwrap(), url);
@@ -970,15 +871,7 @@ fn launch_opens_the_system_browser() {
 fn launch_warns_when_the_browser_cannot_be_opened() {
     let env = Env::new(Sandbox::builder());
     let (bin, _) = fake_opener(&env, 3);
-    let launch = launch_with_browser(&env, "cli-headless", &bin);
-    env.sandbox
-        .register_client(ClientRegistration::public(
-            "cli-headless",
-            [launch.redirect_uri.clone()],
-        ))
-        .unwrap();
-    assert_eq!(launch.browse().0, 200);
-    let o = launch.finish();
+    let o = launch_with_browser(&env, "cli-headless", &bin).approve();
     ok(&o);
     assert_eq!(
         stderr(&o),
@@ -987,15 +880,7 @@ fn launch_warns_when_the_browser_cannot_be_opened() {
     // No opener at all.
     let empty = env.path("empty-bin");
     std::fs::create_dir(&empty).unwrap();
-    let launch = launch_with_browser(&env, "cli-headless-2", &empty);
-    env.sandbox
-        .register_client(ClientRegistration::public(
-            "cli-headless-2",
-            [launch.redirect_uri.clone()],
-        ))
-        .unwrap();
-    assert_eq!(launch.browse().0, 200);
-    let o = launch.finish();
+    let o = launch_with_browser(&env, "cli-headless-2", &empty).approve();
     ok(&o);
     assert!(
         stderr(&o).starts_with("warning: could not open the browser (cannot run xdg-open: "),
@@ -1055,20 +940,11 @@ fn ids_may_start_with_a_hyphen() {
         ))
         .unwrap();
     let key = env.key_file(backend.private_key_pem.as_deref().unwrap());
-    let out = ok(&safire(&[
-        "token",
-        "backend",
-        &env.base,
-        "--insecure-localhost",
-        "--client-id",
+    let out = ok(&safire(&env.backend_token(
         "-client-1",
-        "--key",
         key.to_str().unwrap(),
-        "--kid",
-        "-kid-1",
-        "--scope",
-        "system/*.rs",
-    ]));
+        &["--kid", "-kid-1", "--scope", "system/*.rs"],
+    )));
     assert!(
         out.starts_with("Backend services token for -client-1\n"),
         "{out}"
@@ -1078,19 +954,13 @@ fn ids_may_start_with_a_hyphen() {
 /// `safire introspect` as the sandbox's pre-registered symmetric client.
 fn introspect_args<'a>(env: &'a Env, extra: &[&'a str]) -> Vec<&'a str> {
     let symmetric = &env.sandbox.clients().symmetric;
-    [
-        &[
-            "introspect",
-            &env.base,
-            "--insecure-localhost",
-            "--client-id",
-            &symmetric.client_id,
-            "--client-secret",
-            symmetric.client_secret.as_deref().unwrap(),
-        ][..],
-        extra,
-    ]
-    .concat()
+    let client = [
+        "--client-id",
+        &symmetric.client_id,
+        "--client-secret",
+        symmetric.client_secret.as_deref().unwrap(),
+    ];
+    env.args(&["introspect"], &[&client[..], extra].concat())
 }
 
 #[test]
@@ -1104,7 +974,7 @@ fn introspect_and_revoke_a_launch_token_file() {
     );
     let save = env.path("token.json");
     let save_arg = save.to_str().unwrap();
-    let launch = start_launch(
+    let launch = start_registered_launch(
         &env,
         "cli-revoking-app",
         &[
@@ -1114,14 +984,7 @@ fn introspect_and_revoke_a_launch_token_file() {
             save_arg,
         ],
     );
-    env.sandbox
-        .register_client(ClientRegistration::public(
-            "cli-revoking-app",
-            [launch.redirect_uri.clone()],
-        ))
-        .unwrap();
-    assert_eq!(launch.browse().0, 200);
-    ok(&launch.finish());
+    ok(&launch.approve());
     let tokens = || [env.sent("access_token"), env.sent("refresh_token")].concat();
     assert_eq!(tokens().len(), 2);
 
@@ -1134,16 +997,12 @@ fn introspect_and_revoke_a_launch_token_file() {
         )),
         "{out}"
     );
-    assert!(
-        out.contains(
-            "scope                        launch/patient fhirUser patient/*.rs offline_access\n"
-        ),
-        "{out}"
+    assert_row(
+        &out,
+        "scope",
+        "launch/patient fhirUser patient/*.rs offline_access",
     );
-    assert!(
-        out.contains("client_id                    cli-revoking-app\n"),
-        "{out}"
-    );
+    assert_row(&out, "client_id", "cli-revoking-app");
     let exp = out
         .lines()
         .find_map(|l| l.strip_prefix("  exp                          "))
@@ -1152,16 +1011,11 @@ fn introspect_and_revoke_a_launch_token_file() {
         exp.len() == 20 && exp.starts_with("20") && exp.ends_with('Z'),
         "{exp}"
     );
-    assert!(
-        out.contains("patient                      pat-cli-9\n"),
-        "{out}"
-    );
-    assert!(
-        out.contains(&format!(
-            "fhirUser                     {}/Practitioner/prac-cli-1\n",
-            env.base
-        )),
-        "{out}"
+    assert_row(&out, "patient", "pat-cli-9");
+    assert_row(
+        &out,
+        "fhirUser",
+        &format!("{}/Practitioner/prac-cli-1", env.base),
     );
     assert!(out.contains("\n  sub "), "{out}");
     assert!(!out.contains("finding"), "{out}");
@@ -1180,13 +1034,7 @@ fn introspect_and_revoke_a_launch_token_file() {
     assert_absent(&o, &tokens());
 
     // Revoke: the refresh token by default, as the file's public client; the file records it.
-    let o = safire(&[
-        "revoke",
-        &env.base,
-        "--insecure-localhost",
-        "--token-file",
-        save_arg,
-    ]);
+    let o = safire(&env.args(&["revoke"], &["--token-file", save_arg]));
     assert_eq!(
         ok(&o),
         format!(
@@ -1248,20 +1096,11 @@ fn introspect_and_revoke_a_backend_token_from_stdin() {
     let key = env.key_file(backend.private_key_pem.as_deref().unwrap());
     let key_arg = key.to_str().unwrap();
     let kid = backend.kid.as_deref().unwrap();
-    ok(&safire(&[
-        "token",
-        "backend",
-        &env.base,
-        "--insecure-localhost",
-        "--client-id",
+    ok(&safire(&env.backend_token(
         &backend.client_id,
-        "--key",
         key_arg,
-        "--kid",
-        kid,
-        "--scope",
-        "system/*.rs",
-    ]));
+        &["--kid", kid, "--scope", "system/*.rs"],
+    )));
     let token = env.sent("access_token").pop().unwrap();
     let stdin = format!("{token}\n");
 
@@ -1269,19 +1108,18 @@ fn introspect_and_revoke_a_backend_token_from_stdin() {
     let asymmetric = &clients.asymmetric;
     let rs_key = env.path("asymmetric.pem");
     std::fs::write(&rs_key, asymmetric.private_key_pem.as_deref().unwrap()).unwrap();
-    let introspect = [
-        "introspect",
-        &env.base,
-        "--insecure-localhost",
+    let signed_by_asymmetric = [
         "--client-id",
         &asymmetric.client_id,
         "--key",
         rs_key.to_str().unwrap(),
         "--kid",
         asymmetric.kid.as_deref().unwrap(),
-        "--token",
-        "-",
     ];
+    let introspect = env.args(
+        &["introspect"],
+        &[&signed_by_asymmetric[..], &["--token", "-"]].concat(),
+    );
     let o = safire_stdin(&introspect, &stdin);
     let out = ok(&o);
     assert!(
@@ -1290,37 +1128,29 @@ fn introspect_and_revoke_a_backend_token_from_stdin() {
         ),
         "{out}"
     );
-    assert!(
-        out.contains("scope                        system/*.rs\n"),
-        "{out}"
-    );
-    assert!(
-        out.contains(&format!(
-            "client_id                    {}\n",
-            backend.client_id
-        )),
-        "{out}"
-    );
+    assert_row(&out, "scope", "system/*.rs");
+    assert_row(&out, "client_id", &backend.client_id);
     assert!(!out.contains("patient"), "{out}");
     assert_absent(&o, std::slice::from_ref(&token));
 
     // Revoked by its own client, the hint from --which.
+    let signed_by_backend = [
+        "--client-id",
+        &backend.client_id,
+        "--key",
+        key_arg,
+        "--kid",
+        kid,
+    ];
     let o = safire_stdin(
-        &[
-            "revoke",
-            &env.base,
-            "--insecure-localhost",
-            "--client-id",
-            &backend.client_id,
-            "--key",
-            key_arg,
-            "--kid",
-            kid,
-            "--token",
-            "-",
-            "--which",
-            "access",
-        ],
+        &env.args(
+            &["revoke"],
+            &[
+                &signed_by_backend[..],
+                &["--token", "-", "--which", "access"],
+            ]
+            .concat(),
+        ),
         &stdin,
     );
     assert_eq!(
@@ -1341,15 +1171,10 @@ fn introspect_and_revoke_a_backend_token_from_stdin() {
     let symmetric = &clients.symmetric;
     let with_env_secret = |stdin: Stdio| {
         Command::new(SAFIRE)
-            .args([
-                "introspect",
-                &env.base,
-                "--insecure-localhost",
-                "--client-id",
-                &symmetric.client_id,
-                "--token",
-                "-",
-            ])
+            .args(env.args(
+                &["introspect"],
+                &["--client-id", &symmetric.client_id, "--token", "-"],
+            ))
             .env(
                 "SAFIRE_CLIENT_SECRET",
                 symmetric.client_secret.as_deref().unwrap(),
@@ -1403,17 +1228,15 @@ fn introspect_and_revoke_failures() {
         .to_string();
     assert!(expected.contains("invalid_client"), "{expected}");
     let args = |command: &'static str| {
-        vec![
-            command,
-            env.base.as_str(),
-            "--insecure-localhost",
+        let rest = [
             "--client-id",
             symmetric.client_id.as_str(),
             "--client-secret",
             "wrong-secret-0123456789",
             "--token",
             "-",
-        ]
+        ];
+        env.args(&[command], &rest)
     };
     let o = safire_stdin(&args("introspect"), &stdin);
     fails_with(&o, &expected);
@@ -1438,32 +1261,17 @@ fn introspect_and_revoke_failures() {
 
     // Caught before any request: a token on the command line (never echoed), a public
     // introspecting client, a revocation without a client id.
-    let o = safire(&[
-        "introspect",
-        &env.base,
-        "--insecure-localhost",
-        "--client-id",
-        &symmetric.client_id,
-        "--client-secret",
-        symmetric.client_secret.as_deref().unwrap(),
-        "--token",
-        canary,
-    ]);
+    let o = safire(&introspect_args(&env, &["--token", canary]));
     fails_with(
         &o,
         "--token takes only `-` (the token on standard input), so the token stays out of shell \
          history and `ps`; or pass --token-file",
     );
     let o = safire_stdin(
-        &[
-            "introspect",
-            &env.base,
-            "--insecure-localhost",
-            "--client-id",
-            &clients.public.client_id,
-            "--token",
-            "-",
-        ],
+        &env.args(
+            &["introspect"],
+            &["--client-id", &clients.public.client_id, "--token", "-"],
+        ),
         &stdin,
     );
     fails_with(
@@ -1472,10 +1280,7 @@ fn introspect_and_revoke_failures() {
          SAFIRE_CLIENT_SECRET) or --key key.pem",
     );
     fails_with(
-        &safire_stdin(
-            &["revoke", &env.base, "--insecure-localhost", "--token", "-"],
-            &stdin,
-        ),
+        &safire_stdin(&env.args(&["revoke"], &["--token", "-"]), &stdin),
         "pass --client-id (the client the token was issued to)",
     );
     // Neither a token file nor a token: a usage error.

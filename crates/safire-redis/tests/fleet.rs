@@ -10,9 +10,9 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use harness::{CHILD_ENV, ChildProcess, RedisServer, report};
+use harness::{CHILD_ENV, ChildProcess, RedisServer, report, spawn_fleet};
 use redis::Commands;
-use safire_redis::{EncryptionKey, RedisConfig, RedisStore, SessionStore};
+use safire_redis::{RedisStore, SessionStore};
 
 const KEY: [u8; 32] = [0x11; 32];
 const PROCESSES: usize = 8;
@@ -20,13 +20,7 @@ const THREADS: usize = 16;
 const ATTEMPTS: usize = 12;
 
 fn store(url: &str) -> RedisStore {
-    RedisStore::new(
-        RedisConfig::new(url)
-            .unwrap()
-            .command_timeout(Duration::from_secs(5)),
-        EncryptionKey::from_bytes(KEY),
-    )
-    .unwrap()
+    harness::store(url, KEY)
 }
 
 /// The entry point of every child role; without `SAFIRE_REDIS_CHILD` (a normal test run) it
@@ -99,12 +93,7 @@ fn child_hold_lease(url: &str) {
 fn cas_8_processes_x_16_threads_one_winner_per_version() {
     let server = RedisServer::start();
     let url = server.url();
-    let children: Vec<_> = (0..PROCESSES)
-        .map(|_| ChildProcess::spawn("child", "cas", &[("REDIS_URL", url.clone())]))
-        .collect();
-    for child in &children {
-        child.expect_line("READY", Duration::from_secs(60));
-    }
+    let children = spawn_fleet(PROCESSES, "cas", &[("REDIS_URL", url.clone())]);
     let parent = store(&url);
     let first = parent
         .compare_and_swap("race", None, b"start")

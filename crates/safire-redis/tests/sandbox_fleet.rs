@@ -12,11 +12,14 @@ use std::io::BufRead;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use harness::{CHILD_ENV, ChildProcess, RedisServer, report};
+use harness::{
+    CHILD_ENV, ChildProcess, RedisServer, finish_fleet, one_token, redirect_of, report,
+    report_round, rotating_sandbox, spawn_fleet, user_config,
+};
 use safire_core::{
     AuthorizeParams, CallOptions, ClientAuth, ClientConfig, PrivateKey, TokenResponse,
 };
-use safire_redis::{EncryptionKey, RedisConfig, RedisStore, SessionStore};
+use safire_redis::{EncryptionKey, RedisStore, SessionStore};
 use safire_sandbox::{Endpoint, Sandbox};
 use safire_ureq::SmartClient;
 
@@ -26,13 +29,7 @@ const REDIRECT_URI: &str = "http://127.0.0.1/callback";
 const MARGIN_MS: u64 = 60_000;
 
 fn store(url: &str) -> RedisStore {
-    RedisStore::new(
-        RedisConfig::new(url)
-            .unwrap()
-            .command_timeout(Duration::from_secs(5)),
-        EncryptionKey::from_bytes(KEY),
-    )
-    .unwrap()
+    harness::store(url, KEY)
 }
 
 /// The stored session: `expires_at_ms \n access_token \n refresh_token` (encrypted by the
@@ -179,32 +176,14 @@ fn child() {
                 })
             })
             .collect();
-        for caller in callers {
-            report(&format!("TOKEN {round} {}", caller.join().unwrap()));
-        }
-        report(&format!("DONE {round}"));
+        report_round(round, callers);
     }
 }
 
 /// Sends `GO round offset` to every child and collects their fingerprints for the round.
 fn run_round(children: &mut [ChildProcess], round: u32, offset: Duration) -> Vec<String> {
-    for child in children.iter_mut() {
-        child.send(&format!("GO {round} {}", offset.as_millis()));
-    }
-    let mut fingerprints = Vec::new();
-    for child in children.iter() {
-        loop {
-            let line = child.expect_line("", Duration::from_secs(60));
-            if line == format!("DONE {round}") {
-                break;
-            }
-            let rest = line
-                .strip_prefix(&format!("TOKEN {round} "))
-                .unwrap_or_else(|| panic!("unexpected line {line}"));
-            fingerprints.push(rest.to_owned());
-        }
-    }
-    fingerprints
+    let go = format!("GO {round} {}", offset.as_millis());
+    harness::run_round(children, &go, round, Duration::from_secs(60))
 }
 
 #[test]
@@ -219,12 +198,7 @@ fn backend_token_8_processes_x_16_threads_one_request_per_expiry() {
         ("KEY_PEM", backend.private_key_pem.clone().unwrap()),
         ("KID", backend.kid.clone().unwrap()),
     ];
-    let mut children: Vec<_> = (0..8)
-        .map(|_| ChildProcess::spawn("child", "backend", &env))
-        .collect();
-    for child in &children {
-        child.expect_line("READY", Duration::from_secs(60));
-    }
+    let mut children = spawn_fleet(8, "backend", &env);
     let before = sandbox.requests(Endpoint::Token);
     let mut previous = None;
     // Round 1: no token yet. Rounds 2 and 3: the clock moved 1 h on (backend tokens last at
@@ -232,57 +206,34 @@ fn backend_token_8_processes_x_16_threads_one_request_per_expiry() {
     for round in 1..=3u32 {
         let offset = Duration::from_secs(3600 * u64::from(round - 1));
         let fingerprints = run_round(&mut children, round, offset);
-        assert_eq!(fingerprints.len(), 8 * 16);
-        assert!(
-            fingerprints.iter().all(|f| f == &fingerprints[0]),
-            "round {round}: callers got different tokens"
-        );
+        let token = one_token(&fingerprints, 8 * 16, &format!("round {round}"));
         assert_ne!(
             previous.as_ref(),
-            Some(&fingerprints[0]),
+            Some(&token),
             "round {round}: not renewed"
         );
-        previous = Some(fingerprints[0].clone());
+        previous = Some(token);
         assert_eq!(
             sandbox.requests(Endpoint::Token) - before,
             round as usize,
             "token requests after round {round}"
         );
     }
-    for child in children {
-        child.finish_with_stdin_closed();
-    }
+    finish_fleet(children);
 }
 
 #[test]
 fn two_processes_refresh_one_rotating_user_session_once() {
     let redis = RedisServer::start();
-    let sandbox = Sandbox::builder()
-        .refresh_token_rotation(true)
-        .start()
-        .unwrap();
-    let public = sandbox.clients().public.clone();
-    let base = sandbox.fhir_base_url().to_owned();
+    let (sandbox, public, base) = rotating_sandbox();
 
     // A real launch: authorize (auto-approved), exchange the code.
-    let config = ClientConfig::builder(&base)
-        .client_id(&public.client_id)
-        .redirect_uri(&public.redirect_uris[0])
-        .scopes(["launch/patient", "patient/*.rs", "offline_access"])
-        .allow_insecure_localhost(true)
-        .build()
-        .unwrap();
+    let config = user_config(&base, &public.client_id, &public.redirect_uris[0]);
     let client = SmartClient::new(config).unwrap();
     let request = client
         .authorization_url(AuthorizeParams::default())
         .unwrap();
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .max_redirects(0)
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let response = agent.get(request.url.as_str()).call().unwrap();
-    let callback = response.headers()["location"].to_str().unwrap().to_owned();
+    let callback = redirect_of(request.url.as_str());
     let token = client
         .request_access_token(request.pending, &callback, CallOptions::new())
         .unwrap();
@@ -299,21 +250,12 @@ fn two_processes_refresh_one_rotating_user_session_once() {
         ("SANDBOX_BASE", base.clone()),
         ("CLIENT_ID", public.client_id.clone()),
     ];
-    let mut children: Vec<_> = (0..2)
-        .map(|_| ChildProcess::spawn("child", "user", &env))
-        .collect();
-    for child in &children {
-        child.expect_line("READY", Duration::from_secs(60));
-    }
+    let mut children = spawn_fleet(2, "user", &env);
     let before = sandbox.requests(Endpoint::Token);
     // Two hours later for both processes: the access token (1 h) needs a refresh.
     let fingerprints = run_round(&mut children, 1, Duration::from_secs(7200));
-    assert_eq!(fingerprints.len(), 2 * 8);
-    assert!(
-        fingerprints.iter().all(|f| f == &fingerprints[0]),
-        "the processes ended with different tokens"
-    );
-    assert_ne!(fingerprints[0], first.fingerprint(), "not refreshed");
+    let token = one_token(&fingerprints, 2 * 8, "the two processes");
+    assert_ne!(token, first.fingerprint(), "not refreshed");
     assert_eq!(
         sandbox.requests(Endpoint::Token) - before,
         1,
@@ -331,7 +273,5 @@ fn two_processes_refresh_one_rotating_user_session_once() {
         .refresh_token(first.refresh.clone(), CallOptions::new())
         .unwrap_err();
     assert!(old.to_string().contains("invalid_grant"), "{old}");
-    for child in children {
-        child.finish_with_stdin_closed();
-    }
+    finish_fleet(children);
 }

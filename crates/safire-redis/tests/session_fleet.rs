@@ -10,7 +10,10 @@ mod harness;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use harness::{CHILD_ENV, ChildProcess, RedisServer, report};
+use harness::{
+    CHILD_ENV, ChildProcess, RedisServer, finish_fleet, one_token, redirect_of, report,
+    report_round, rotating_sandbox, spawn_fleet, user_config,
+};
 use safire_core::{
     AuthorizeParams, CallOptions, ClientAuth, ClientConfig, PrivateKey, Session, SessionStore,
 };
@@ -21,13 +24,7 @@ use safire_ureq::SmartClient;
 const KEY: [u8; 32] = [0x33; 32];
 
 fn store(url: &str) -> RedisStore {
-    RedisStore::new(
-        RedisConfig::new(url)
-            .unwrap()
-            .command_timeout(Duration::from_secs(5)),
-        EncryptionKey::from_bytes(KEY),
-    )
-    .unwrap()
+    harness::store(url, KEY)
 }
 
 /// A keyed hash of a token, safe to print.
@@ -43,16 +40,6 @@ fn backend_config(base: &str, client_id: &str, pem: &str, kid: &str) -> ClientCo
             kid,
         ))
         .scopes(["system/Patient.rs"])
-        .allow_insecure_localhost(true)
-        .build()
-        .unwrap()
-}
-
-fn user_config(base: &str, client_id: &str, redirect_uri: &str) -> ClientConfig {
-    ClientConfig::builder(base)
-        .client_id(client_id)
-        .redirect_uri(redirect_uri)
-        .scopes(["launch/patient", "patient/*.rs", "offline_access"])
         .allow_insecure_localhost(true)
         .build()
         .unwrap()
@@ -110,31 +97,17 @@ fn child() {
                 })
             })
             .collect();
-        for caller in callers {
-            report(&format!("TOKEN {round} {}", caller.join().unwrap()));
-        }
-        report(&format!("DONE {round}"));
+        report_round(round, callers);
     }
 }
 
 fn run_round(children: &mut [ChildProcess], round: u32) -> Vec<String> {
-    for child in children.iter_mut() {
-        child.send(&format!("GO {round}"));
-    }
-    let mut fingerprints = Vec::new();
-    for child in children.iter() {
-        loop {
-            let line = child.expect_line("", Duration::from_secs(90));
-            if line == format!("DONE {round}") {
-                break;
-            }
-            let rest = line
-                .strip_prefix(&format!("TOKEN {round} "))
-                .unwrap_or_else(|| panic!("unexpected line {line}"));
-            fingerprints.push(rest.to_owned());
-        }
-    }
-    fingerprints
+    harness::run_round(
+        children,
+        &format!("GO {round}"),
+        round,
+        Duration::from_secs(90),
+    )
 }
 
 /// Stores `session` made already expired, replacing what is stored.
@@ -167,47 +140,31 @@ fn backend_session_8_processes_x_16_threads_one_token_request_per_expiry() {
         ("KID", kid),
         ("STORE_KEY", key.clone()),
     ];
-    let mut children: Vec<_> = (0..8)
-        .map(|_| ChildProcess::spawn("child", "backend", &env))
-        .collect();
-    for child in &children {
-        child.expect_line("READY", Duration::from_secs(60));
-    }
+    let mut children = spawn_fleet(8, "backend", &env);
     let mut previous = fingerprint(first.access_token.expose());
     let mut session = first;
     for round in 1..=3 {
         store_expired(&store, &key, session);
         let before = sandbox.requests(Endpoint::Token);
         let fingerprints = run_round(&mut children, round);
-        assert_eq!(fingerprints.len(), 8 * 16);
-        assert!(
-            fingerprints.iter().all(|f| f == &fingerprints[0]),
-            "round {round}: callers got different tokens"
-        );
-        assert_ne!(fingerprints[0], previous, "round {round}: not renewed");
+        let token = one_token(&fingerprints, 8 * 16, &format!("round {round}"));
+        assert_ne!(token, previous, "round {round}: not renewed");
         assert_eq!(
             sandbox.requests(Endpoint::Token) - before,
             1,
             "round {round}: token requests for 8 processes x 16 threads at expiry"
         );
         session = Session::from_bytes(&store.load(&key).unwrap().unwrap().bytes).unwrap();
-        assert_eq!(fingerprint(session.access_token.expose()), fingerprints[0]);
-        previous = fingerprints[0].clone();
+        assert_eq!(fingerprint(session.access_token.expose()), token);
+        previous = token;
     }
-    for child in children {
-        child.finish_with_stdin_closed();
-    }
+    finish_fleet(children);
 }
 
 #[test]
 fn two_processes_refresh_one_rotating_user_session_once() {
     let redis = RedisServer::start();
-    let sandbox = Sandbox::builder()
-        .refresh_token_rotation(true)
-        .start()
-        .unwrap();
-    let public = sandbox.clients().public.clone();
-    let base = sandbox.fhir_base_url().to_owned();
+    let (sandbox, public, base) = rotating_sandbox();
     let redirect_uri = public.redirect_uris[0].clone();
     let client = SmartClient::new(user_config(&base, &public.client_id, &redirect_uri)).unwrap();
 
@@ -216,13 +173,7 @@ fn two_processes_refresh_one_rotating_user_session_once() {
     let request = client
         .authorization_url(AuthorizeParams::default())
         .unwrap();
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .max_redirects(0)
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let response = agent.get(request.url.as_str()).call().unwrap();
-    let callback = response.headers()["location"].to_str().unwrap().to_owned();
+    let callback = redirect_of(request.url.as_str());
     let first = client
         .request_session(request.pending, &callback, CallOptions::new())
         .unwrap();
@@ -238,33 +189,22 @@ fn two_processes_refresh_one_rotating_user_session_once() {
         ("REDIRECT_URI", redirect_uri),
         ("STORE_KEY", key.clone()),
     ];
-    let mut children: Vec<_> = (0..2)
-        .map(|_| ChildProcess::spawn("child", "user", &env))
-        .collect();
-    for child in &children {
-        child.expect_line("READY", Duration::from_secs(60));
-    }
+    let mut children = spawn_fleet(2, "user", &env);
     let before = sandbox.requests(Endpoint::Token);
     let fingerprints = run_round(&mut children, 1);
-    assert_eq!(fingerprints.len(), 2 * 8);
-    assert!(
-        fingerprints.iter().all(|f| f == &fingerprints[0]),
-        "the two processes ended with different tokens"
-    );
-    assert_ne!(fingerprints[0], fingerprint(first.access_token.expose()));
+    let token = one_token(&fingerprints, 2 * 8, "the two processes");
+    assert_ne!(token, fingerprint(first.access_token.expose()));
     assert_eq!(
         sandbox.requests(Endpoint::Token) - before,
         1,
         "exactly one refresh request"
     );
-    for child in children {
-        child.finish_with_stdin_closed();
-    }
+    finish_fleet(children);
 
     // The stored session carries the rotated refresh token, which works; the first one was
     // burnt by the rotation (checked last: a burnt one revokes the family in the sandbox).
     let stored = Session::from_bytes(&store.load(&key).unwrap().unwrap().bytes).unwrap();
-    assert_eq!(fingerprint(stored.access_token.expose()), fingerprints[0]);
+    assert_eq!(fingerprint(stored.access_token.expose()), token);
     let rotated = stored
         .refresh_token
         .clone()
@@ -340,7 +280,6 @@ async fn async_sessions_4_instances_x_16_tasks_one_token_request() {
     for task in tasks {
         fingerprints.push(task.await.unwrap());
     }
-    assert_eq!(fingerprints.len(), 64);
-    assert!(fingerprints.iter().all(|f| f == &fingerprints[0]));
+    one_token(&fingerprints, 64, "4 instances x 16 tasks");
     assert_eq!(sandbox.requests(Endpoint::Token) - before, 1);
 }

@@ -154,18 +154,7 @@ fn introspection_returns_the_smart_members() {
     assert_eq!(r["token_type"], "refresh_token");
     // Backend token: sub is the client.
     let backend = sb.clients().backend.clone();
-    let b = post_form(
-        sb.local_addr(),
-        &sb.token_url(),
-        &[
-            ("grant_type", "client_credentials"),
-            ("scope", "system/*.rs"),
-            ("client_assertion_type", JWT_BEARER),
-            ("client_assertion", &assertion(&sb, &backend, "intro-1")),
-        ],
-        None,
-    )
-    .json();
+    let b = backend_token(&sb, &backend, "system/*.rs", "intro-1").json();
     let i = introspect(&sb, b["access_token"].as_str().unwrap());
     assert_eq!(i["sub"], backend.client_id.as_str());
     assert!(i.get("patient").is_none());

@@ -17,20 +17,12 @@ fn discovery(sb: &Sandbox) -> Value {
 /// EHR launch through the `{base}/launch` launcher, then the token.
 fn ehr_token(sb: &Sandbox, scope: &str) -> Value {
     let id = sb.clients().public.client_id.clone();
-    let launcher = get(
-        sb.local_addr(),
-        &format!(
-            "{}?{}",
-            sb.url(Endpoint::Launch),
-            form(&[
-                ("client_id", &id),
-                ("launch_uri", "https://app.example/launch"),
-                ("patient", "ehr-pat-7"),
-                ("encounter", "ehr-enc-7"),
-            ])
-        ),
+    let launch = ehr_launch(
+        sb,
+        &id,
+        "https://app.example/launch",
+        &[("patient", "ehr-pat-7"), ("encounter", "ehr-enc-7")],
     );
-    let launch = launcher.location_param("launch").expect("launch value");
     let (verifier, challenge) = pkce("ehr-cap");
     let mut p = auth_params(sb, &id, scope, &challenge);
     p.push(("launch", &launch));
@@ -65,14 +57,7 @@ fn check_capability(sb: &Sandbox, cap: &str) {
         "authorize-post" => {
             let id = sb.clients().public.client_id.clone();
             let (_, ch) = pkce("post");
-            let body = form(&auth_params(sb, &id, "patient/*.rs", &ch));
-            let r = http(
-                sb.local_addr(),
-                "POST",
-                &path_of(&sb.authorize_url()),
-                &[("Content-Type", "application/x-www-form-urlencoded")],
-                body.as_bytes(),
-            );
+            let r = authorize_post(sb, &auth_params(sb, &id, "patient/*.rs", &ch));
             assert!(r.location_param("code").is_some(), "{}", r.body);
         }
         "client-public" => {
@@ -88,19 +73,7 @@ fn check_capability(sb: &Sandbox, cap: &str) {
             let c = sb.clients().asymmetric.clone();
             let (code, v) = code_for(sb, &c.client_id, "patient/*.rs");
             let a = assertion(sb, &c, "cap-asym");
-            let r = post_form(
-                sb.local_addr(),
-                &sb.token_url(),
-                &[
-                    ("grant_type", "authorization_code"),
-                    ("code", &code),
-                    ("redirect_uri", CB),
-                    ("code_verifier", &v),
-                    ("client_assertion_type", JWT_BEARER),
-                    ("client_assertion", &a),
-                ],
-                None,
-            );
+            let r = exchange_asserted(sb, &code, &v, &a);
             assert_eq!(r.status, 200, "{}", r.body);
         }
         "context-ehr-patient" => {
@@ -233,13 +206,7 @@ fn smart_style_url_is_settable_and_ehr_context_wins() {
         "https://app.example/l",
         LaunchContext::new().smart_style_url("https://ehr.example/other.json"),
     );
-    let launch = url::Url::parse(&url)
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "launch")
-        .unwrap()
-        .1
-        .to_string();
+    let launch = launch_param(&url);
     let id = sb.clients().public.client_id.clone();
     let (v, ch) = pkce("style");
     let mut p = auth_params(&sb, &id, "launch patient/*.rs", &ch);

@@ -90,17 +90,7 @@ fn user_and_system_scopes_read_any_patient() {
     }
     // A backend token with system/*.rs reads too.
     let backend = sb.clients().backend.clone();
-    let r = post_form(
-        sb.local_addr(),
-        &sb.token_url(),
-        &[
-            ("grant_type", "client_credentials"),
-            ("scope", "system/Patient.rs"),
-            ("client_assertion_type", JWT_BEARER),
-            ("client_assertion", &assertion(&sb, &backend, "fhir-1")),
-        ],
-        None,
-    );
+    let r = backend_token(&sb, &backend, "system/Patient.rs", "fhir-1");
     let t = r.json()["access_token"].as_str().unwrap().to_string();
     assert_eq!(read(&sb, "sandbox-patient-2", &t).status, 200);
 }

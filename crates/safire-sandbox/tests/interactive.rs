@@ -28,6 +28,40 @@ fn step(sb: &Sandbox, pairs: &[(&str, &str)]) -> HttpResp {
     post_form(sb.local_addr(), &sb.url(Endpoint::Interact), pairs, None)
 }
 
+/// The login step of pending request `pending`.
+fn sign_in(sb: &Sandbox, pending: &str, username: &str, password: &str) -> HttpResp {
+    step(
+        sb,
+        &[
+            ("pending", pending),
+            ("step", "login"),
+            ("username", username),
+            ("password", password),
+        ],
+    )
+}
+
+/// The consent step of pending request `pending`: `approve` or `deny`.
+fn decide(sb: &Sandbox, pending: &str, decision: &str) -> HttpResp {
+    step(
+        sb,
+        &[
+            ("pending", pending),
+            ("step", "consent"),
+            ("decision", decision),
+        ],
+    )
+}
+
+/// Signs in as `username` (no patient to pick: the consent page follows) and approves.
+fn sign_in_and_approve(sb: &Sandbox, pending: &str, username: &str) -> HttpResp {
+    assert_html(
+        &sign_in(sb, pending, username, "sandbox"),
+        "Authorize the app",
+    );
+    decide(sb, pending, "approve")
+}
+
 fn assert_html(r: &HttpResp, title: &str) {
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(r.header("content-type").unwrap().starts_with("text/html"));
@@ -45,39 +79,16 @@ fn standalone_login_patient_picker_consent_approve() {
     assert_html(&login, "Sign in");
     let pending = pending_id(&login);
     // Wrong password: the login page again, with an error, same request.
-    let r = step(
-        &sb,
-        &[
-            ("pending", &pending),
-            ("step", "login"),
-            ("username", "clinician"),
-            ("password", "nope"),
-        ],
-    );
+    let r = sign_in(&sb, &pending, "clinician", "nope");
     assert_html(&r, "Sign in");
     assert!(r.body.contains("wrong password"));
     // A later step out of order is refused.
-    let r = step(
-        &sb,
-        &[
-            ("pending", &pending),
-            ("step", "consent"),
-            ("decision", "approve"),
-        ],
-    );
+    let r = decide(&sb, &pending, "approve");
     assert_eq!(r.status, 400);
-    let picker = step(
-        &sb,
-        &[
-            ("pending", &pending),
-            ("step", "login"),
-            ("username", "clinician"),
-            ("password", "sandbox"),
-        ],
-    );
+    let picker = sign_in(&sb, &pending, "clinician", "sandbox");
     assert_html(&picker, "Select a patient");
     assert!(picker.body.contains("Shaw") && picker.body.contains("sandbox-patient-2"));
-    let consent = step(
+    let consent_page = step(
         &sb,
         &[
             ("pending", &pending),
@@ -85,16 +96,12 @@ fn standalone_login_patient_picker_consent_approve() {
             ("patient", "sandbox-patient-2"),
         ],
     );
-    assert_html(&consent, "Authorize the app");
-    assert!(consent.body.contains("patient/*.rs") && consent.body.contains("sandbox-patient-2"));
-    let done = step(
-        &sb,
-        &[
-            ("pending", &pending),
-            ("step", "consent"),
-            ("decision", "approve"),
-        ],
+    assert_html(&consent_page, "Authorize the app");
+    assert!(
+        consent_page.body.contains("patient/*.rs")
+            && consent_page.body.contains("sandbox-patient-2")
     );
+    let done = decide(&sb, &pending, "approve");
     assert_eq!(done.status, 302, "{}", done.body);
     assert_eq!(done.location_param("state").as_deref(), Some("st-1"));
     assert_eq!(
@@ -108,14 +115,7 @@ fn standalone_login_patient_picker_consent_approve() {
     assert_eq!(t["patient"], "sandbox-patient-2");
     assert!(t["id_token"].is_string());
     // The pending request is used up.
-    let r = step(
-        &sb,
-        &[
-            ("pending", &pending),
-            ("step", "consent"),
-            ("decision", "approve"),
-        ],
-    );
+    let r = decide(&sb, &pending, "approve");
     assert_eq!(r.status, 400);
 }
 
@@ -126,24 +126,11 @@ fn deny_returns_access_denied_with_state() {
     let (_, ch) = pkce("deny");
     let login = authorize(&sb, &auth_params(&sb, &id, "patient/*.rs", &ch));
     let pending = pending_id(&login);
-    let consent = step(
-        &sb,
-        &[
-            ("pending", &pending),
-            ("step", "login"),
-            ("username", "clinician"),
-            ("password", "sandbox"),
-        ],
+    assert_html(
+        &sign_in(&sb, &pending, "clinician", "sandbox"),
+        "Authorize the app",
     );
-    assert_html(&consent, "Authorize the app");
-    let r = step(
-        &sb,
-        &[
-            ("pending", &pending),
-            ("step", "consent"),
-            ("decision", "deny"),
-        ],
-    );
+    let r = decide(&sb, &pending, "deny");
     assert_eq!(r.status, 302);
     assert_eq!(r.location_param("error").as_deref(), Some("access_denied"));
     assert_eq!(r.location_param("state").as_deref(), Some("st-1"));
@@ -161,24 +148,7 @@ fn patient_user_and_ehr_launch_skip_the_picker() {
         &auth_params(&sb, &id, "openid fhirUser launch/patient patient/*.rs", &ch),
     );
     let pending = pending_id(&login);
-    let consent = step(
-        &sb,
-        &[
-            ("pending", &pending),
-            ("step", "login"),
-            ("username", "amy"),
-            ("password", "sandbox"),
-        ],
-    );
-    assert_html(&consent, "Authorize the app");
-    let done = step(
-        &sb,
-        &[
-            ("pending", &pending),
-            ("step", "consent"),
-            ("decision", "approve"),
-        ],
-    );
+    let done = sign_in_and_approve(&sb, &pending, "amy");
     let t = exchange(&sb, &id, &done.location_param("code").unwrap(), &v).json();
     assert_eq!(t["patient"], "sandbox-patient-1");
     let i = introspect(&sb, t["access_token"].as_str().unwrap());
@@ -195,42 +165,18 @@ fn patient_user_and_ehr_launch_skip_the_picker() {
         page.body
             .contains(&format!("action=\"{}\"", sb.url(Endpoint::Launch)))
     );
-    let launched = get(
-        sb.local_addr(),
-        &format!(
-            "{}?{}",
-            sb.url(Endpoint::Launch),
-            form(&[
-                ("client_id", &id),
-                ("launch_uri", "http://127.0.0.1:8080/launch"),
-                ("patient", "sandbox-patient-3")
-            ])
-        ),
+    let launch = ehr_launch(
+        &sb,
+        &id,
+        "http://127.0.0.1:8080/launch",
+        &[("patient", "sandbox-patient-3")],
     );
-    let launch = launched.location_param("launch").unwrap();
     let (v, ch) = pkce("ehr-ui");
     let mut p = auth_params(&sb, &id, "launch patient/*.rs", &ch);
     p.push(("launch", &launch));
     let login = authorize(&sb, &p);
     let pending = pending_id(&login);
-    let consent = step(
-        &sb,
-        &[
-            ("pending", &pending),
-            ("step", "login"),
-            ("username", "clinician"),
-            ("password", "sandbox"),
-        ],
-    );
-    assert_html(&consent, "Authorize the app");
-    let done = step(
-        &sb,
-        &[
-            ("pending", &pending),
-            ("step", "consent"),
-            ("decision", "approve"),
-        ],
-    );
+    let done = sign_in_and_approve(&sb, &pending, "clinician");
     let t = exchange(&sb, &id, &done.location_param("code").unwrap(), &v).json();
     assert_eq!(t["patient"], "sandbox-patient-3");
 }

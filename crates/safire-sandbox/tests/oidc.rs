@@ -184,6 +184,17 @@ fn openid_configuration_and_jwks() {
     assert_eq!(sb.requests(Endpoint::Jwks), 1);
 }
 
+/// The `kid`s of the sandbox's JWKS, in order.
+fn published_kids(sb: &Sandbox) -> Vec<String> {
+    let jwks = get(sb.local_addr(), &sb.url(Endpoint::Jwks)).json();
+    jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_owned())
+        .collect()
+}
+
 #[test]
 fn signing_key_rotation_publishes_the_new_kid_and_keeps_the_old() {
     let sb = start();
@@ -193,13 +204,7 @@ fn signing_key_rotation_publishes_the_new_kid_and_keeps_the_old() {
     let new_kid = sb.rotate_signing_key().unwrap();
     assert_ne!(old_kid, new_kid);
     assert_eq!(sb.signing_kid().unwrap(), new_kid);
-    let jwks = get(sb.local_addr(), &sb.url(Endpoint::Jwks)).json();
-    let kids: Vec<&str> = jwks["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| k["kid"].as_str().unwrap())
-        .collect();
+    let kids = published_kids(&sb);
     assert_eq!(kids, [new_kid.as_str(), old_kid.as_str()]);
     let after = token_with_nonce(&sb, &id, "openid patient/*.rs", None);
     let (h, _) = verify(&sb, after["id_token"].as_str().unwrap());
@@ -209,13 +214,7 @@ fn signing_key_rotation_publishes_the_new_kid_and_keeps_the_old() {
     assert_eq!(h["kid"], old_kid.as_str());
     // A second rotation drops the oldest key.
     let third = sb.rotate_signing_key_pem(PEM).unwrap();
-    let jwks = get(sb.local_addr(), &sb.url(Endpoint::Jwks)).json();
-    let kids: Vec<&str> = jwks["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| k["kid"].as_str().unwrap())
-        .collect();
+    let kids = published_kids(&sb);
     assert_eq!(kids, [third.as_str(), new_kid.as_str()]);
     // Bad PEM is a typed error, not a panic.
     assert!(sb.rotate_signing_key_pem("not a key").is_err());

@@ -135,20 +135,7 @@ fn expires_in_string() {
     let sb = quirky(Quirk::ExpiresInString);
     let t = public_token(&sb, "patient/*.rs");
     assert_eq!(t["expires_in"], "3600");
-    let r = post_form(
-        sb.local_addr(),
-        &sb.token_url(),
-        &[
-            ("grant_type", "client_credentials"),
-            ("scope", "system/*.rs"),
-            ("client_assertion_type", JWT_BEARER),
-            (
-                "client_assertion",
-                &assertion(&sb, &sb.clients().backend, "q-1"),
-            ),
-        ],
-        None,
-    );
+    let r = backend_token(&sb, &sb.clients().backend, "system/*.rs", "q-1");
     assert_eq!(r.json()["expires_in"], "300");
 }
 

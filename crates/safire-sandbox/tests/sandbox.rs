@@ -5,40 +5,13 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use common::flow::{self, *};
 use common::*;
-use safire_sandbox::{
-    ClientAuth, ClientRegistration, DEFAULT_REDIRECT_URI, Endpoint, Fault, LaunchContext, Sandbox,
-};
+use safire_sandbox::{ClientAuth, ClientRegistration, Endpoint, Fault, LaunchContext, Sandbox};
 use serde_json::{Value, json};
-
-const CB: &str = DEFAULT_REDIRECT_URI;
 
 fn start() -> Sandbox {
     Sandbox::builder().start().expect("sandbox starts")
-}
-
-/// Authorization request parameters for a standard standalone launch.
-fn auth_params<'a>(
-    sb: &'a Sandbox,
-    client_id: &'a str,
-    scope: &'a str,
-    challenge: &'a str,
-) -> Vec<(&'a str, &'a str)> {
-    vec![
-        ("response_type", "code"),
-        ("client_id", client_id),
-        ("redirect_uri", CB),
-        ("scope", scope),
-        ("state", "st-123"),
-        ("aud", sb.fhir_base_url()),
-        ("code_challenge", challenge),
-        ("code_challenge_method", "S256"),
-    ]
-}
-
-fn authorize(sb: &Sandbox, params: &[(&str, &str)]) -> HttpResp {
-    let target = format!("{}?{}", path_of(&sb.authorize_url()), form(params));
-    http(sb.local_addr(), "GET", &target, &[], b"")
 }
 
 fn with<'a>(
@@ -67,78 +40,6 @@ fn assert_no_redirect(r: &HttpResp) {
     assert_eq!(r.status, 400, "{}", r.body);
     assert!(r.header("location").is_none());
     assert_eq!(r.error(), "invalid_request");
-}
-
-/// Run authorize for `client_id` and return (code, verifier).
-fn get_code(sb: &Sandbox, client_id: &str, scope: &str) -> (String, String) {
-    let (verifier, challenge) = pkce(&format!("{client_id}{scope}"));
-    let r = authorize(sb, &auth_params(sb, client_id, scope, &challenge));
-    assert_eq!(r.status, 302, "{}", r.body);
-    let code = r
-        .location_param("code")
-        .unwrap_or_else(|| panic!("no code: {:?}", r.header("location")));
-    (code, verifier)
-}
-
-fn exchange_public(sb: &Sandbox, client_id: &str, code: &str, verifier: &str) -> HttpResp {
-    post_form(
-        sb.local_addr(),
-        &sb.token_url(),
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", code),
-            ("redirect_uri", CB),
-            ("code_verifier", verifier),
-            ("client_id", client_id),
-        ],
-        None,
-    )
-}
-
-fn symmetric_auth(sb: &Sandbox) -> String {
-    let c = &sb.clients().symmetric;
-    basic(&c.client_id, c.client_secret.as_deref().unwrap())
-}
-
-fn introspect(sb: &Sandbox, token: &str) -> Value {
-    let r = post_form(
-        sb.local_addr(),
-        &sb.url(Endpoint::Introspect),
-        &[("token", token)],
-        Some(&symmetric_auth(sb)),
-    );
-    assert_eq!(r.status, 200, "{}", r.body);
-    r.json()
-}
-
-fn assertion_for(sb: &Sandbox, client: &safire_sandbox::ClientInfo, jti: &str) -> String {
-    let now = sb.now();
-    sign_es384(
-        client.private_key_pem.as_deref().unwrap(),
-        &json!({"alg": "ES384", "kid": client.kid, "typ": "JWT"}),
-        &json!({"iss": client.client_id, "sub": client.client_id, "aud": sb.token_url(),
-                "exp": now + 120, "iat": now, "jti": jti}),
-    )
-}
-
-fn backend_token(
-    sb: &Sandbox,
-    client: &safire_sandbox::ClientInfo,
-    scope: &str,
-    jti: &str,
-) -> HttpResp {
-    let a = assertion_for(sb, client, jti);
-    post_form(
-        sb.local_addr(),
-        &sb.token_url(),
-        &[
-            ("grant_type", "client_credentials"),
-            ("scope", scope),
-            ("client_assertion_type", JWT_BEARER),
-            ("client_assertion", &a),
-        ],
-        None,
-    )
 }
 
 // ------------------------------------------------------------------ discovery
@@ -237,11 +138,11 @@ fn full_public_flow_authorize_code_token_refresh_over_plain_http() {
     let scope = "launch/patient launch/encounter patient/*.rs offline_access";
     let r = authorize(&sb, &auth_params(&sb, &client_id, scope, &challenge));
     assert_eq!(r.status, 302);
-    assert_eq!(r.location_param("state").as_deref(), Some("st-123"));
+    assert_eq!(r.location_param("state").as_deref(), Some("st-1"));
     assert_eq!(r.location_param("iss").as_deref(), Some(sb.fhir_base_url()));
     let code = r.location_param("code").unwrap();
 
-    let t = exchange_public(&sb, &client_id, &code, &verifier);
+    let t = exchange(&sb, &client_id, &code, &verifier);
     assert_eq!(t.status, 200, "{}", t.body);
     assert_eq!(t.header("cache-control"), Some("no-store"));
     let tok = t.json();
@@ -260,16 +161,7 @@ fn full_public_flow_authorize_code_token_refresh_over_plain_http() {
     assert_eq!(i["scope"], scope);
     assert!(i["exp"].as_u64().unwrap() > sb.now());
 
-    let r2 = post_form(
-        sb.local_addr(),
-        &sb.token_url(),
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", &refresh),
-            ("client_id", &client_id),
-        ],
-        None,
-    );
+    let r2 = flow::refresh(&sb, &client_id, &refresh);
     assert_eq!(r2.status, 200, "{}", r2.body);
     let tok2 = r2.json();
     assert_eq!(tok2["patient"], "sandbox-patient-1");
@@ -277,16 +169,7 @@ fn full_public_flow_authorize_code_token_refresh_over_plain_http() {
     assert_ne!(refresh2, refresh, "rotation on by default");
 
     // Old refresh token after rotation: invalid_grant.
-    let old = post_form(
-        sb.local_addr(),
-        &sb.token_url(),
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", &refresh),
-            ("client_id", &client_id),
-        ],
-        None,
-    );
+    let old = flow::refresh(&sb, &client_id, &refresh);
     assert_eq!((old.status, old.error().as_str()), (400, "invalid_grant"));
     // Presenting a rotated token revoked the grant (token theft detection).
     assert_eq!(
@@ -309,29 +192,14 @@ fn symmetric_client_basic_auth_strict_encoding_and_post_authorize() {
         .unwrap();
     let (verifier, challenge) = pkce("sym");
     // authorize-post
-    let body = form(&auth_params(&sb, "app-1 x", "patient/*.rs", &challenge));
-    let r = http(
-        sb.local_addr(),
-        "POST",
-        &path_of(&sb.authorize_url()),
-        &[("Content-Type", "application/x-www-form-urlencoded")],
-        body.as_bytes(),
+    let r = authorize_post(
+        &sb,
+        &auth_params(&sb, "app-1 x", "patient/*.rs", &challenge),
     );
     assert_eq!(r.status, 302, "{}", r.body);
     let code = r.location_param("code").unwrap();
-    let token_req = |code: &str, verifier: &str, auth: &str| {
-        post_form(
-            sb.local_addr(),
-            &sb.token_url(),
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", code),
-                ("redirect_uri", CB),
-                ("code_verifier", verifier),
-            ],
-            Some(auth),
-        )
-    };
+    let token_req =
+        |code: &str, verifier: &str, auth: &str| exchange_basic(&sb, code, verifier, auth);
     // RFC 6749 §2.3.1: form-urlencode id and secret, then Basic.
     let encoded = basic_raw("app-1+x", "p%25ss%2Bword%3Ax");
     assert_eq!(encoded, basic("app-1 x", "p%ss+word:x"));
@@ -347,12 +215,12 @@ fn symmetric_client_basic_auth_strict_encoding_and_post_authorize() {
     );
 
     // Raw (unencoded) credentials are refused: strict §2.3.1 decoding.
-    let (code2, verifier2) = get_code(&sb, "app-1 x", "patient/*.rs");
+    let (code2, verifier2) = code_for(&sb, "app-1 x", "patient/*.rs");
     let t2 = token_req(&code2, &verifier2, &basic_raw("app-1 x", "p%ss+word:x"));
     assert_eq!((t2.status, t2.error().as_str()), (401, "invalid_client"));
 
     // Wrong secret: 401 invalid_client with a Basic challenge.
-    let (code3, verifier3) = get_code(&sb, "app-1 x", "patient/*.rs");
+    let (code3, verifier3) = code_for(&sb, "app-1 x", "patient/*.rs");
     let bad = token_req(&code3, &verifier3, &basic("app-1 x", "nope"));
     assert_eq!((bad.status, bad.error().as_str()), (401, "invalid_client"));
     assert!(bad.header("www-authenticate").unwrap().starts_with("Basic"));
@@ -362,25 +230,13 @@ fn symmetric_client_basic_auth_strict_encoding_and_post_authorize() {
 fn asymmetric_app_client_private_key_jwt_code_flow() {
     let sb = start();
     let c = sb.clients().asymmetric.clone();
-    let (code, verifier) = get_code(
+    let (code, verifier) = code_for(
         &sb,
         &c.client_id,
         "launch/patient patient/Observation.rs online_access",
     );
-    let a = assertion_for(&sb, &c, "asym-1");
-    let t = post_form(
-        sb.local_addr(),
-        &sb.token_url(),
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", CB),
-            ("code_verifier", &verifier),
-            ("client_assertion_type", JWT_BEARER),
-            ("client_assertion", &a),
-        ],
-        None,
-    );
+    let a = assertion(&sb, &c, "asym-1");
+    let t = exchange_asserted(&sb, &code, &verifier, &a);
     assert_eq!(t.status, 200, "{}", t.body);
     assert!(
         t.json()["refresh_token"].is_string(),
@@ -421,7 +277,7 @@ fn ehr_launch_binds_context() {
     let r = authorize(&sb, &p);
     assert_eq!(r.status, 302);
     let code = r.location_param("code").unwrap();
-    let t = exchange_public(&sb, &client_id, &code, &verifier).json();
+    let t = exchange(&sb, &client_id, &code, &verifier).json();
     assert_eq!(t["patient"], "ehr-pat");
     assert_eq!(t["encounter"], "ehr-enc");
     assert_eq!(t["fhirContext"], json!([{"reference": "Appointment/42"}]));
@@ -508,7 +364,7 @@ fn authorize_redirected_errors() {
         assert_redirect_error(&sb, &r, expected);
         assert_eq!(
             r.location_param("state").as_deref(),
-            Some("st-123"),
+            Some("st-1"),
             "{change:?}"
         );
     }
@@ -557,7 +413,7 @@ fn deny_mode_from_builder() {
     let (_, ch) = pkce("d");
     let r = authorize(&sb, &auth_params(&sb, &id, "patient/*.rs", &ch));
     assert_redirect_error(&sb, &r, "access_denied");
-    assert_eq!(r.location_param("state").as_deref(), Some("st-123"));
+    assert_eq!(r.location_param("state").as_deref(), Some("st-1"));
 }
 
 // ------------------------------------------------------------ token errors
@@ -669,16 +525,25 @@ fn client_authentication_failures() {
             ("client_assertion_type", JWT_BEARER),
             ("client_assertion", "a.b.c"),
         ],
-        Some(&symmetric_auth(&sb)),
+        Some(&symmetric_basic(&sb)),
     );
     assert_eq!(r.error(), "invalid_request");
     // Basic with a mismatching body client_id.
-    let r = code_req(&[("client_id", &public)], Some(&symmetric_auth(&sb)));
+    let r = code_req(&[("client_id", &public)], Some(&symmetric_basic(&sb)));
     assert_eq!((r.status, r.error().as_str()), (401, "invalid_client"));
 
     // private_key_jwt problems.
+    let asserted = |a: &str| {
+        code_req(
+            &[
+                ("client_assertion_type", JWT_BEARER),
+                ("client_assertion", a),
+            ],
+            None,
+        )
+    };
     let asym = sb.clients().asymmetric.clone();
-    let good = assertion_for(&sb, &asym, "j-1");
+    let good = assertion(&sb, &asym, "j-1");
     let r = code_req(
         &[
             ("client_assertion_type", "urn:wrong"),
@@ -687,13 +552,7 @@ fn client_authentication_failures() {
         None,
     );
     assert_eq!((r.status, r.error().as_str()), (401, "invalid_client"));
-    let r = code_req(
-        &[
-            ("client_assertion_type", JWT_BEARER),
-            ("client_assertion", "not-a-jwt"),
-        ],
-        None,
-    );
+    let r = asserted("not-a-jwt");
     assert_eq!((r.status, r.error().as_str()), (401, "invalid_client"));
     let now = sb.now();
     let pem = asym.private_key_pem.as_deref().unwrap();
@@ -704,13 +563,7 @@ fn client_authentication_failures() {
         json!({"alg": "RS384", "kid": asym.kid}),
     ] {
         let a = sign_es384(pem, &header, &claims);
-        let r = code_req(
-            &[
-                ("client_assertion_type", JWT_BEARER),
-                ("client_assertion", &a),
-            ],
-            None,
-        );
+        let r = asserted(&a);
         assert_eq!(
             (r.status, r.error().as_str()),
             (401, "invalid_client"),
@@ -722,13 +575,7 @@ fn client_authentication_failures() {
         let mut c = claims.clone();
         c.as_object_mut().unwrap().remove(drop);
         let a = sign_es384(pem, &json!({"alg": "ES384", "kid": asym.kid}), &c);
-        let r = code_req(
-            &[
-                ("client_assertion_type", JWT_BEARER),
-                ("client_assertion", &a),
-            ],
-            None,
-        );
+        let r = asserted(&a);
         assert_eq!(
             (r.status, r.error().as_str()),
             (401, "invalid_client"),
@@ -741,31 +588,13 @@ fn client_authentication_failures() {
         &json!({"alg": "ES384", "kid": asym.kid}),
         &claims,
     );
-    let r = code_req(
-        &[
-            ("client_assertion_type", JWT_BEARER),
-            ("client_assertion", &other),
-        ],
-        None,
-    );
+    let r = asserted(&other);
     assert_eq!((r.status, r.error().as_str()), (401, "invalid_client"));
     // A valid assertion authenticates; the grant then fails on the bogus code,
     // and the jti is burned: replay is invalid_client.
-    let r = code_req(
-        &[
-            ("client_assertion_type", JWT_BEARER),
-            ("client_assertion", &good),
-        ],
-        None,
-    );
+    let r = asserted(&good);
     assert_eq!(r.error(), "invalid_grant");
-    let r = code_req(
-        &[
-            ("client_assertion_type", JWT_BEARER),
-            ("client_assertion", &good),
-        ],
-        None,
-    );
+    let r = asserted(&good);
     assert_eq!((r.status, r.error().as_str()), (401, "invalid_client"));
 }
 
@@ -776,12 +605,12 @@ fn authorization_code_rules() {
     let scope = "patient/*.rs offline_access";
 
     // Single use; replay revokes the tokens issued from the code.
-    let (code, verifier) = get_code(&sb, &id, scope);
-    let first = exchange_public(&sb, &id, &code, &verifier).json();
+    let (code, verifier) = code_for(&sb, &id, scope);
+    let first = exchange(&sb, &id, &code, &verifier).json();
     let access = first["access_token"].as_str().unwrap().to_string();
     let refresh = first["refresh_token"].as_str().unwrap().to_string();
     assert_eq!(introspect(&sb, &access)["active"], true);
-    let replay = exchange_public(&sb, &id, &code, &verifier);
+    let replay = exchange(&sb, &id, &code, &verifier);
     assert_eq!(
         (replay.status, replay.error().as_str()),
         (400, "invalid_grant")
@@ -790,18 +619,12 @@ fn authorization_code_rules() {
     assert_eq!(introspect(&sb, &refresh)["active"], false);
 
     // Wrong verifier, malformed verifier, wrong redirect_uri, other client, unknown code.
-    let (code, _) = get_code(&sb, &id, scope);
+    let (code, _) = code_for(&sb, &id, scope);
     let (wrong, _) = pkce("another");
-    assert_eq!(
-        exchange_public(&sb, &id, &code, &wrong).error(),
-        "invalid_grant"
-    );
-    let (code, _) = get_code(&sb, &id, scope);
-    assert_eq!(
-        exchange_public(&sb, &id, &code, "short").error(),
-        "invalid_grant"
-    );
-    let (code, verifier) = get_code(&sb, &id, scope);
+    assert_eq!(exchange(&sb, &id, &code, &wrong).error(), "invalid_grant");
+    let (code, _) = code_for(&sb, &id, scope);
+    assert_eq!(exchange(&sb, &id, &code, "short").error(), "invalid_grant");
+    let (code, verifier) = code_for(&sb, &id, scope);
     let r = post_form(
         sb.local_addr(),
         &sb.token_url(),
@@ -815,34 +638,24 @@ fn authorization_code_rules() {
         None,
     );
     assert_eq!(r.error(), "invalid_grant");
-    let (code, verifier) = get_code(&sb, &id, scope);
+    let (code, verifier) = code_for(&sb, &id, scope);
     let sym_id = sb.clients().symmetric.client_id.clone();
-    let r = post_form(
-        sb.local_addr(),
-        &sb.token_url(),
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", CB),
-            ("code_verifier", &verifier),
-        ],
-        Some(&symmetric_auth(&sb)),
-    );
+    let r = exchange_basic(&sb, &code, &verifier, &symmetric_basic(&sb));
     assert_eq!(
         r.error(),
         "invalid_grant",
         "code of {id} presented by {sym_id}"
     );
     assert_eq!(
-        exchange_public(&sb, &id, "no-such-code", &verifier).error(),
+        exchange(&sb, &id, "no-such-code", &verifier).error(),
         "invalid_grant"
     );
 
     // Codes expire after 60 s.
-    let (code, verifier) = get_code(&sb, &id, scope);
+    let (code, verifier) = code_for(&sb, &id, scope);
     sb.advance_time(Duration::from_secs(61));
     assert_eq!(
-        exchange_public(&sb, &id, &code, &verifier).error(),
+        exchange(&sb, &id, &code, &verifier).error(),
         "invalid_grant"
     );
 }
@@ -851,8 +664,8 @@ fn authorization_code_rules() {
 fn refresh_token_rules() {
     let sb = start();
     let id = sb.clients().public.client_id.clone();
-    let (code, verifier) = get_code(&sb, &id, "launch/patient patient/*.rs offline_access");
-    let tok = exchange_public(&sb, &id, &code, &verifier).json();
+    let (code, verifier) = code_for(&sb, &id, "launch/patient patient/*.rs offline_access");
+    let tok = exchange(&sb, &id, &code, &verifier).json();
     let refresh = tok["refresh_token"].as_str().unwrap().to_string();
     let refresh_req = |token: &str, scope: Option<&str>, client: &str| {
         let mut p = vec![
@@ -875,7 +688,7 @@ fn refresh_token_rules() {
         sb.local_addr(),
         &sb.token_url(),
         &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
-        Some(&symmetric_auth(&sb)),
+        Some(&symmetric_basic(&sb)),
     );
     assert_eq!(r.error(), "invalid_grant");
     // Narrower scope: fine.
@@ -901,22 +714,13 @@ fn refresh_without_rotation_keeps_the_token() {
         .start()
         .unwrap();
     let id = sb.clients().public.client_id.clone();
-    let (code, verifier) = get_code(&sb, &id, "patient/*.rs offline_access");
-    let refresh = exchange_public(&sb, &id, &code, &verifier).json()["refresh_token"]
+    let (code, verifier) = code_for(&sb, &id, "patient/*.rs offline_access");
+    let refresh = exchange(&sb, &id, &code, &verifier).json()["refresh_token"]
         .as_str()
         .unwrap()
         .to_string();
     for _ in 0..2 {
-        let r = post_form(
-            sb.local_addr(),
-            &sb.token_url(),
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", &refresh),
-                ("client_id", &id),
-            ],
-            None,
-        );
+        let r = flow::refresh(&sb, &id, &refresh);
         assert_eq!(r.status, 200, "{}", r.body);
         assert_eq!(r.json()["refresh_token"], refresh.as_str());
     }
@@ -968,7 +772,7 @@ fn client_credentials_rules() {
             ("grant_type", "client_credentials"),
             ("scope", "system/*.rs"),
         ],
-        Some(&symmetric_auth(&sb)),
+        Some(&symmetric_basic(&sb)),
     );
     assert_eq!(r.error(), "unauthorized_client");
     let public = sb.clients().public.client_id.clone();
@@ -984,20 +788,8 @@ fn client_credentials_rules() {
     );
     assert_eq!(r.error(), "unauthorized_client");
     // Backend client cannot use the authorization_code grant.
-    let a = assertion_for(&sb, &backend, "cc-6");
-    let r = post_form(
-        sb.local_addr(),
-        &sb.token_url(),
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", "c"),
-            ("redirect_uri", CB),
-            ("code_verifier", "v"),
-            ("client_assertion_type", JWT_BEARER),
-            ("client_assertion", &a),
-        ],
-        None,
-    );
+    let a = assertion(&sb, &backend, "cc-6");
+    let r = exchange_asserted(&sb, "c", "v", &a);
     assert_eq!(r.error(), "unauthorized_client");
 }
 
@@ -1026,12 +818,12 @@ fn introspection_rules() {
         sb.local_addr(),
         &sb.url(Endpoint::Introspect),
         &[],
-        Some(&symmetric_auth(&sb)),
+        Some(&symmetric_basic(&sb)),
     );
     assert_eq!(r.error(), "invalid_request");
     // Expired access tokens are inactive.
-    let (code, verifier) = get_code(&sb, &public, "patient/*.rs");
-    let access = exchange_public(&sb, &public, &code, &verifier).json()["access_token"]
+    let (code, verifier) = code_for(&sb, &public, "patient/*.rs");
+    let access = exchange(&sb, &public, &code, &verifier).json()["access_token"]
         .as_str()
         .unwrap()
         .to_string();
@@ -1072,8 +864,8 @@ fn dynamic_registration() {
     assert_eq!(reg["client_name"], "x");
     assert!(reg["client_id_issued_at"].is_u64());
     let id = reg["client_id"].as_str().unwrap().to_string();
-    let (code, verifier) = get_code(&sb, &id, "patient/*.rs");
-    assert_eq!(exchange_public(&sb, &id, &code, &verifier).status, 200);
+    let (code, verifier) = code_for(&sb, &id, "patient/*.rs");
+    assert_eq!(exchange(&sb, &id, &code, &verifier).status, 200);
 
     // Default method is client_secret_basic: a secret is returned and works.
     let r = register(
@@ -1342,7 +1134,7 @@ fn rs384_pre_registered_client() {
         use base64ct::{Base64UrlUnpadded, Encoding};
         Base64UrlUnpadded::encode_string(&sig)
     });
-    let (code, verifier) = get_code(&sb, &c.client_id, "patient/*.rs");
+    let (code, verifier) = code_for(&sb, &c.client_id, "patient/*.rs");
     let t = post_form(
         sb.local_addr(),
         &sb.token_url(),

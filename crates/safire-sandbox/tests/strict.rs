@@ -109,17 +109,11 @@ fn ehr_launch_values_single_use_client_bound_short_lived() {
     let public = sb.clients().public.client_id.clone();
     let other = sb.clients().asymmetric.client_id.clone();
     let launcher = |client: &str| {
-        get(
-            sb.local_addr(),
-            &format!(
-                "{}?{}",
-                sb.url(Endpoint::Launch),
-                form(&[
-                    ("client_id", client),
-                    ("launch_uri", "https://app.example/launch"),
-                    ("patient", "ehr-p-9"),
-                ])
-            ),
+        launcher(
+            &sb,
+            client,
+            "https://app.example/launch",
+            &[("patient", "ehr-p-9")],
         )
     };
     let r = launcher(&public);
@@ -185,13 +179,7 @@ fn ehr_launch_values_single_use_client_bound_short_lived() {
     assert_eq!(bad.status, 400);
     // The library API binds to a client too.
     let url = sb.ehr_launch_for_client(&public, "https://app.example/l", LaunchContext::new());
-    let launch = url::Url::parse(&url)
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "launch")
-        .unwrap()
-        .1
-        .to_string();
+    let launch = launch_param(&url);
     let r = with_launch(&other, &launch);
     assert_eq!(
         r.location_param("error").as_deref(),
@@ -242,19 +230,7 @@ fn refresh_tokens_only_for_clients_registered_for_them() {
 fn assertion_typ_must_be_jwt() {
     let sb = start();
     let backend = sb.clients().backend.clone();
-    let send = |a: &str| {
-        post_form(
-            sb.local_addr(),
-            &sb.token_url(),
-            &[
-                ("grant_type", "client_credentials"),
-                ("scope", "system/Patient.rs"),
-                ("client_assertion_type", JWT_BEARER),
-                ("client_assertion", a),
-            ],
-            None,
-        )
-    };
+    let send = |a: &str| client_credentials(&sb, "system/Patient.rs", a);
     for (i, header) in [
         json!({"alg": "ES384", "kid": backend.kid}),
         json!({"alg": "ES384", "kid": backend.kid, "typ": "at+jwt"}),

@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::flow::client_credentials;
 use common::*;
 use safire_sandbox::{ClientRegistration, Sandbox};
 use serde_json::Value;
@@ -29,17 +30,7 @@ fn sandbox_for(v: &Value) -> Sandbox {
 }
 
 fn present(sb: &Sandbox, assertion: &str) -> HttpResp {
-    post_form(
-        sb.local_addr(),
-        &sb.token_url(),
-        &[
-            ("grant_type", "client_credentials"),
-            ("scope", "system/Patient.rs"),
-            ("client_assertion_type", JWT_BEARER),
-            ("client_assertion", assertion),
-        ],
-        None,
-    )
+    client_credentials(sb, "system/Patient.rs", assertion)
 }
 
 #[test]

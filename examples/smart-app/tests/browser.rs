@@ -32,13 +32,30 @@ async fn introspect_active(world: &World, token: &str, hint: TokenTypeHint) -> b
         .active
 }
 
+/// A standalone launch for `patient`, approved at the consent page: the app shows `name`.
+async fn approved_standalone_launch(world: &World, patient: &str, name: &str) {
+    world.standalone_until_consent(patient).await;
+    world.click("button[value=approve]").await;
+    assert_eq!(world.text_of("#patient-name").await, name);
+}
+
+/// Reloads the page: still Amy Shaw, after `refreshes` refreshes in all and `token_requests`
+/// requests at the token endpoint (`why`).
+async fn reload_shows_amy(world: &World, refreshes: &str, token_requests: usize, why: &str) {
+    world.browser.refresh().await.expect("reload");
+    assert_eq!(world.text_of("#patient-name").await, "Amy Shaw");
+    assert_eq!(world.text_of("#refreshes").await, refreshes);
+    assert_eq!(
+        world.sandbox.requests(Endpoint::Token),
+        token_requests,
+        "{why}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn standalone_launch_shows_the_chosen_patient() {
     let world = World::start("standalone_launch", |s| s).await;
-    world.standalone_until_consent("sandbox-patient-2").await;
-    world.click("button[value=approve]").await;
-
-    assert_eq!(world.text_of("#patient-name").await, "Daniel Adams");
+    approved_standalone_launch(&world, "sandbox-patient-2", "Daniel Adams").await;
     assert_eq!(world.text_of("#birth-date").await, "1952-11-03");
     let fhir_user = world.text_of("#fhir-user").await;
     assert!(
@@ -158,24 +175,14 @@ async fn an_expired_token_is_refreshed_on_reload() {
         s.access_token_lifetime(Duration::from_secs(60))
     })
     .await;
-    world.standalone_until_consent("sandbox-patient-1").await;
-    world.click("button[value=approve]").await;
-    assert_eq!(world.text_of("#patient-name").await, "Amy Shaw");
+    approved_standalone_launch(&world, "sandbox-patient-1", "Amy Shaw").await;
     assert_eq!(world.text_of("#refreshes").await, "0");
     let first = world.login().await.expect("signed in");
     assert_eq!(world.sandbox.requests(Endpoint::Token), 1);
 
     // The page stays open while the token expires at the EHR.
     world.sandbox.advance_time(Duration::from_secs(120));
-    world.browser.refresh().await.expect("reload");
-
-    assert_eq!(world.text_of("#patient-name").await, "Amy Shaw");
-    assert_eq!(world.text_of("#refreshes").await, "1");
-    assert_eq!(
-        world.sandbox.requests(Endpoint::Token),
-        2,
-        "one refresh grant after the exchange"
-    );
+    reload_shows_amy(&world, "1", 2, "one refresh grant after the exchange").await;
     let second = world.login().await.expect("still signed in");
     assert_ne!(
         first.session.access_token, second.session.access_token,
@@ -189,14 +196,7 @@ async fn an_expired_token_is_refreshed_on_reload() {
 
     // The renewed session was written back: the next reload uses the new token as it is
     // (the old refresh token, now refused, is not used again).
-    world.browser.refresh().await.expect("second reload");
-    assert_eq!(world.text_of("#patient-name").await, "Amy Shaw");
-    assert_eq!(world.text_of("#refreshes").await, "1");
-    assert_eq!(
-        world.sandbox.requests(Endpoint::Token),
-        2,
-        "no second refresh"
-    );
+    reload_shows_amy(&world, "1", 2, "no second refresh").await;
     let third = world.login().await.expect("still signed in");
     assert_eq!(second.session.access_token, third.session.access_token);
     world.finish().await;
@@ -205,9 +205,7 @@ async fn an_expired_token_is_refreshed_on_reload() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logout_revokes_the_token_and_asks_to_sign_in_again() {
     let world = World::start("logout", |s| s).await;
-    world.standalone_until_consent("sandbox-patient-1").await;
-    world.click("button[value=approve]").await;
-    assert_eq!(world.text_of("#patient-name").await, "Amy Shaw");
+    approved_standalone_launch(&world, "sandbox-patient-1", "Amy Shaw").await;
     let login = world.login().await.expect("signed in");
     let access = login.session.access_token.expose().to_owned();
     let refresh = login.session.refresh_token.clone().expect("refresh token");
@@ -285,9 +283,7 @@ async fn a_forged_callback_and_an_unknown_issuer_are_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_grant_revoked_at_the_ehr_asks_to_sign_in_again() {
     let world = World::start("revoked_grant", |s| s).await;
-    world.standalone_until_consent("sandbox-patient-1").await;
-    world.click("button[value=approve]").await;
-    assert_eq!(world.text_of("#patient-name").await, "Amy Shaw");
+    approved_standalone_launch(&world, "sandbox-patient-1", "Amy Shaw").await;
 
     // The EHR ends the grant while the page is open (here: revoked through the same client).
     let login = world.login().await.expect("signed in");

@@ -316,3 +316,114 @@ impl Drop for ChildProcess {
         }
     }
 }
+
+/// A blocking store on `url` with a 5 s command timeout, encrypting with `key`.
+pub fn store(url: &str, key: [u8; 32]) -> safire_redis::RedisStore {
+    safire_redis::RedisStore::new(
+        safire_redis::RedisConfig::new(url)
+            .unwrap()
+            .command_timeout(Duration::from_secs(5)),
+        safire_redis::EncryptionKey::from_bytes(key),
+    )
+    .unwrap()
+}
+
+/// `n` children in `role` (entry test `child`), each reported `READY`.
+pub fn spawn_fleet(n: usize, role: &str, env: &[(&str, String)]) -> Vec<ChildProcess> {
+    let children: Vec<_> = (0..n)
+        .map(|_| ChildProcess::spawn("child", role, env))
+        .collect();
+    for child in &children {
+        child.expect_line("READY", Duration::from_secs(60));
+    }
+    children
+}
+
+/// Closes every child's stdin and checks each exits successfully.
+pub fn finish_fleet(children: Vec<ChildProcess>) {
+    for child in children {
+        child.finish_with_stdin_closed();
+    }
+}
+
+/// Sends `go` (a `GO <round> …` line) to every child and collects what each caller reported
+/// for the round (`TOKEN <round> <fingerprint>` lines, up to `DONE <round>`; see
+/// [`report_round`]).
+pub fn run_round(
+    children: &mut [ChildProcess],
+    go: &str,
+    round: u32,
+    timeout: Duration,
+) -> Vec<String> {
+    for child in children.iter_mut() {
+        child.send(go);
+    }
+    let mut fingerprints = Vec::new();
+    for child in children.iter() {
+        loop {
+            let line = child.expect_line("", timeout);
+            if line == format!("DONE {round}") {
+                break;
+            }
+            let rest = line
+                .strip_prefix(&format!("TOKEN {round} "))
+                .unwrap_or_else(|| panic!("unexpected line {line}"));
+            fingerprints.push(rest.to_owned());
+        }
+    }
+    fingerprints
+}
+
+/// The child side of [`run_round`]: each caller's fingerprint, then `DONE`.
+pub fn report_round(round: impl std::fmt::Display, callers: Vec<std::thread::JoinHandle<String>>) {
+    for caller in callers {
+        report(&format!("TOKEN {round} {}", caller.join().unwrap()));
+    }
+    report(&format!("DONE {round}"));
+}
+
+/// Plays the browser once: GETs `url` without following redirects and returns the
+/// `Location` (the sandbox auto-approves, so this is the callback URL with the code).
+pub fn redirect_of(url: &str) -> String {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .max_redirects(0)
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let response = agent.get(url).call().unwrap();
+    response.headers()["location"].to_str().unwrap().to_owned()
+}
+
+/// All `callers` answered and got the same token (`fingerprints`, see [`run_round`]); returns
+/// that token's fingerprint. `what` names the round in a failure.
+#[track_caller]
+pub fn one_token(fingerprints: &[String], callers: usize, what: &str) -> String {
+    assert_eq!(fingerprints.len(), callers, "{what}: answers");
+    assert!(
+        fingerprints.iter().all(|f| f == &fingerprints[0]),
+        "{what}: callers got different tokens"
+    );
+    fingerprints[0].clone()
+}
+
+/// A sandbox that rotates refresh tokens, with its public app and FHIR base URL.
+pub fn rotating_sandbox() -> (safire_sandbox::Sandbox, safire_sandbox::ClientInfo, String) {
+    let sandbox = safire_sandbox::Sandbox::builder()
+        .refresh_token_rotation(true)
+        .start()
+        .unwrap();
+    let public = sandbox.clients().public.clone();
+    let base = sandbox.fhir_base_url().to_owned();
+    (sandbox, public, base)
+}
+
+/// The public app `client_id` of `base`, asking for a patient launch with `offline_access`.
+pub fn user_config(base: &str, client_id: &str, redirect_uri: &str) -> safire_core::ClientConfig {
+    safire_core::ClientConfig::builder(base)
+        .client_id(client_id)
+        .redirect_uri(redirect_uri)
+        .scopes(["launch/patient", "patient/*.rs", "offline_access"])
+        .allow_insecure_localhost(true)
+        .build()
+        .unwrap()
+}

@@ -136,12 +136,7 @@ impl Shared {
                 ));
             }
         }
-        if !client.allows("authorization_code") {
-            return Err(err(
-                "unauthorized_client",
-                "client is not registered for authorization_code",
-            ));
-        }
+        client.require_grant("authorization_code")?;
         params.require("state")?;
         let aud = params.require("aud")?;
         if aud != self.cfg.base {

@@ -4,14 +4,7 @@ use super::*;
 
 impl Shared {
     pub(crate) fn introspect(&self, req: &Req) -> Result<Resp, OAuthError> {
-        if !req.has_content_type("application/x-www-form-urlencoded") {
-            return Err(err(
-                "invalid_request",
-                "introspection requests must be application/x-www-form-urlencoded",
-            ));
-        }
-        let params = Params::parse(&req.body);
-        params.reject_duplicates()?;
+        let params = req.form_params("introspection", false)?;
         let client = self.authenticate(req, &params)?;
         if matches!(client.auth, StoredAuth::None) {
             return Err(err(
@@ -23,25 +16,25 @@ impl Shared {
         let now = self.now();
         let st = self.state();
         let inactive = Resp::json(200, &json!({"active": false}));
+        // The grant of a token that is still good.
+        let live = |grant_id: u64, expires_at: u64| {
+            st.grants
+                .get(&grant_id)
+                .filter(|g| !g.revoked && expires_at > now)
+        };
         if let Some(a) = st.access.get(token) {
-            let Some(g) = st.grants.get(&a.grant_id) else {
+            let Some(g) = live(a.grant_id, a.expires_at) else {
                 return Ok(inactive);
             };
-            if g.revoked || a.expires_at <= now {
-                return Ok(inactive);
-            }
             let mut out = self.active_members(g, &a.scope, a.expires_at);
             out.insert("iat".into(), a.issued_at.into());
             out.insert("token_type".into(), "Bearer".into());
             return Ok(Resp::json(200, &Value::Object(out)));
         }
         if let Some(r) = st.refresh.get(token) {
-            let Some(g) = st.grants.get(&r.grant_id) else {
+            let Some(g) = live(r.grant_id, r.expires_at) else {
                 return Ok(inactive);
             };
-            if g.revoked || r.expires_at <= now {
-                return Ok(inactive);
-            }
             let mut out = self.active_members(g, &g.scope, r.expires_at);
             out.insert("token_type".into(), "refresh_token".into());
             return Ok(Resp::json(200, &Value::Object(out)));
@@ -60,15 +53,7 @@ impl Shared {
         out.insert("aud".into(), self.cfg.base.clone().into());
         out.insert("iss".into(), self.cfg.base.clone().into());
         let ctx = &g.bound.ctx;
-        if let Some(p) = &ctx.patient {
-            out.insert("patient".into(), p.clone().into());
-        }
-        if let Some(e) = &ctx.encounter {
-            out.insert("encounter".into(), e.clone().into());
-        }
-        if !ctx.fhir_context.is_empty() {
-            out.insert("fhirContext".into(), ctx.fhir_context.clone().into());
-        }
+        insert_launch_context(&mut out, ctx);
         // SMART 2.2: fhirUser only for tokens granted the `fhirUser` scope.
         if g.scope.iter().any(|s| s == "fhirUser")
             && let Some(u) = &ctx.fhir_user

@@ -37,6 +37,7 @@ pub(crate) use introspection::subject;
 pub(crate) use oidc::{SigningKeys, parse_rsa_pem};
 pub(crate) use scope::*;
 pub(crate) use state::*;
+pub(crate) use token::insert_launch_context;
 
 pub(crate) const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 pub(crate) const CODE_LIFETIME: u64 = 60;
@@ -67,6 +68,27 @@ impl Req {
         self.header("content-type")
             .and_then(|ct| ct.split(';').next())
             .is_some_and(|ct| ct.trim().eq_ignore_ascii_case(expected))
+    }
+
+    /// The parameters of a form POST to the `what` endpoint ("token", "introspection" …):
+    /// `application/x-www-form-urlencoded` only, no parameter twice, and with `body_only`
+    /// none in the query either.
+    pub(crate) fn form_params(&self, what: &str, body_only: bool) -> Result<Params, OAuthError> {
+        if !self.has_content_type("application/x-www-form-urlencoded") {
+            return Err(err(
+                "invalid_request",
+                format!("{what} requests must be application/x-www-form-urlencoded"),
+            ));
+        }
+        if body_only && self.query.as_deref().is_some_and(|q| !q.is_empty()) {
+            return Err(err(
+                "invalid_request",
+                format!("{what} parameters must be in the body, not the query"),
+            ));
+        }
+        let params = Params::parse(&self.body);
+        params.reject_duplicates()?;
+        Ok(params)
     }
 }
 

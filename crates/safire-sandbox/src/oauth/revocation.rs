@@ -10,14 +10,7 @@ impl Shared {
     /// token. Unknown tokens are a `200` (RFC 7009 §2.2); a token of another
     /// client is refused (§2.1).
     pub(crate) fn revoke(&self, req: &Req) -> Result<Resp, OAuthError> {
-        if !req.has_content_type("application/x-www-form-urlencoded") {
-            return Err(err(
-                "invalid_request",
-                "revocation requests must be application/x-www-form-urlencoded",
-            ));
-        }
-        let params = Params::parse(&req.body);
-        params.reject_duplicates()?;
+        let params = req.form_params("revocation", false)?;
         let client = self.authenticate(req, &params)?;
         let token = params.require("token")?;
         let mut st = self.state();
@@ -27,20 +20,15 @@ impl Shared {
             .map(|r| r.grant_id)
             .or_else(|| st.rotated.get(token).copied());
         let owner = |st: &State, grant: u64| st.grants.get(&grant).map(|g| g.client_id.clone());
+        let not_yours = || err("invalid_request", "the token was not issued to this client");
         if let Some(grant) = refresh_grant {
             if owner(&st, grant).as_deref() != Some(client.client_id.as_str()) {
-                return Err(err(
-                    "invalid_request",
-                    "the token was not issued to this client",
-                ));
+                return Err(not_yours());
             }
             st.revoke_grant(grant);
         } else if let Some(a) = st.access.get(token) {
             if a.client_id != client.client_id {
-                return Err(err(
-                    "invalid_request",
-                    "the token was not issued to this client",
-                ));
+                return Err(not_yours());
             }
             st.access.remove(token);
         }

@@ -63,6 +63,20 @@ impl ClientRecord {
     pub(crate) fn allows(&self, grant: &str) -> bool {
         self.grant_types.iter().any(|g| g == grant)
     }
+
+    /// `unauthorized_client` unless the client may use `grant` (`client_credentials`: only
+    /// with keys).
+    pub(crate) fn require_grant(&self, grant: &str) -> Result<(), OAuthError> {
+        let keys = matches!(self.auth, StoredAuth::Keys(_));
+        if self.allows(grant) && (grant != "client_credentials" || keys) {
+            Ok(())
+        } else {
+            Err(err(
+                "unauthorized_client",
+                format!("client is not registered for {grant}"),
+            ))
+        }
+    }
 }
 
 /// Known grant types; `refresh_token` only together with `authorization_code`.

@@ -4,25 +4,37 @@ use super::*;
 
 #[test]
 fn scope_coverage() {
-    assert!(scope_covers("system/*.rs", "system/Patient.rs"));
-    assert!(scope_covers("system/*.rs", "system/Patient.r"));
-    assert!(scope_covers("system/*.read", "system/Observation.rs"));
-    assert!(!scope_covers("system/*.rs", "system/Patient.c"));
-    assert!(!scope_covers("patient/*.rs", "user/Patient.rs"));
-    assert!(!scope_covers("system/Patient.rs", "system/Observation.rs"));
-    assert!(scope_covers("offline_access", "offline_access"));
-    assert!(!scope_covers("launch", "launch/patient"));
+    for (held, wanted, covered) in [
+        ("system/*.rs", "system/Patient.rs", true),
+        ("system/*.rs", "system/Patient.r", true),
+        ("system/*.read", "system/Observation.rs", true),
+        ("system/*.rs", "system/Patient.c", false),
+        ("patient/*.rs", "user/Patient.rs", false),
+        ("system/Patient.rs", "system/Observation.rs", false),
+        ("offline_access", "offline_access", true),
+        ("launch", "launch/patient", false),
+    ] {
+        assert_eq!(
+            scope_covers(held, wanted),
+            covered,
+            "{held} covers {wanted}"
+        );
+    }
 }
 
 #[test]
 fn scope_syntax() {
-    assert!(parse_resource_scope("patient/Observation.rs?category=laboratory").is_some());
-    assert!(parse_resource_scope("patient/*.cruds").is_some());
-    assert!(parse_resource_scope("patient/*.read").is_some());
-    assert!(parse_resource_scope("patient/*.sr").is_none());
-    assert!(parse_resource_scope("patient/*.").is_none());
-    assert!(parse_resource_scope("admin/*.rs").is_none());
-    assert!(parse_resource_scope("patient/observation.rs").is_none());
+    for (scope, valid) in [
+        ("patient/Observation.rs?category=laboratory", true),
+        ("patient/*.cruds", true),
+        ("patient/*.read", true),
+        ("patient/*.sr", false),
+        ("patient/*.", false),
+        ("admin/*.rs", false),
+        ("patient/observation.rs", false),
+    ] {
+        assert_eq!(parse_resource_scope(scope).is_some(), valid, "{scope}");
+    }
 }
 
 #[test]
@@ -34,11 +46,15 @@ fn form_decoding() {
 
 #[test]
 fn redirect_uri_rules() {
-    assert!(validate_redirect_uri("https://app.example/cb").is_ok());
-    assert!(validate_redirect_uri("http://127.0.0.1:8080/cb").is_ok());
-    assert!(validate_redirect_uri("http://localhost/cb").is_ok());
-    assert!(validate_redirect_uri("http://[::1]/cb").is_ok());
-    assert!(validate_redirect_uri("http://app.example/cb").is_err());
-    assert!(validate_redirect_uri("https://app.example/cb#frag").is_err());
-    assert!(validate_redirect_uri("not a url").is_err());
+    for (uri, valid) in [
+        ("https://app.example/cb", true),
+        ("http://127.0.0.1:8080/cb", true),
+        ("http://localhost/cb", true),
+        ("http://[::1]/cb", true),
+        ("http://app.example/cb", false),
+        ("https://app.example/cb#frag", false),
+        ("not a url", false),
+    ] {
+        assert_eq!(validate_redirect_uri(uri).is_ok(), valid, "{uri}");
+    }
 }

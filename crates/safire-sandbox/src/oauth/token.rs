@@ -4,20 +4,7 @@ use super::*;
 
 impl Shared {
     pub(crate) fn token(&self, req: &Req) -> Result<Resp, OAuthError> {
-        if !req.has_content_type("application/x-www-form-urlencoded") {
-            return Err(err(
-                "invalid_request",
-                "token requests must be application/x-www-form-urlencoded",
-            ));
-        }
-        if req.query.as_deref().is_some_and(|q| !q.is_empty()) {
-            return Err(err(
-                "invalid_request",
-                "token parameters must be in the body, not the query",
-            ));
-        }
-        let params = Params::parse(&req.body);
-        params.reject_duplicates()?;
+        let params = req.form_params("token", true)?;
         let grant_type = params.require("grant_type")?;
         if !matches!(
             grant_type,
@@ -64,12 +51,7 @@ impl Shared {
         client: &ClientRecord,
         params: &Params,
     ) -> Result<Map<String, Value>, OAuthError> {
-        if !client.allows("authorization_code") {
-            return Err(err(
-                "unauthorized_client",
-                "client is not registered for authorization_code",
-            ));
-        }
+        client.require_grant("authorization_code")?;
         let code = params.require("code")?;
         let redirect_uri = params.require("redirect_uri")?;
         let verifier = params.require("code_verifier")?;
@@ -132,22 +114,7 @@ impl Shared {
     ) -> Result<Map<String, Value>, OAuthError> {
         let now = self.now();
         let lifetime = self.cfg.access_token_lifetime;
-        let access = random_token(32)?;
-        st.access.insert(
-            access.clone(),
-            AccessRecord {
-                grant_id,
-                client_id: client_id.to_string(),
-                scope: scope.to_vec(),
-                issued_at: now,
-                expires_at: now + lifetime,
-            },
-        );
-        let mut out = Map::new();
-        out.insert("access_token".into(), access.into());
-        out.insert("token_type".into(), "Bearer".into());
-        out.insert("expires_in".into(), lifetime.into());
-        out.insert("scope".into(), scope.join(" ").into());
+        let mut out = self.mint_access(st, grant_id, client_id, scope, lifetime)?;
         let grant_scope = st
             .grants
             .get(&grant_id)
@@ -182,15 +149,7 @@ impl Shared {
             out.insert("id_token".into(), id_token.into());
         }
         let ctx = &bound.ctx;
-        if let Some(p) = &ctx.patient {
-            out.insert("patient".into(), p.clone().into());
-        }
-        if let Some(e) = &ctx.encounter {
-            out.insert("encounter".into(), e.clone().into());
-        }
-        if !ctx.fhir_context.is_empty() {
-            out.insert("fhirContext".into(), ctx.fhir_context.clone().into());
-        }
+        insert_launch_context(&mut out, ctx);
         if let Some(b) = ctx.need_patient_banner {
             out.insert("need_patient_banner".into(), b.into());
         }
@@ -210,12 +169,7 @@ impl Shared {
         client: &ClientRecord,
         params: &Params,
     ) -> Result<Map<String, Value>, OAuthError> {
-        if !client.allows("refresh_token") {
-            return Err(err(
-                "unauthorized_client",
-                "client is not registered for refresh_token",
-            ));
-        }
+        client.require_grant("refresh_token")?;
         let token = params.require("refresh_token")?;
         let now = self.now();
         let mut st = self.state();
@@ -292,12 +246,7 @@ impl Shared {
         client: &ClientRecord,
         params: &Params,
     ) -> Result<Map<String, Value>, OAuthError> {
-        if !client.allows("client_credentials") || !matches!(client.auth, StoredAuth::Keys(_)) {
-            return Err(err(
-                "unauthorized_client",
-                "client is not registered for client_credentials",
-            ));
-        }
+        client.require_grant("client_credentials")?;
         let want = split_scope(params.require("scope")?);
         if want.is_empty() {
             return Err(err("invalid_request", "missing parameter `scope`"));
@@ -317,17 +266,30 @@ impl Shared {
                 ));
             }
         }
-        let now = self.now();
-        let access = random_token(32)?;
         let mut st = self.state();
         let grant_id = st.new_grant(&client.client_id, want.clone(), Bound::default());
         let lifetime = self.cfg.access_token_lifetime.min(BACKEND_TOKEN_LIFETIME);
+        self.mint_access(&mut st, grant_id, &client.client_id, &want, lifetime)
+    }
+
+    /// A new access token of `grant_id` for `scope`, valid for `lifetime` seconds: stored,
+    /// and returned as the first members of a token response.
+    fn mint_access(
+        &self,
+        st: &mut State,
+        grant_id: u64,
+        client_id: &str,
+        scope: &[String],
+        lifetime: u64,
+    ) -> Result<Map<String, Value>, OAuthError> {
+        let now = self.now();
+        let access = random_token(32)?;
         st.access.insert(
             access.clone(),
             AccessRecord {
                 grant_id,
-                client_id: client.client_id.clone(),
-                scope: want.clone(),
+                client_id: client_id.to_string(),
+                scope: scope.to_vec(),
                 issued_at: now,
                 expires_at: now + lifetime,
             },
@@ -336,7 +298,20 @@ impl Shared {
         out.insert("access_token".into(), access.into());
         out.insert("token_type".into(), "Bearer".into());
         out.insert("expires_in".into(), lifetime.into());
-        out.insert("scope".into(), want.join(" ").into());
+        out.insert("scope".into(), scope.join(" ").into());
         Ok(out)
+    }
+}
+
+/// The launch context members a token response and an introspection response share.
+pub(crate) fn insert_launch_context(out: &mut Map<String, Value>, ctx: &LaunchContext) {
+    if let Some(p) = &ctx.patient {
+        out.insert("patient".into(), p.clone().into());
+    }
+    if let Some(e) = &ctx.encounter {
+        out.insert("encounter".into(), e.clone().into());
+    }
+    if !ctx.fhir_context.is_empty() {
+        out.insert("fhirContext".into(), ctx.fhir_context.clone().into());
     }
 }

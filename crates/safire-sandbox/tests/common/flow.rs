@@ -14,6 +14,28 @@ pub fn authorize(sb: &Sandbox, params: &[(&str, &str)]) -> HttpResp {
     http(sb.local_addr(), "GET", &target, &[], b"")
 }
 
+/// POST the authorize endpoint with these parameters as a form.
+pub fn authorize_post(sb: &Sandbox, params: &[(&str, &str)]) -> HttpResp {
+    http(
+        sb.local_addr(),
+        "POST",
+        &path_of(&sb.authorize_url()),
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        form(params).as_bytes(),
+    )
+}
+
+/// The `launch` parameter of an EHR launch URL (as [`Sandbox::ehr_launch`] returns).
+pub fn launch_param(url: &str) -> String {
+    url::Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "launch")
+        .unwrap()
+        .1
+        .to_string()
+}
+
 /// Standalone-launch authorize parameters (`state` = `st-1`).
 pub fn auth_params<'a>(
     sb: &'a Sandbox,
@@ -44,35 +66,93 @@ pub fn code_for(sb: &Sandbox, client_id: &str, scope: &str) -> (String, String) 
     (code, verifier)
 }
 
+/// Code exchange: the code, the redirect URI and the verifier, then `auth_params` (client
+/// authentication in the body) and `basic` (an `Authorization` header).
+pub fn code_exchange(
+    sb: &Sandbox,
+    code: &str,
+    verifier: &str,
+    auth_params: &[(&str, &str)],
+    basic: Option<&str>,
+) -> HttpResp {
+    let exchange = [
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", CB),
+        ("code_verifier", verifier),
+    ];
+    post_form(
+        sb.local_addr(),
+        &sb.token_url(),
+        &[&exchange[..], auth_params].concat(),
+        basic,
+    )
+}
+
 /// Code exchange for a public client.
 pub fn exchange(sb: &Sandbox, client_id: &str, code: &str, verifier: &str) -> HttpResp {
+    code_exchange(sb, code, verifier, &[("client_id", client_id)], None)
+}
+
+/// Code exchange for a `client_secret_basic` client.
+pub fn exchange_basic(sb: &Sandbox, code: &str, verifier: &str, auth: &str) -> HttpResp {
+    code_exchange(sb, code, verifier, &[], Some(auth))
+}
+
+/// Code exchange for a `private_key_jwt` client presenting `assertion`.
+pub fn exchange_asserted(sb: &Sandbox, code: &str, verifier: &str, assertion: &str) -> HttpResp {
+    let auth = [
+        ("client_assertion_type", JWT_BEARER),
+        ("client_assertion", assertion),
+    ];
+    code_exchange(sb, code, verifier, &auth, None)
+}
+
+/// `client_credentials` for `scope`, the client authenticated by the JWT `assertion`.
+pub fn client_credentials(sb: &Sandbox, scope: &str, assertion: &str) -> HttpResp {
     post_form(
         sb.local_addr(),
         &sb.token_url(),
         &[
-            ("grant_type", "authorization_code"),
-            ("code", code),
-            ("redirect_uri", CB),
-            ("code_verifier", verifier),
-            ("client_id", client_id),
+            ("grant_type", "client_credentials"),
+            ("scope", scope),
+            ("client_assertion_type", JWT_BEARER),
+            ("client_assertion", assertion),
         ],
         None,
     )
 }
 
-/// Code exchange for a `client_secret_basic` client.
-pub fn exchange_basic(sb: &Sandbox, code: &str, verifier: &str, auth: &str) -> HttpResp {
-    post_form(
+/// Backend-services token for `scope`: `client` signs a fresh assertion with this `jti`.
+pub fn backend_token(sb: &Sandbox, client: &ClientInfo, scope: &str, jti: &str) -> HttpResp {
+    client_credentials(sb, scope, &assertion(sb, client, jti))
+}
+
+/// GET the sandbox's EHR launcher for `client_id` (`context`: the patient, encounter …
+/// to launch with).
+pub fn launcher(
+    sb: &Sandbox,
+    client_id: &str,
+    launch_uri: &str,
+    context: &[(&str, &str)],
+) -> HttpResp {
+    let app = [("client_id", client_id), ("launch_uri", launch_uri)];
+    let query = form(&[&app[..], context].concat());
+    get(
         sb.local_addr(),
-        &sb.token_url(),
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", code),
-            ("redirect_uri", CB),
-            ("code_verifier", verifier),
-        ],
-        Some(auth),
+        &format!("{}?{query}", sb.url(Endpoint::Launch)),
     )
+}
+
+/// An EHR launch of `client_id` through the launcher; returns the `launch` value.
+pub fn ehr_launch(
+    sb: &Sandbox,
+    client_id: &str,
+    launch_uri: &str,
+    context: &[(&str, &str)],
+) -> String {
+    let r = launcher(sb, client_id, launch_uri, context);
+    r.location_param("launch").expect("launch value")
 }
 
 /// Refresh for a public client.
