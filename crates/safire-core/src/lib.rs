@@ -117,6 +117,7 @@ mod revocation;
 pub mod scope;
 mod secret;
 mod session;
+mod session_type;
 mod store;
 mod token;
 mod token_response;
@@ -183,6 +184,7 @@ pub mod transport {
     };
     pub use crate::redirect::{authorized_next_hop, next_hop};
     pub use crate::session::cell::{Acquire, Current, Need, RenewTicket, SessionCell};
+    pub use crate::session_type::bearer_request;
 }
 
 /// The protocol's building blocks as pure functions: response parsers, PKCE and client
