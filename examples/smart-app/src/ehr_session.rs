@@ -141,24 +141,12 @@ impl EhrSession {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::AppConfig;
-    use crate::smart::Registry;
     use safire_core::{Scopes, SessionKind, TokenResponse};
     use std::time::SystemTime;
 
     #[tokio::test]
     async fn the_bearer_token_stays_inside_the_fhir_base() {
-        let config = AppConfig::from_toml(
-            r#"listen = "127.0.0.1:0"
-public_url = "http://127.0.0.1:8080"
-[[servers]]
-name = "A"
-fhir_base = "https://ehr.example/fhir"
-client_id = "app"
-"#,
-        )
-        .unwrap();
-        let registry = Registry::new(&config).unwrap();
+        let registry = crate::smart::one_server_registry();
         let server = &registry.servers()[0];
         let token = TokenResponse::parse(
             200,
@@ -198,17 +186,7 @@ client_id = "app"
 
     #[tokio::test]
     async fn a_session_of_another_client_is_refused() {
-        let config = AppConfig::from_toml(
-            r#"listen = "127.0.0.1:0"
-public_url = "http://127.0.0.1:8080"
-[[servers]]
-name = "A"
-fhir_base = "https://ehr.example/fhir"
-client_id = "app"
-"#,
-        )
-        .unwrap();
-        let registry = Registry::new(&config).unwrap();
+        let registry = crate::smart::one_server_registry();
         let token = TokenResponse::parse(
             200,
             br#"{"access_token":"at","expires_in":300,"scope":"patient/*.rs"}"#,
