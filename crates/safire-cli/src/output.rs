@@ -259,21 +259,14 @@ pub fn rfc3339(time: SystemTime) -> String {
 /// Unix seconds as `YYYY-MM-DDTHH:MM:SSZ` (any `u64`: a server's `exp` is untrusted; one
 /// past the year 9999 is written as seconds since the epoch).
 pub fn rfc3339_secs(secs: u64) -> String {
-    let at = i64::try_from(secs)
+    i64::try_from(secs)
         .ok()
-        .and_then(|secs| time::OffsetDateTime::from_unix_timestamp(secs).ok());
-    match at {
-        Some(t) => format!(
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-            t.year(),
-            u8::from(t.month()),
-            t.day(),
-            t.hour(),
-            t.minute(),
-            t.second()
-        ),
-        None => format!("{secs} s after 1970-01-01T00:00:00Z"),
-    }
+        .and_then(|secs| time::OffsetDateTime::from_unix_timestamp(secs).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| format!("{secs} s after 1970-01-01T00:00:00Z"))
 }
 
 #[cfg(test)]

@@ -54,16 +54,18 @@ impl Need<'_> {
 
 /// Writes `SmartSession` and `SmartSessionBuilder` for a transport, blocking or async.
 ///
-/// Invoked once in each client crate's session module (safire-ureq: `blocking`, safire-hyper:
-/// `async`); the attributes given last (docs) go on `SmartSession`. The module must have in
+/// Invoked once in each client crate's session module: `io: [] []` for a blocking transport
+/// (safire-ureq), `io: [async] [.await]` for an async one (safire-hyper): the tokens written
+/// before each I/O function and after each I/O call. The attributes given last (docs) go on
+/// `SmartSession`. The module must have in
 /// scope:
 /// - `SmartClient`, with `config()`, `renew_session(&Session, CallOptions)` (as
 ///   [`client_operations!`](crate::client_operations) writes it) and `Clone`;
 /// - `fn limits(client: &SmartClient) -> &Limits`;
 /// - `fn http_send(client: &SmartClient, request: HttpRequest, deadline: <instant>) ->
-///   Result<HttpResponse, Error>` (an `async fn` in `async` mode), sending one request;
+///   Result<HttpResponse, Error>` (an `async fn` for an async transport), sending one request;
 /// - in an `impl SmartSession` block, `fn ensure(&self, need: Need<'_>) ->
-///   Result<Arc<Current>, Error>` (async in `async` mode): the single-flight loop over
+///   Result<Arc<Current>, Error>` (async for an async transport): the single-flight loop over
 ///   [`SessionCell::acquire`](crate::transport::SessionCell::acquire), renewing with the
 ///   generated `self.renew_from(base, need)` (a `Renewed`) and calling the `on_change` hook
 ///   when `Renewed::by_us`. Waiting for another caller is the one thing that differs.
@@ -76,41 +78,11 @@ impl Need<'_> {
 #[macro_export]
 macro_rules! smart_session {
     (
-        blocking,
+        io: [$($async:tt)*] [$($await:tt)*],
         store: $store:ty,
         instant: $instant:ty,
         sleep: $sleep:path,
         inner: { $($field:ident : $fty:ty = $init:expr),* $(,)? },
-        $(#[$meta:meta])*
-    ) => {
-        $crate::smart_session! {
-            @write [] [],
-            store: $store, instant: $instant, sleep: $sleep,
-            inner: { $($field: $fty = $init),* },
-            $(#[$meta])*
-        }
-    };
-    (
-        async,
-        store: $store:ty,
-        instant: $instant:ty,
-        sleep: $sleep:path,
-        inner: { $($field:ident : $fty:ty = $init:expr),* $(,)? },
-        $(#[$meta:meta])*
-    ) => {
-        $crate::smart_session! {
-            @write [async] [.await],
-            store: $store, instant: $instant, sleep: $sleep,
-            inner: { $($field: $fty = $init),* },
-            $(#[$meta])*
-        }
-    };
-    (
-        @write [$($async:tt)*] [$($await:tt)*],
-        store: $store:ty,
-        instant: $instant:ty,
-        sleep: $sleep:path,
-        inner: { $($field:ident : $fty:ty = $init:expr),* },
         $(#[$meta:meta])*
     ) => {
         /// How often a process waiting for another one's renewal looks at the store.

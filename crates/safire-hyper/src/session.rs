@@ -14,7 +14,7 @@ use safire_core::{AsyncSessionStore, Error, HttpRequest, HttpResponse, Limits, S
 use crate::SmartClient;
 
 safire_core::smart_session! {
-    async,
+    io: [async] [.await],
     store: dyn AsyncSessionStore,
     instant: tokio::time::Instant,
     sleep: tokio::time::sleep,

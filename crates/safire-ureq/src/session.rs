@@ -10,7 +10,7 @@ use safire_core::{Error, HttpRequest, HttpResponse, Limits, SessionStore};
 use crate::SmartClient;
 
 safire_core::smart_session! {
-    blocking,
+    io: [] [],
     store: dyn SessionStore,
     instant: std::time::Instant,
     sleep: std::thread::sleep,

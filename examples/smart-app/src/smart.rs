@@ -16,6 +16,8 @@ use safire_core::{
     PendingAuthorization, PrivateKey, RevocationErrorKind, Signer, TokenTypeHint,
 };
 use safire_hyper::SmartClient;
+use time::format_description::BorrowedFormatItem;
+use time::macros::format_description;
 use time::{OffsetDateTime, PrimitiveDateTime};
 use url::Url;
 
@@ -306,23 +308,17 @@ impl Server {
 /// A time as `YYYY-MM-DD HH:MM:SS UTC` (the epoch for an earlier one, `9999-12-31 23:59:59
 /// UTC` for one past the year 9999).
 pub fn format_utc(time: SystemTime) -> String {
+    const FORMAT: &[BorrowedFormatItem<'_>] =
+        format_description!("[year]-[month]-[day] [hour]:[minute]:[second] UTC");
     let secs = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let t = i64::try_from(secs)
+    i64::try_from(secs)
         .ok()
         .and_then(|secs| OffsetDateTime::from_unix_timestamp(secs).ok())
-        .unwrap_or(PrimitiveDateTime::MAX.assume_utc());
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
+        .unwrap_or(PrimitiveDateTime::MAX.assume_utc())
+        .format(FORMAT)
+        .unwrap_or_else(|_| "9999-12-31 23:59:59 UTC".to_owned())
 }
 
-/// A registry of one server, "A" at `https://ehr.example/fhir`, client `app`; for tests.
 #[cfg(test)]
 pub(crate) fn one_server_registry() -> Registry {
     let config = AppConfig::from_toml(
