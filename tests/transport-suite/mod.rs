@@ -4,51 +4,34 @@
 // safire_core::Error is large by design (see safire-core); the suite returns it as the API does.
 
 pub mod cases;
+mod client;
 pub mod servers;
 pub mod sessions;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use safire_core::{ClientConfig, Error, Flow, Limits, SmartMetadata};
+pub use client::TestClient;
+pub(crate) use client::{test_client, test_client_impl};
 
-/// Writes [`TestClient`] from the core's one list of client operations
-/// (`safire_core::client_operations!`): a new flow needs no edit here.
-macro_rules! test_client_trait {
-    ([] $(
-        $(#[$meta:meta])*
-        fn $name:ident ( $($arg:ident : $ty:ty),* $(,)? ) -> $output:ty = |$flows:ident| $make:expr;
-    )*) => {
-        /// A transport's client, with blocking calls (an async transport blocks on its runtime).
-        pub trait TestClient: Send + Sync + Sized + 'static {
-            /// Builds a client with these limits (`builder.limits(limits)`) and, when given, an
-            /// extra trusted root CA in PEM (`builder.add_root_certificate_pem(pem)`).
-            fn build(
-                config: ClientConfig,
-                limits: Limits,
-                root_ca_pem: Option<&[u8]>,
-            ) -> Result<Self, Error>;
-            /// `SmartClient::server_metadata`.
-            fn server_metadata(&self) -> Result<Arc<SmartMetadata>, Error>;
-            $(
-                $(#[$meta])*
-                fn $name(&self, $($arg: $ty),*) -> Result<$output, Error>;
-            )*
-            /// `SmartClient::run`.
-            fn run<F>(&self, flow: F) -> Result<F::Output, Error>
-            where
-                F: Flow + Send + 'static,
-                F::Output: Send + 'static;
-        }
+/// Expands to one `#[test]` per name, running `$module::$name::<$client>()`.
+macro_rules! each_test {
+    ($module:ident, $client:ty; $($name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                $crate::suite::$module::$name::<$client>();
+            }
+        )*
     };
 }
-safire_core::client_operations!(test_client_trait);
+pub(crate) use each_test;
 
 /// Expands to one `#[test]` per scenario for the client type `$client`. The including module
 /// must be named `suite` at the test crate's root.
 macro_rules! scenarios {
     ($client:ty) => {
-        $crate::suite::scenarios!(@each $client;
+        $crate::suite::each_test!(cases, $client;
             discovery_end_to_end,
             discovery_failure_is_not_cached,
             concurrent_first_discovery_sends_one_request,
@@ -92,14 +75,6 @@ macro_rules! scenarios {
             id_token_with_another_nonce_is_refused,
         );
     };
-    (@each $client:ty; $($name:ident),* $(,)?) => {
-        $(
-            #[test]
-            fn $name() {
-                $crate::suite::cases::$name::<$client>();
-            }
-        )*
-    };
 }
 pub(crate) use scenarios;
 
@@ -107,7 +82,7 @@ pub(crate) use scenarios;
 /// implement [`sessions::SessionClient`].
 macro_rules! session_scenarios {
     ($client:ty) => {
-        $crate::suite::session_scenarios!(@each $client;
+        $crate::suite::each_test!(sessions, $client;
             session_64_callers_at_expiry_send_one_token_request,
             session_failing_refresh_is_shared_then_retried,
             session_rotation_across_three_refreshes_is_persisted_through_the_hook,
@@ -118,107 +93,8 @@ macro_rules! session_scenarios {
             sessions_sharing_a_store_renew_once,
         );
     };
-    (@each $client:ty; $($name:ident),* $(,)?) => {
-        $(
-            #[test]
-            fn $name() {
-                $crate::suite::sessions::$name::<$client>();
-            }
-        )*
-    };
 }
 pub(crate) use session_scenarios;
-
-/// Implements [`TestClient`] for a wrapper around a transport's `SmartClient`, so that the
-/// transports' test files do not repeat the forwarding code. `client` borrows the
-/// `SmartClient` from the wrapper (`this`); `wait` turns one call's value (`call`: a `Result`
-/// for a blocking transport, a future for an async one) into its `Result`.
-///
-/// ```ignore
-/// struct Ureq(safire_ureq::SmartClient);
-/// suite::test_client!(Ureq, safire_ureq::SmartClient,
-///     new: |client| Ureq(client),
-///     client: |this| &this.0,
-///     wait: |call| call);
-///
-/// struct Hyper { runtime: tokio::runtime::Runtime, client: safire_hyper::SmartClient }
-/// suite::test_client!(Hyper, safire_hyper::SmartClient,
-///     new: |client| Hyper { runtime: new_runtime(), client },
-///     client: |this| &this.client,
-///     wait: |call| this.runtime.block_on(call));
-/// ```
-macro_rules! test_client {
-    (
-        $wrapper:ty, $smart_client:ty,
-        new: |$new_client:ident| $new:expr,
-        client: |$this:ident| $client:expr,
-        wait: |$call:ident| $wait:expr $(,)?
-    ) => {
-        ::safire_core::client_operations!(
-            $crate::suite::test_client_impl,
-            $wrapper, $smart_client,
-            new: |$new_client| $new,
-            client: |$this| $client,
-            wait: |$call| $wait
-        );
-    };
-}
-
-/// The forwarding `impl TestClient` behind [`test_client!`], one method per core operation.
-macro_rules! test_client_impl {
-    ([
-        $wrapper:ty, $smart_client:ty,
-        new: |$new_client:ident| $new:expr,
-        client: |$this:ident| $client:expr,
-        wait: |$call:ident| $wait:expr
-    ] $(
-        $(#[$meta:meta])*
-        fn $name:ident ( $($arg:ident : $ty:ty),* $(,)? ) -> $output:ty = |$flows:ident| $make:expr;
-    )*) => {
-        impl $crate::suite::TestClient for $wrapper {
-            fn build(
-                config: ::safire_core::ClientConfig,
-                limits: ::safire_core::Limits,
-                root_ca_pem: Option<&[u8]>,
-            ) -> Result<Self, ::safire_core::Error> {
-                let mut builder = <$smart_client>::builder(config).limits(limits);
-                if let Some(pem) = root_ca_pem {
-                    builder = builder.add_root_certificate_pem(pem)?;
-                }
-                let $new_client = builder.build()?;
-                Ok($new)
-            }
-
-            fn server_metadata(
-                &self,
-            ) -> Result<::std::sync::Arc<::safire_core::SmartMetadata>, ::safire_core::Error> {
-                let $this = self;
-                let $call = $client.server_metadata();
-                $wait
-            }
-
-            $(
-                fn $name(&self, $($arg: $ty),*) -> Result<$output, ::safire_core::Error> {
-                    let $this = self;
-                    let $call = $client.$name($($arg),*);
-                    $wait
-                }
-            )*
-
-            fn run<F>(&self, flow: F) -> Result<F::Output, ::safire_core::Error>
-            where
-                F: ::safire_core::Flow + Send + 'static,
-                F::Output: Send + 'static,
-            {
-                let $this = self;
-                let $call = $client.run(flow);
-                $wait
-            }
-        }
-    };
-}
-pub(crate) use test_client;
-pub(crate) use test_client_impl;
 
 /// Everything written through `tracing` in this test process, at TRACE level. The first call
 /// installs the global subscriber; events from every thread (and runtime worker) land here.

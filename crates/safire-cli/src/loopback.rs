@@ -6,6 +6,8 @@ use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use safire_ureq::safire_core::escape_html;
+
 use crate::CliError;
 
 /// The path of the redirect URI.
@@ -171,21 +173,6 @@ fn respond(stream: &mut TcpStream, status: &str, title: &str, text: &str) {
     );
     let _ = stream.write_all(response.as_bytes());
     let _ = stream.flush();
-}
-
-fn escape_html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// How long the browser opener (`xdg-open`, `open`) has to report a failure.

@@ -4,7 +4,7 @@
 //! defines the error type, `args.rs` is the command line (clap types), `commands/` runs each
 //! command family, `flows.rs` is the only module that calls the library, `output.rs` formats,
 //! `files.rs` reads and writes (secret files 0600), `loopback.rs` is the RFC 8252 redirect
-//! listener, `progress.rs` the stderr spinner, `thumbprint.rs` the default `kid`.
+//! listener, `progress.rs` the stderr spinner.
 #![forbid(unsafe_code)]
 #![cfg_attr(
     not(test),
@@ -23,7 +23,6 @@ mod flows;
 mod loopback;
 mod output;
 mod progress;
-mod thumbprint;
 
 use std::fmt;
 use std::process::ExitCode;

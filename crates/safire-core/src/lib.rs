@@ -117,6 +117,7 @@ mod revocation;
 pub mod scope;
 mod secret;
 mod session;
+mod session_type;
 mod store;
 mod token;
 mod token_response;
@@ -127,7 +128,7 @@ pub use assertion::{
 };
 pub use authorize::{
     AuthorizationCode, AuthorizationMethod, AuthorizationRequest, AuthorizeFlow, AuthorizeParams,
-    EhrLaunch, PendingAuthorization,
+    EhrLaunch, PendingAuthorization, escape_html,
 };
 pub use client::{FlowFactory, USER_AGENT};
 pub use config::{
@@ -177,12 +178,14 @@ pub use token_response::{FhirContextItem, TokenFlowKind, TokenResponse};
 pub mod transport {
     pub use crate::cache::{DEFAULT_METADATA_LIFETIME, FetchTicket, Lookup, MetadataCache};
     pub use crate::client::{BuildClient, ClientBuilder, ClientSettings, pem_certificates};
+    pub use crate::config::is_loopback;
     pub use crate::error::url_for_message;
     pub use crate::flow::{
         body_too_large, call_timed_out, check_transport_security, clone_request, needs_discovery,
     };
     pub use crate::redirect::{authorized_next_hop, next_hop};
     pub use crate::session::cell::{Acquire, Current, Need, RenewTicket, SessionCell};
+    pub use crate::session_type::bearer_request;
 }
 
 /// The protocol's building blocks as pure functions: response parsers, PKCE and client

@@ -4,12 +4,12 @@ use std::fmt;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use aes_gcm::Aes256Gcm;
-use redis::{Client, Cmd, Connection, ConnectionLike, FromRedisValue};
-use safire_core::{Lease, SessionStore, StoreError, StoreErrorKind, Versioned};
+use redis::{Cmd, Connection, ConnectionLike, FromRedisValue};
+use safire_core::{Lease, SessionStore, StoreError, Versioned};
 
-use crate::config::{self, Names, RedisConfig};
-use crate::crypto::{self, EncryptionKey};
+use crate::config::{self, RedisConfig};
+use crate::crypto::EncryptionKey;
+use crate::keyspace::Keyspace;
 
 /// A [`SessionStore`] on Redis for blocking code (`safire-ureq`): a pool of plain connections,
 /// every value encrypted with the application's [`EncryptionKey`].
@@ -37,17 +37,14 @@ use crate::crypto::{self, EncryptionKey};
 /// # Ok::<(), safire_core::StoreError>(())
 /// ```
 pub struct RedisStore {
-    client: Client,
-    config: RedisConfig,
-    names: Names,
-    cipher: Aes256Gcm,
+    keys: Keyspace,
     idle: Mutex<Vec<Connection>>,
 }
 
 impl fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisStore")
-            .field("config", &self.config)
+            .field("config", &self.keys.config)
             .finish_non_exhaustive()
     }
 }
@@ -55,67 +52,50 @@ impl fmt::Debug for RedisStore {
 impl RedisStore {
     /// A store on the Redis of `config`, encrypting with `key`. Does not connect yet.
     pub fn new(config: RedisConfig, key: EncryptionKey) -> Result<Self, StoreError> {
-        let client = Client::open(config.info.clone()).map_err(|err| {
-            StoreError::new(StoreErrorKind::Other, "the Redis address is unusable").with_source(err)
-        })?;
         Ok(Self {
-            client,
-            cipher: key.cipher(),
-            names: Names::new(&config, &key),
-            config,
+            keys: Keyspace::new(config, &key)?,
             idle: Mutex::new(Vec::new()),
         })
     }
 
     /// The configuration this store was built with.
     pub fn config(&self) -> &RedisConfig {
-        &self.config
+        &self.keys.config
     }
 
     /// Checks that Redis answers (`PING`), within the deadline.
     pub fn ping(&self) -> Result<(), StoreError> {
         let pong: String = self.exec(&redis::cmd("PING"), "PING")?;
-        if pong == "PONG" {
-            Ok(())
-        } else {
-            Err(StoreError::new(
-                StoreErrorKind::Other,
-                "PING: Redis answered something else",
-            ))
-        }
+        Keyspace::pong(&pong)
     }
 
     /// The version stored under `key`, without transferring or decrypting the value (one
     /// `GETRANGE` of 9 bytes): a session's in-memory cache can ask "has another process written
     /// since I loaded version N?" cheaply.
     pub fn version(&self, key: &str) -> Result<Option<u64>, StoreError> {
-        let redis_key = self.names.value_key(key)?;
-        let head: Vec<u8> = self.exec(&config::version_cmd(&redis_key), "version")?;
+        let head: Vec<u8> = self.exec(&self.keys.version(key)?, "version")?;
         config::parse_version(&head)
     }
 
     /// The raw stored bytes under `key` (format, version, nonce, ciphertext): what anyone with
     /// access to Redis but not to the key sees. For diagnostics and tests.
     pub fn load_raw(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let redis_key = self.names.value_key(key)?;
-        self.exec(&config::get_cmd(&redis_key), "load")
+        self.exec(&self.keys.get(key)?.0, "load")
     }
 
     /// Decrypts raw bytes as [`load_raw`](Self::load_raw) returned them for `key`: what
     /// [`load`](SessionStore::load) does after its `GET` (`Corrupt` when they are not a value
     /// this key wrote under this name).
     pub fn open_raw(&self, key: &str, raw: Vec<u8>) -> Result<Versioned, StoreError> {
-        let redis_key = self.names.value_key(key)?;
-        crypto::open(&self.cipher, &redis_key, raw)
-            .map(|(version, bytes)| Versioned { version, bytes })
+        self.keys.open_raw(key, raw)
     }
 
     fn exec<T: FromRedisValue>(&self, cmd: &Cmd, what: &str) -> Result<T, StoreError> {
         let started = Instant::now();
-        let deadline = self.config.deadline();
+        let deadline = self.keys.config.deadline();
         let (mut conn, reused) = match self.idle().pop() {
             Some(conn) => (conn, true),
-            None => (self.connect(self.config.connect_timeout, what)?, false),
+            None => (self.connect(self.keys.config.connect_timeout, what)?, false),
         };
         match cmd.query::<T>(&mut conn) {
             Ok(value) => {
@@ -132,22 +112,22 @@ impl RedisStore {
                 if left.is_zero() {
                     return Err(config::timeout_error(what, deadline));
                 }
-                let mut conn = self.connect(left.min(self.config.connect_timeout), what)?;
+                let mut conn = self.connect(left.min(self.keys.config.connect_timeout), what)?;
                 let left = deadline.saturating_sub(started.elapsed());
                 if left.is_zero() {
                     return Err(config::timeout_error(what, deadline));
                 }
-                set_timeouts(&conn, left.min(self.config.command_timeout), what)?;
+                set_timeouts(&conn, left.min(self.keys.config.command_timeout), what)?;
                 match cmd.query::<T>(&mut conn) {
                     Ok(value) => {
-                        if set_timeouts(&conn, self.config.command_timeout, what).is_ok() {
+                        if set_timeouts(&conn, self.keys.config.command_timeout, what).is_ok() {
                             self.put_back(conn);
                         }
                         Ok(value)
                     }
                     Err(err) => {
                         if !config::breaks_connection(&err)
-                            && set_timeouts(&conn, self.config.command_timeout, what).is_ok()
+                            && set_timeouts(&conn, self.keys.config.command_timeout, what).is_ok()
                         {
                             self.put_back(conn);
                         }
@@ -167,12 +147,13 @@ impl RedisStore {
     fn connect(&self, timeout: Duration, what: &str) -> Result<Connection, StoreError> {
         // The redis crate waits up to the remaining timeout for *each* answer of its handshake
         // pipeline (AUTH, SELECT), so the timeout is shared out among them.
-        let steps = self.config.handshake_steps();
+        let steps = self.keys.config.handshake_steps();
         let conn = self
+            .keys
             .client
             .get_connection_with_timeout(timeout / steps)
             .map_err(|err| config::map_error(err, what))?;
-        set_timeouts(&conn, self.config.command_timeout, what)?;
+        set_timeouts(&conn, self.keys.config.command_timeout, what)?;
         Ok(conn)
     }
 
@@ -188,7 +169,7 @@ impl RedisStore {
             return;
         }
         let mut idle = self.idle();
-        if idle.len() < self.config.max_idle {
+        if idle.len() < self.keys.config.max_idle {
             idle.push(conn);
         }
     }
@@ -202,13 +183,9 @@ fn set_timeouts(conn: &Connection, timeout: Duration, what: &str) -> Result<(), 
 
 impl SessionStore for RedisStore {
     fn load(&self, key: &str) -> Result<Option<Versioned>, StoreError> {
-        let redis_key = self.names.value_key(key)?;
-        let blob: Option<Vec<u8>> = self.exec(&config::get_cmd(&redis_key), "load")?;
-        blob.map(|blob| {
-            crypto::open(&self.cipher, &redis_key, blob)
-                .map(|(version, bytes)| Versioned { version, bytes })
-        })
-        .transpose()
+        let (cmd, redis_key) = self.keys.get(key)?;
+        let blob: Option<Vec<u8>> = self.exec(&cmd, "load")?;
+        self.keys.open(&redis_key, blob)
     }
 
     fn compare_and_swap(
@@ -217,35 +194,24 @@ impl SessionStore for RedisStore {
         expected: Option<u64>,
         bytes: &[u8],
     ) -> Result<Option<u64>, StoreError> {
-        let redis_key = self.names.value_key(key)?;
-        let version = config::next_version(expected)?;
-        let blob = crypto::seal(&self.cipher, &redis_key, version, bytes)?;
-        let cmd = config::cas_cmd(&redis_key, expected, &blob, self.config.ttl_arg());
+        let (cmd, version) = self.keys.compare_and_swap(key, expected, bytes)?;
         let written: i64 = self.exec(&cmd, "compare_and_swap")?;
         Ok((written == 1).then_some(version))
     }
 
     fn try_lock(&self, key: &str, ttl: Duration) -> Result<Option<Lease>, StoreError> {
-        let lock_key = self.names.lock_key(key)?;
-        let holder = config::new_holder()?;
-        let taken: Option<String> =
-            self.exec(&config::lock_cmd(&lock_key, &holder, ttl), "try_lock")?;
-        Ok(taken.map(|_| Lease {
-            key: key.to_owned(),
-            holder,
-            ttl,
-        }))
+        let (cmd, lease) = self.keys.try_lock(key, ttl)?;
+        let taken: Option<String> = self.exec(&cmd, "try_lock")?;
+        Ok(taken.map(|_| lease))
     }
 
     fn release(&self, lease: &Lease) -> Result<(), StoreError> {
-        let lock_key = self.names.lock_key(&lease.key)?;
-        let _: i64 = self.exec(&config::release_cmd(&lock_key, &lease.holder), "release")?;
+        let _: i64 = self.exec(&self.keys.release(lease)?, "release")?;
         Ok(())
     }
 
     fn delete(&self, key: &str) -> Result<(), StoreError> {
-        let redis_key = self.names.value_key(key)?;
-        let _: i64 = self.exec(&config::del_cmd(&redis_key), "delete")?;
+        let _: i64 = self.exec(&self.keys.delete(key)?, "delete")?;
         Ok(())
     }
 }

@@ -80,6 +80,7 @@ struct ReadmeDoctests;
 mod blocking;
 mod config;
 mod crypto;
+mod keyspace;
 #[cfg(feature = "tokio")]
 mod nonblocking;
 

@@ -3,14 +3,14 @@
 use std::fmt;
 use std::time::Duration;
 
-use aes_gcm::Aes256Gcm;
 use redis::aio::MultiplexedConnection;
-use redis::{AsyncConnectionConfig, Client, Cmd, FromRedisValue};
-use safire_core::{AsyncSessionStore, Lease, StoreError, StoreErrorKind, StoreFuture, Versioned};
+use redis::{AsyncConnectionConfig, Cmd, FromRedisValue};
+use safire_core::{AsyncSessionStore, Lease, StoreError, StoreFuture, Versioned};
 use tokio::sync::Mutex;
 
-use crate::config::{self, Names, RedisConfig};
-use crate::crypto::{self, EncryptionKey};
+use crate::config::{self, RedisConfig};
+use crate::crypto::EncryptionKey;
+use crate::keyspace::Keyspace;
 
 /// An [`AsyncSessionStore`] on Redis for tokio code (`safire-hyper`): one multiplexed
 /// connection shared by every task, every value encrypted with the application's
@@ -45,10 +45,7 @@ use crate::crypto::{self, EncryptionKey};
 /// # Ok(()) }
 /// ```
 pub struct AsyncRedisStore {
-    client: Client,
-    config: RedisConfig,
-    names: Names,
-    cipher: Aes256Gcm,
+    keys: Keyspace,
     /// The shared connection and a generation number (so a failed call drops only the
     /// connection it used, not one another task has opened since).
     conn: Mutex<(u64, Option<MultiplexedConnection>)>,
@@ -57,7 +54,7 @@ pub struct AsyncRedisStore {
 impl fmt::Debug for AsyncRedisStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AsyncRedisStore")
-            .field("config", &self.config)
+            .field("config", &self.keys.config)
             .finish_non_exhaustive()
     }
 }
@@ -65,63 +62,44 @@ impl fmt::Debug for AsyncRedisStore {
 impl AsyncRedisStore {
     /// A store on the Redis of `config`, encrypting with `key`. Does not connect yet.
     pub fn new(config: RedisConfig, key: EncryptionKey) -> Result<Self, StoreError> {
-        let client = Client::open(config.info.clone()).map_err(|err| {
-            StoreError::new(StoreErrorKind::Other, "the Redis address is unusable").with_source(err)
-        })?;
         Ok(Self {
-            client,
-            cipher: key.cipher(),
-            names: Names::new(&config, &key),
-            config,
+            keys: Keyspace::new(config, &key)?,
             conn: Mutex::new((0, None)),
         })
     }
 
     /// The configuration this store was built with.
     pub fn config(&self) -> &RedisConfig {
-        &self.config
+        &self.keys.config
     }
 
     /// Checks that Redis answers (`PING`), within the deadline.
     pub async fn ping(&self) -> Result<(), StoreError> {
         let pong: String = self.exec(&redis::cmd("PING"), "PING").await?;
-        if pong == "PONG" {
-            Ok(())
-        } else {
-            Err(StoreError::new(
-                StoreErrorKind::Other,
-                "PING: Redis answered something else",
-            ))
-        }
+        Keyspace::pong(&pong)
     }
 
     /// The version stored under `key`, without transferring or decrypting the value (see
     /// [`RedisStore::version`](crate::RedisStore::version)).
     pub async fn version(&self, key: &str) -> Result<Option<u64>, StoreError> {
-        let redis_key = self.names.value_key(key)?;
-        let head: Vec<u8> = self
-            .exec(&config::version_cmd(&redis_key), "version")
-            .await?;
+        let head: Vec<u8> = self.exec(&self.keys.version(key)?, "version").await?;
         config::parse_version(&head)
     }
 
     /// The raw stored bytes under `key` (format, version, nonce, ciphertext). For diagnostics
     /// and tests.
     pub async fn load_raw(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let redis_key = self.names.value_key(key)?;
-        self.exec(&config::get_cmd(&redis_key), "load").await
+        self.exec(&self.keys.get(key)?.0, "load").await
     }
 
     /// Decrypts raw bytes as [`load_raw`](Self::load_raw) returned them for `key` (see
     /// [`RedisStore::open_raw`](crate::RedisStore::open_raw)).
     pub fn open_raw(&self, key: &str, raw: Vec<u8>) -> Result<Versioned, StoreError> {
-        let redis_key = self.names.value_key(key)?;
-        crypto::open(&self.cipher, &redis_key, raw)
-            .map(|(version, bytes)| Versioned { version, bytes })
+        self.keys.open_raw(key, raw)
     }
 
     async fn exec<T: FromRedisValue>(&self, cmd: &Cmd, what: &str) -> Result<T, StoreError> {
-        let deadline = self.config.deadline();
+        let deadline = self.keys.config.deadline();
         match tokio::time::timeout(deadline, self.exec_inner(cmd, what)).await {
             Ok(result) => result,
             Err(_elapsed) => {
@@ -171,9 +149,10 @@ impl AsyncRedisStore {
             return Ok((slot.0, conn.clone(), true));
         }
         let settings = AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(self.config.connect_timeout))
-            .set_response_timeout(Some(self.config.command_timeout));
+            .set_connection_timeout(Some(self.keys.config.connect_timeout))
+            .set_response_timeout(Some(self.keys.config.command_timeout));
         let conn = self
+            .keys
             .client
             .get_multiplexed_async_connection_with_config(&settings)
             .await
@@ -194,13 +173,9 @@ impl AsyncRedisStore {
 impl AsyncSessionStore for AsyncRedisStore {
     fn load<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<Versioned>> {
         Box::pin(async move {
-            let redis_key = self.names.value_key(key)?;
-            let blob: Option<Vec<u8>> = self.exec(&config::get_cmd(&redis_key), "load").await?;
-            blob.map(|blob| {
-                crypto::open(&self.cipher, &redis_key, blob)
-                    .map(|(version, bytes)| Versioned { version, bytes })
-            })
-            .transpose()
+            let (cmd, redis_key) = self.keys.get(key)?;
+            let blob: Option<Vec<u8>> = self.exec(&cmd, "load").await?;
+            self.keys.open(&redis_key, blob)
         })
     }
 
@@ -211,10 +186,7 @@ impl AsyncSessionStore for AsyncRedisStore {
         bytes: &'a [u8],
     ) -> StoreFuture<'a, Option<u64>> {
         Box::pin(async move {
-            let redis_key = self.names.value_key(key)?;
-            let version = config::next_version(expected)?;
-            let blob = crypto::seal(&self.cipher, &redis_key, version, bytes)?;
-            let cmd = config::cas_cmd(&redis_key, expected, &blob, self.config.ttl_arg());
+            let (cmd, version) = self.keys.compare_and_swap(key, expected, bytes)?;
             let written: i64 = self.exec(&cmd, "compare_and_swap").await?;
             Ok((written == 1).then_some(version))
         })
@@ -222,33 +194,22 @@ impl AsyncSessionStore for AsyncRedisStore {
 
     fn try_lock<'a>(&'a self, key: &'a str, ttl: Duration) -> StoreFuture<'a, Option<Lease>> {
         Box::pin(async move {
-            let lock_key = self.names.lock_key(key)?;
-            let holder = config::new_holder()?;
-            let taken: Option<String> = self
-                .exec(&config::lock_cmd(&lock_key, &holder, ttl), "try_lock")
-                .await?;
-            Ok(taken.map(|_| Lease {
-                key: key.to_owned(),
-                holder,
-                ttl,
-            }))
+            let (cmd, lease) = self.keys.try_lock(key, ttl)?;
+            let taken: Option<String> = self.exec(&cmd, "try_lock").await?;
+            Ok(taken.map(|_| lease))
         })
     }
 
     fn release<'a>(&'a self, lease: &'a Lease) -> StoreFuture<'a, ()> {
         Box::pin(async move {
-            let lock_key = self.names.lock_key(&lease.key)?;
-            let _: i64 = self
-                .exec(&config::release_cmd(&lock_key, &lease.holder), "release")
-                .await?;
+            let _: i64 = self.exec(&self.keys.release(lease)?, "release").await?;
             Ok(())
         })
     }
 
     fn delete<'a>(&'a self, key: &'a str) -> StoreFuture<'a, ()> {
         Box::pin(async move {
-            let redis_key = self.names.value_key(key)?;
-            let _: i64 = self.exec(&config::del_cmd(&redis_key), "delete").await?;
+            let _: i64 = self.exec(&self.keys.delete(key)?, "delete").await?;
             Ok(())
         })
     }

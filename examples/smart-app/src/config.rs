@@ -187,12 +187,7 @@ impl AppConfig {
     /// True when the app is served from a loopback address over http (cookies cannot be
     /// `Secure` there).
     pub fn is_loopback(&self) -> bool {
-        match self.public_url.host() {
-            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-            Some(url::Host::Domain(d)) => d == "localhost",
-            None => false,
-        }
+        safire_core::transport::is_loopback(&self.public_url)
     }
 
     /// `{public_url}` + `path` (`path` starts with `/`).

@@ -141,43 +141,35 @@ impl EhrSession {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::AppConfig;
-    use crate::smart::Registry;
     use safire_core::{Scopes, SessionKind, TokenResponse};
     use std::time::SystemTime;
 
-    #[tokio::test]
-    async fn the_bearer_token_stays_inside_the_fhir_base() {
-        let config = AppConfig::from_toml(
-            r#"listen = "127.0.0.1:0"
-public_url = "http://127.0.0.1:8080"
-[[servers]]
-name = "A"
-fhir_base = "https://ehr.example/fhir"
-client_id = "app"
-"#,
-        )
-        .unwrap();
-        let registry = Registry::new(&config).unwrap();
-        let server = &registry.servers()[0];
-        let token = TokenResponse::parse(
-            200,
-            br#"{"access_token":"at","token_type":"Bearer","expires_in":300,"scope":"patient/*.rs"}"#,
-            SystemTime::now(),
-        )
-        .unwrap();
+    /// A user login for server "A" whose session (client `app`, `patient/*.rs`) was issued
+    /// for `fhir_base`, from the token response `body`.
+    fn login_at(fhir_base: &str, body: &[u8]) -> Login {
+        let token = TokenResponse::parse(200, body, SystemTime::now()).unwrap();
         let session = Session::from_token_response(
             token,
-            "https://ehr.example/fhir",
+            fhir_base,
             "app",
             SessionKind::User,
             &Scopes::parse("patient/*.rs"),
         );
-        let login = Login {
+        Login {
             server: "A".into(),
             session,
             refreshes: 0,
-        };
+        }
+    }
+
+    #[tokio::test]
+    async fn the_bearer_token_stays_inside_the_fhir_base() {
+        let registry = crate::smart::one_server_registry();
+        let server = &registry.servers()[0];
+        let login = login_at(
+            "https://ehr.example/fhir",
+            br#"{"access_token":"at","token_type":"Bearer","expires_in":300,"scope":"patient/*.rs"}"#,
+        );
         let ehr = EhrSession::open(server, login).await.unwrap();
         // Refused before sending: nothing listens at ehr.example, and a sent request would
         // fail with a network error instead.
@@ -198,35 +190,11 @@ client_id = "app"
 
     #[tokio::test]
     async fn a_session_of_another_client_is_refused() {
-        let config = AppConfig::from_toml(
-            r#"listen = "127.0.0.1:0"
-public_url = "http://127.0.0.1:8080"
-[[servers]]
-name = "A"
-fhir_base = "https://ehr.example/fhir"
-client_id = "app"
-"#,
-        )
-        .unwrap();
-        let registry = Registry::new(&config).unwrap();
-        let token = TokenResponse::parse(
-            200,
-            br#"{"access_token":"at","expires_in":300,"scope":"patient/*.rs"}"#,
-            SystemTime::now(),
-        )
-        .unwrap();
-        let session = Session::from_token_response(
-            token,
+        let registry = crate::smart::one_server_registry();
+        let login = login_at(
             "https://other.example/fhir",
-            "app",
-            SessionKind::User,
-            &Scopes::parse("patient/*.rs"),
+            br#"{"access_token":"at","expires_in":300,"scope":"patient/*.rs"}"#,
         );
-        let login = Login {
-            server: "A".into(),
-            session,
-            refreshes: 0,
-        };
         assert!(
             EhrSession::open(&registry.servers()[0], login)
                 .await

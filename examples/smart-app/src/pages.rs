@@ -9,21 +9,9 @@ use serde_json::Value;
 use crate::ehr_session::Login;
 use crate::smart::{Registry, Server, SmartError, format_utc};
 
-/// HTML-escapes text for element content and quoted attributes.
-pub(crate) fn esc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+/// HTML-escapes text for element content and quoted attributes (the core's escaper, the one
+/// its auto-submit form uses).
+pub(crate) use safire_core::escape_html as esc;
 
 fn document(status: StatusCode, title: &str, body: &str) -> Response {
     let html = format!(

@@ -16,6 +16,9 @@ use safire_core::{
     PendingAuthorization, PrivateKey, RevocationErrorKind, Signer, TokenTypeHint,
 };
 use safire_hyper::SmartClient;
+use time::format_description::BorrowedFormatItem;
+use time::macros::format_description;
+use time::{OffsetDateTime, PrimitiveDateTime};
 use url::Url;
 
 use crate::config::{AppConfig, ConfigError, DEFAULT_SCOPES, ServerConfig};
@@ -166,15 +169,6 @@ impl Registry {
     }
 }
 
-fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(d)) => d == "localhost",
-        None => false,
-    }
-}
-
 impl Server {
     fn new(
         config: &ServerConfig,
@@ -205,7 +199,9 @@ impl Server {
             .client_auth(auth)
             // http only for loopback hosts (a sandbox on this machine, the app in development);
             // every other URL must be https whatever this says.
-            .allow_insecure_localhost(app_on_loopback || is_loopback(&config.fhir_base))
+            .allow_insecure_localhost(
+                app_on_loopback || safire_core::transport::is_loopback(&config.fhir_base),
+            )
             .build()
             .map_err(|e| ConfigError(format!("server '{}': {e}", config.name)))?;
         let client = SmartClient::new(client_config)
@@ -309,26 +305,33 @@ impl Server {
     }
 }
 
-/// Seconds since the Unix epoch as `YYYY-MM-DD HH:MM:SS UTC`.
+/// A time as `YYYY-MM-DD HH:MM:SS UTC` (the epoch for an earlier one, `9999-12-31 23:59:59
+/// UTC` for one past the year 9999).
 pub fn format_utc(time: SystemTime) -> String {
+    const FORMAT: &[BorrowedFormatItem<'_>] =
+        format_description!("[year]-[month]-[day] [hour]:[minute]:[second] UTC");
     let secs = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
+    i64::try_from(secs)
+        .ok()
+        .and_then(|secs| OffsetDateTime::from_unix_timestamp(secs).ok())
+        .unwrap_or(PrimitiveDateTime::MAX.assume_utc())
+        .format(FORMAT)
+        .unwrap_or_else(|_| "9999-12-31 23:59:59 UTC".to_owned())
+}
+
+#[cfg(test)]
+pub(crate) fn one_server_registry() -> Registry {
+    let config = AppConfig::from_toml(
+        r#"listen = "127.0.0.1:0"
+public_url = "http://127.0.0.1:8080"
+[[servers]]
+name = "A"
+fhir_base = "https://ehr.example/fhir"
+client_id = "app"
+"#,
     )
+    .unwrap();
+    Registry::new(&config).unwrap()
 }
 
 #[cfg(test)]
@@ -347,17 +350,7 @@ mod tests {
 
     #[test]
     fn registry_finds_servers_by_issuer_with_or_without_slash() {
-        let config = AppConfig::from_toml(
-            r#"listen = "127.0.0.1:0"
-public_url = "http://127.0.0.1:8080"
-[[servers]]
-name = "A"
-fhir_base = "https://ehr.example/fhir"
-client_id = "app"
-"#,
-        )
-        .unwrap();
-        let registry = Registry::new(&config).unwrap();
+        let registry = one_server_registry();
         assert!(registry.by_issuer("https://ehr.example/fhir/").is_some());
         assert!(registry.by_issuer("https://ehr.example/fhir").is_some());
         assert!(registry.by_issuer("https://evil.example/fhir").is_none());

@@ -9,64 +9,31 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use safire_core::{
-    AuthErrorKind, AuthorizationRequest, AuthorizeParams, CallOptions, ClientAuth, ClientConfig,
-    ClientMetadata, Env, Error, Flow, Introspection, Jwks, OsRandom, PendingAuthorization,
-    PrivateKey, RegisteredClient, SecretString, Session, SessionKind, Signer, SmartMetadata, Step,
-    TokenFlow, TokenResponse, TokenTypeHint,
+    AuthErrorKind, AuthorizeParams, CallOptions, ClientAuth, ClientConfig, ClientMetadata, Env,
+    Error, Flow, Jwks, Limits, OsRandom, PendingAuthorization, PrivateKey, RegisteredClient,
+    SecretString, Session, SessionKind, Signer, Step, TokenFlow, TokenResponse, TokenTypeHint,
 };
 use safire_interop::{
     HarnessError, HttpRequest, LaunchContext, OidcProvider, REDIRECT_URI, approve, approve_post,
     callback_params, deny,
 };
 
+#[path = "../../transport-suite/client.rs"]
+mod suite;
+use suite::TestClient;
+
 const LOGIN: &str = "practitioner-1";
 const APP_SCOPES: &str = "openid fhirUser launch/patient patient/*.rs offline_access";
 
-/// The operations every scenario needs, implemented once per transport.
-trait Client: Sized {
-    fn new(config: ClientConfig) -> Result<Self, Error>;
-    fn metadata(&self) -> Result<Arc<SmartMetadata>, Error>;
-    fn authorize(&self, params: AuthorizeParams) -> Result<AuthorizationRequest, Error>;
-    fn exchange(
-        &self,
-        pending: &PendingAuthorization,
-        callback: &str,
-        options: CallOptions,
-    ) -> Result<TokenResponse, Error>;
-    fn refresh(
-        &self,
-        refresh_token: SecretString,
-        options: CallOptions,
-    ) -> Result<TokenResponse, Error>;
-    fn backend(&self, options: CallOptions) -> Result<TokenResponse, Error>;
-    fn register(
-        &self,
-        metadata: &ClientMetadata,
-        endpoint: Option<&str>,
-        initial_access_token: Option<SecretString>,
-    ) -> Result<RegisteredClient, Error>;
-    fn run_token(&self, flow: TokenFlow) -> Result<TokenResponse, Error>;
-    fn introspect(
-        &self,
-        token: SecretString,
-        hint: Option<TokenTypeHint>,
-    ) -> Result<Introspection, Error>;
-    fn revoke(&self, token: SecretString, hint: Option<TokenTypeHint>) -> Result<(), Error>;
-    fn read_registration(&self, client: &RegisteredClient) -> Result<RegisteredClient, Error>;
-    fn update_registration(
-        &self,
-        client: &RegisteredClient,
-        metadata: &ClientMetadata,
-    ) -> Result<RegisteredClient, Error>;
-    fn delete_registration(&self, client: &RegisteredClient) -> Result<(), Error>;
+/// The client operations (the core's one list, through the transport suite's `TestClient`),
+/// plus the transport's session type, implemented once per transport.
+trait Client: TestClient {
+    /// A client with default limits.
+    fn new(config: ClientConfig) -> Result<Self, Error> {
+        Self::build(config, Limits::default(), None)
+    }
     /// The transport's session type.
     type Live;
-    fn start_session(
-        &self,
-        pending: &PendingAuthorization,
-        callback: &str,
-    ) -> Result<Session, Error>;
-    fn backend_session(&self, options: CallOptions) -> Result<Session, Error>;
     /// `client.session(value).refresh_margin(margin).on_change(hook).build()`.
     fn open(&self, value: Session, margin: Duration, hook: Hook) -> Result<Self::Live, Error>;
     fn token(&self, live: &Self::Live) -> Result<SecretString, Error>;
@@ -77,71 +44,13 @@ type Hook = Arc<dyn Fn(&Session) + Send + Sync>;
 
 struct Ureq(safire_ureq::SmartClient);
 
+suite::test_client!(Ureq, safire_ureq::SmartClient,
+    new: |client| Ureq(client),
+    client: |this| &this.0,
+    wait: |call| call);
+
 impl Client for Ureq {
-    fn new(config: ClientConfig) -> Result<Self, Error> {
-        safire_ureq::SmartClient::new(config).map(Ureq)
-    }
-    fn metadata(&self) -> Result<Arc<SmartMetadata>, Error> {
-        self.0.server_metadata()
-    }
-    fn authorize(&self, params: AuthorizeParams) -> Result<AuthorizationRequest, Error> {
-        self.0.authorization_url(params)
-    }
-    fn exchange(
-        &self,
-        p: &PendingAuthorization,
-        cb: &str,
-        o: CallOptions,
-    ) -> Result<TokenResponse, Error> {
-        self.0.request_access_token(p.clone(), cb, o)
-    }
-    fn refresh(&self, rt: SecretString, o: CallOptions) -> Result<TokenResponse, Error> {
-        self.0.refresh_token(rt, o)
-    }
-    fn backend(&self, o: CallOptions) -> Result<TokenResponse, Error> {
-        self.0.request_backend_token(o)
-    }
-    fn register(
-        &self,
-        m: &ClientMetadata,
-        e: Option<&str>,
-        t: Option<SecretString>,
-    ) -> Result<RegisteredClient, Error> {
-        self.0.register_client(m, e, t)
-    }
-    fn run_token(&self, flow: TokenFlow) -> Result<TokenResponse, Error> {
-        self.0.run(flow)
-    }
-    fn introspect(
-        &self,
-        t: SecretString,
-        h: Option<TokenTypeHint>,
-    ) -> Result<Introspection, Error> {
-        self.0.introspect_token(t, h, CallOptions::new())
-    }
-    fn revoke(&self, t: SecretString, h: Option<TokenTypeHint>) -> Result<(), Error> {
-        self.0.revoke_token(t, h, CallOptions::new())
-    }
-    fn read_registration(&self, c: &RegisteredClient) -> Result<RegisteredClient, Error> {
-        self.0.read_registration(c)
-    }
-    fn update_registration(
-        &self,
-        c: &RegisteredClient,
-        m: &ClientMetadata,
-    ) -> Result<RegisteredClient, Error> {
-        self.0.update_registration(c, m)
-    }
-    fn delete_registration(&self, c: &RegisteredClient) -> Result<(), Error> {
-        self.0.delete_registration(c)
-    }
     type Live = safire_ureq::SmartSession;
-    fn start_session(&self, p: &PendingAuthorization, cb: &str) -> Result<Session, Error> {
-        self.0.request_session(p.clone(), cb, CallOptions::new())
-    }
-    fn backend_session(&self, o: CallOptions) -> Result<Session, Error> {
-        self.0.request_backend_session(o)
-    }
     fn open(&self, value: Session, margin: Duration, hook: Hook) -> Result<Self::Live, Error> {
         self.0
             .session(value)
@@ -157,82 +66,23 @@ impl Client for Ureq {
     }
 }
 
+/// safire-hyper on a current-thread runtime owned by the wrapper: each call blocks on it.
 struct Hyper(safire_hyper::SmartClient, tokio::runtime::Runtime);
 
+fn current_thread_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+suite::test_client!(Hyper, safire_hyper::SmartClient,
+    new: |client| Hyper(client, current_thread_runtime()),
+    client: |this| &this.0,
+    wait: |call| this.1.block_on(call));
+
 impl Client for Hyper {
-    fn new(config: ClientConfig) -> Result<Self, Error> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("tokio runtime");
-        let client = runtime.block_on(async { safire_hyper::SmartClient::new(config) })?;
-        Ok(Hyper(client, runtime))
-    }
-    fn metadata(&self) -> Result<Arc<SmartMetadata>, Error> {
-        self.1.block_on(self.0.server_metadata())
-    }
-    fn authorize(&self, params: AuthorizeParams) -> Result<AuthorizationRequest, Error> {
-        self.1.block_on(self.0.authorization_url(params))
-    }
-    fn exchange(
-        &self,
-        p: &PendingAuthorization,
-        cb: &str,
-        o: CallOptions,
-    ) -> Result<TokenResponse, Error> {
-        self.1
-            .block_on(self.0.request_access_token(p.clone(), cb, o))
-    }
-    fn refresh(&self, rt: SecretString, o: CallOptions) -> Result<TokenResponse, Error> {
-        self.1.block_on(self.0.refresh_token(rt, o))
-    }
-    fn backend(&self, o: CallOptions) -> Result<TokenResponse, Error> {
-        self.1.block_on(self.0.request_backend_token(o))
-    }
-    fn register(
-        &self,
-        m: &ClientMetadata,
-        e: Option<&str>,
-        t: Option<SecretString>,
-    ) -> Result<RegisteredClient, Error> {
-        self.1.block_on(self.0.register_client(m, e, t))
-    }
-    fn run_token(&self, flow: TokenFlow) -> Result<TokenResponse, Error> {
-        self.1.block_on(self.0.run(flow))
-    }
-    fn introspect(
-        &self,
-        t: SecretString,
-        h: Option<TokenTypeHint>,
-    ) -> Result<Introspection, Error> {
-        self.1
-            .block_on(self.0.introspect_token(t, h, CallOptions::new()))
-    }
-    fn revoke(&self, t: SecretString, h: Option<TokenTypeHint>) -> Result<(), Error> {
-        self.1
-            .block_on(self.0.revoke_token(t, h, CallOptions::new()))
-    }
-    fn read_registration(&self, c: &RegisteredClient) -> Result<RegisteredClient, Error> {
-        self.1.block_on(self.0.read_registration(c))
-    }
-    fn update_registration(
-        &self,
-        c: &RegisteredClient,
-        m: &ClientMetadata,
-    ) -> Result<RegisteredClient, Error> {
-        self.1.block_on(self.0.update_registration(c, m))
-    }
-    fn delete_registration(&self, c: &RegisteredClient) -> Result<(), Error> {
-        self.1.block_on(self.0.delete_registration(c))
-    }
     type Live = safire_hyper::SmartSession;
-    fn start_session(&self, p: &PendingAuthorization, cb: &str) -> Result<Session, Error> {
-        self.1
-            .block_on(self.0.request_session(p.clone(), cb, CallOptions::new()))
-    }
-    fn backend_session(&self, o: CallOptions) -> Result<Session, Error> {
-        self.1.block_on(self.0.request_backend_session(o))
-    }
     fn open(&self, value: Session, margin: Duration, hook: Hook) -> Result<Self::Live, Error> {
         self.1.block_on(
             self.0
@@ -299,7 +149,7 @@ fn register_app<C: Client>(
     if let Some((key, kid)) = key {
         metadata = metadata.jwks(&jwks(key, kid));
     }
-    client::<C>(op).register(&metadata, None, None)
+    client::<C>(op).register_client(&metadata, None, None)
 }
 
 fn jwks(key: &PrivateKey, kid: &str) -> Jwks {
@@ -315,9 +165,9 @@ fn launch<C: Client>(
     c: &C,
     params: AuthorizeParams,
 ) -> Result<(TokenResponse, PendingAuthorization), Box<dyn std::error::Error>> {
-    let request = c.authorize(params)?;
+    let request = c.authorization_url(params)?;
     let callback = approve(request.url.as_str(), LOGIN)?;
-    let token = c.exchange(&request.pending, &callback, CallOptions::new())?;
+    let token = c.request_access_token(request.pending.clone(), &callback, CallOptions::new())?;
     Ok((token, request.pending))
 }
 
@@ -336,9 +186,9 @@ fn shared() -> Option<&'static OidcProvider> {
 fn discovery<C: Client>() -> Outcome {
     let Some(op) = shared() else { return Ok(()) };
     let c: C = client(op);
-    let metadata = c.metadata()?;
+    let metadata = c.server_metadata()?;
     assert!(
-        Arc::ptr_eq(&metadata, &c.metadata()?),
+        Arc::ptr_eq(&metadata, &c.server_metadata()?),
         "cached for the client's lifetime"
     );
     assert_eq!(
@@ -373,12 +223,12 @@ fn discovery<C: Client>() -> Outcome {
 fn registration<C: Client>() -> Outcome {
     let Some(op) = shared() else { return Ok(()) };
     let c: C = client(op);
-    let open = c.register(&app_metadata("none"), None, None)?;
+    let open = c.register_client(&app_metadata("none"), None, None)?;
     assert!(!open.client_id.is_empty());
     assert_eq!(open.redirect_uris, vec![REDIRECT_URI.to_owned()]);
 
     let protected = op.protected_registration_endpoint();
-    let with_token = c.register(
+    let with_token = c.register_client(
         &app_metadata("client_secret_basic"),
         Some(&protected),
         Some(SecretString::new(op.initial_access_token())),
@@ -387,7 +237,7 @@ fn registration<C: Client>() -> Outcome {
 
     for token in [None, Some(SecretString::new("wrong-token"))] {
         let err = c
-            .register(&app_metadata("none"), Some(&protected), token)
+            .register_client(&app_metadata("none"), Some(&protected), token)
             .expect_err("registration without a valid initial access token is refused");
         assert!(matches!(err, Error::Registration(_)), "{err:?}");
         assert_eq!(err.status(), Some(401));
@@ -411,11 +261,11 @@ fn public_client<C: Client>() -> Outcome {
         "openid fhirUser asked: id_token issued"
     );
     let first = refresh_token(&token);
-    let refreshed = c.refresh(first.clone(), CallOptions::new())?;
+    let refreshed = c.refresh_token(first.clone(), CallOptions::new())?;
     let second = refresh_token(&refreshed);
     assert_ne!(first, second, "public refresh tokens rotate");
     let err = c
-        .refresh(first, CallOptions::new())
+        .refresh_token(first, CallOptions::new())
         .expect_err("old refresh token is dead");
     assert!(matches!(err, Error::Token(_)), "{err:?}");
     assert_eq!(err.error_code(), Some("invalid_grant"));
@@ -429,7 +279,7 @@ fn symmetric_client<C: Client>() -> Outcome {
     let secret = reg.client_secret.clone().expect("DCR returned a secret");
     let c: C = registered(op, &reg, ClientAuth::client_secret_basic(secret));
     let (token, _) = launch(&c, AuthorizeParams::default())?;
-    let refreshed = c.refresh(refresh_token(&token), CallOptions::new())?;
+    let refreshed = c.refresh_token(refresh_token(&token), CallOptions::new())?;
     assert!(!refreshed.access_token.expose().is_empty());
     Ok(())
 }
@@ -441,7 +291,7 @@ fn asymmetric_client<C: Client>(key: PrivateKey) -> Outcome {
     let reg = register_app::<C>(op, "private_key_jwt", Some((&key, &kid)))?;
     let c: C = registered(op, &reg, ClientAuth::private_key_jwt(key, kid));
     let (token, _) = launch(&c, AuthorizeParams::default())?;
-    let refreshed = c.refresh(refresh_token(&token), CallOptions::new())?;
+    let refreshed = c.refresh_token(refresh_token(&token), CallOptions::new())?;
     assert!(!refreshed.access_token.expose().is_empty());
     Ok(())
 }
@@ -475,7 +325,7 @@ fn backend_services<C: Client>(key: PrivateKey) -> Outcome {
         .token_endpoint_auth_method("private_key_jwt")
         .scope("system/*.rs")
         .jwks(&jwks(&key, &kid));
-    let reg = client::<C>(op).register(&metadata, None, None)?;
+    let reg = client::<C>(op).register_client(&metadata, None, None)?;
     let key = Arc::new(key);
     let config = config(op)
         .client_id(reg.client_id.clone())
@@ -486,7 +336,7 @@ fn backend_services<C: Client>(key: PrivateKey) -> Outcome {
         })
         .build()?;
     let c = C::new(config.clone())?;
-    let token = c.backend(CallOptions::new())?;
+    let token = c.request_backend_token(CallOptions::new())?;
     assert!(!token.access_token.expose().is_empty());
     assert!(token.refresh_token.is_none());
     assert!(
@@ -497,7 +347,7 @@ fn backend_services<C: Client>(key: PrivateKey) -> Outcome {
     // Build one request with our library, then send it twice by hand: the second use of the
     // same assertion (same jti) must be refused.
     let mut flow = TokenFlow::backend_services(Arc::new(config));
-    flow.provide_metadata(c.metadata()?);
+    flow.provide_metadata(c.server_metadata()?);
     let mut random = OsRandom;
     let Step::Send(request) = flow.start(&mut Env::new(SystemTime::now(), &mut random))? else {
         unreachable!("token flows send a request");
@@ -516,7 +366,9 @@ fn backend_services<C: Client>(key: PrivateKey) -> Outcome {
     assert_eq!(replay.json()?["error"], "invalid_client");
 
     let err = c
-        .backend(CallOptions::new().extra_param("resource", "http://other.example/fhir"))
+        .request_backend_token(
+            CallOptions::new().extra_param("resource", "http://other.example/fhir"),
+        )
         .expect_err("unknown audience");
     assert!(matches!(err, Error::Token(_)), "{err:?}");
     assert_eq!(err.error_code(), Some("invalid_target"));
@@ -579,10 +431,10 @@ fn error_paths<C: Client>() -> Outcome {
     let reg = register_app::<C>(op, "none", None)?;
     let c: C = registered(op, &reg, ClientAuth::Public);
 
-    let request = c.authorize(AuthorizeParams::default())?;
+    let request = c.authorization_url(AuthorizeParams::default())?;
     let callback = deny(request.url.as_str())?;
     let err = c
-        .exchange(&request.pending, &callback, CallOptions::new())
+        .request_access_token(request.pending.clone(), &callback, CallOptions::new())
         .expect_err("the user denied");
     let Error::Authorization(auth) = &err else {
         panic!("expected AuthError, got {err:?}")
@@ -590,33 +442,33 @@ fn error_paths<C: Client>() -> Outcome {
     assert_eq!(auth.kind, AuthErrorKind::Denied);
     assert_eq!(err.error_code(), Some("access_denied"));
 
-    let request = c.authorize(AuthorizeParams::default())?;
+    let request = c.authorization_url(AuthorizeParams::default())?;
     let callback = approve(request.url.as_str(), LOGIN)?;
-    c.exchange(&request.pending, &callback, CallOptions::new())?;
+    c.request_access_token(request.pending.clone(), &callback, CallOptions::new())?;
     let err = c
-        .exchange(&request.pending, &callback, CallOptions::new())
+        .request_access_token(request.pending.clone(), &callback, CallOptions::new())
         .expect_err("a code is single use");
     assert_eq!(err.error_code(), Some("invalid_grant"));
 
     // PKCE: the code of one authorization with the verifier of another.
-    let a = c.authorize(AuthorizeParams::default())?;
-    let b = c.authorize(AuthorizeParams::default())?;
+    let a = c.authorization_url(AuthorizeParams::default())?;
+    let b = c.authorization_url(AuthorizeParams::default())?;
     let callback = approve(a.url.as_str(), LOGIN)?;
     let mut code = a.pending.complete(&callback)?;
     code.code_verifier = b.pending.code_verifier().clone();
     let config = config(op).client_id(reg.client_id.clone()).build()?;
     let err = c
-        .run_token(TokenFlow::authorization_code(Arc::new(config), code))
+        .run(TokenFlow::authorization_code(Arc::new(config), code))
         .expect_err("verifier mismatch");
     assert_eq!(err.error_code(), Some("invalid_grant"));
 
     // Wrong client secret.
     let sym = register_app::<C>(op, "client_secret_basic", None)?;
     let wrong: C = registered(op, &sym, ClientAuth::client_secret_basic("not-the-secret"));
-    let request = wrong.authorize(AuthorizeParams::default())?;
+    let request = wrong.authorization_url(AuthorizeParams::default())?;
     let callback = approve(request.url.as_str(), LOGIN)?;
     let err = wrong
-        .exchange(&request.pending, &callback, CallOptions::new())
+        .request_access_token(request.pending.clone(), &callback, CallOptions::new())
         .expect_err("wrong secret");
     assert_eq!(err.status(), Some(401));
     assert_eq!(err.error_code(), Some("invalid_client"));
@@ -628,10 +480,10 @@ fn post_authorization<C: Client>() -> Outcome {
     let Some(op) = shared() else { return Ok(()) };
     let reg = register_app::<C>(op, "none", None)?;
     let c: C = registered(op, &reg, ClientAuth::Public);
-    let request = c.authorize(AuthorizeParams::default().post())?;
+    let request = c.authorization_url(AuthorizeParams::default().post())?;
     assert_eq!(request.url.query(), None, "POST: the bare endpoint");
     let callback = approve_post(request.url.as_str(), &request.params, LOGIN)?;
-    let token = c.exchange(&request.pending, &callback, CallOptions::new())?;
+    let token = c.request_access_token(request.pending.clone(), &callback, CallOptions::new())?;
     assert!(!token.access_token.expose().is_empty());
 
     let Some(no_post) = OidcProvider::builder()
@@ -642,9 +494,9 @@ fn post_authorization<C: Client>() -> Outcome {
     };
     let reg = register_app::<C>(&no_post, "none", None)?;
     let c: C = registered(&no_post, &reg, ClientAuth::Public);
-    assert!(!c.metadata()?.supports_post_based_authorization());
+    assert!(!c.server_metadata()?.supports_post_based_authorization());
     let err = c
-        .authorize(AuthorizeParams::default().post())
+        .authorization_url(AuthorizeParams::default().post())
         .expect_err("POST is not advertised");
     assert!(matches!(err, Error::Configuration(_)), "{err:?}");
     assert!(err.to_string().contains("authorize-post"), "{err}");
@@ -658,10 +510,14 @@ fn introspection_and_revocation<C: Client>() -> Outcome {
     let reg = register_app::<C>(op, "client_secret_basic", None)?;
     let secret = reg.client_secret.clone().expect("DCR returned a secret");
     let c: C = registered(op, &reg, ClientAuth::client_secret_basic(secret));
-    assert!(c.metadata()?.introspection_endpoint.is_some());
+    assert!(c.server_metadata()?.introspection_endpoint.is_some());
     let (token, _) = launch(&c, AuthorizeParams::default())?;
 
-    let active = c.introspect(token.access_token.clone(), Some(TokenTypeHint::AccessToken))?;
+    let active = c.introspect_token(
+        token.access_token.clone(),
+        Some(TokenTypeHint::AccessToken),
+        CallOptions::new(),
+    )?;
     assert!(active.active, "{active:?}");
     assert!(active.is_active_at(SystemTime::now()));
     assert_eq!(active.client_id.as_deref(), Some(reg.client_id.as_str()));
@@ -679,48 +535,68 @@ fn introspection_and_revocation<C: Client>() -> Outcome {
         active.findings
     );
 
-    let unknown = c.introspect(SecretString::new("not-a-token"), None)?;
+    let unknown = c.introspect_token(SecretString::new("not-a-token"), None, CallOptions::new())?;
     assert!(!unknown.active);
 
     // Revoke the access token: introspection now says inactive.
-    c.revoke(token.access_token.clone(), Some(TokenTypeHint::AccessToken))?;
-    let revoked = c.introspect(token.access_token.clone(), Some(TokenTypeHint::AccessToken))?;
+    c.revoke_token(
+        token.access_token.clone(),
+        Some(TokenTypeHint::AccessToken),
+        CallOptions::new(),
+    )?;
+    let revoked = c.introspect_token(
+        token.access_token.clone(),
+        Some(TokenTypeHint::AccessToken),
+        CallOptions::new(),
+    )?;
     assert!(!revoked.active, "{revoked:?}");
 
     // (oidc-provider revokes the whole grant with the access token.) Another launch: its
     // refresh token works until it is revoked.
     let (token, _) = launch(&c, AuthorizeParams::default())?;
-    let refreshed = c.refresh(refresh_token(&token), CallOptions::new())?;
+    let refreshed = c.refresh_token(refresh_token(&token), CallOptions::new())?;
     let rt = refresh_token(&refreshed);
-    let fresh = c.introspect(refreshed.access_token.clone(), None)?;
+    let fresh = c.introspect_token(refreshed.access_token.clone(), None, CallOptions::new())?;
     assert!(fresh.active);
     assert!(
-        c.introspect(rt.clone(), Some(TokenTypeHint::RefreshToken))?
-            .active
+        c.introspect_token(
+            rt.clone(),
+            Some(TokenTypeHint::RefreshToken),
+            CallOptions::new()
+        )?
+        .active
     );
-    c.revoke(rt.clone(), Some(TokenTypeHint::RefreshToken))?;
+    c.revoke_token(
+        rt.clone(),
+        Some(TokenTypeHint::RefreshToken),
+        CallOptions::new(),
+    )?;
     assert!(
-        !c.introspect(rt.clone(), Some(TokenTypeHint::RefreshToken))?
-            .active
+        !c.introspect_token(
+            rt.clone(),
+            Some(TokenTypeHint::RefreshToken),
+            CallOptions::new()
+        )?
+        .active
     );
     let err = c
-        .refresh(rt, CallOptions::new())
+        .refresh_token(rt, CallOptions::new())
         .expect_err("a revoked refresh token cannot refresh");
     assert!(matches!(err, Error::Token(_)), "{err:?}");
     assert_eq!(err.error_code(), Some("invalid_grant"));
 
     // Revoking an unknown token is success (RFC 7009 §2.2).
-    c.revoke(SecretString::new("never-issued"), None)?;
+    c.revoke_token(SecretString::new("never-issued"), None, CallOptions::new())?;
 
     // A wrong client secret is refused at both endpoints.
     let wrong: C = registered(op, &reg, ClientAuth::client_secret_basic("not-the-secret"));
     let err = wrong
-        .introspect(refreshed.access_token.clone(), None)
+        .introspect_token(refreshed.access_token.clone(), None, CallOptions::new())
         .expect_err("wrong secret");
     assert!(matches!(err, Error::Introspection(_)), "{err:?}");
     assert_eq!(err.error_code(), Some("invalid_client"));
     let err = wrong
-        .revoke(refreshed.access_token.clone(), None)
+        .revoke_token(refreshed.access_token.clone(), None, CallOptions::new())
         .expect_err("wrong secret");
     assert!(matches!(err, Error::Revocation(_)), "{err:?}");
     assert_eq!(err.error_code(), Some("invalid_client"));
@@ -735,7 +611,7 @@ fn registration_management<C: Client>() -> Outcome {
     let Some(op) = shared() else { return Ok(()) };
     let c: C = client(op);
     let metadata = app_metadata("client_secret_basic");
-    let reg = c.register(&metadata, None, None)?;
+    let reg = c.register_client(&metadata, None, None)?;
     let uri = reg
         .registration_client_uri
         .clone()
@@ -774,7 +650,7 @@ fn registration_management<C: Client>() -> Outcome {
     let secret = reg.client_secret.clone().expect("DCR returned a secret");
     let gone: C = registered(op, &reg, ClientAuth::client_secret_basic(secret));
     let err = gone
-        .introspect(SecretString::new("any"), None)
+        .introspect_token(SecretString::new("any"), None, CallOptions::new())
         .expect_err("a deleted client is unknown");
     assert_eq!(err.error_code(), Some("invalid_client"));
     Ok(())
@@ -786,9 +662,9 @@ fn session_rotations<C: Client>() -> Outcome {
     let Some(op) = shared() else { return Ok(()) };
     let reg = register_app::<C>(op, "none", None)?;
     let c: C = registered(op, &reg, ClientAuth::Public);
-    let request = c.authorize(AuthorizeParams::default())?;
+    let request = c.authorization_url(AuthorizeParams::default())?;
     let callback = approve(request.url.as_str(), LOGIN)?;
-    let value = c.start_session(&request.pending, &callback)?;
+    let value = c.request_session(request.pending.clone(), &callback, CallOptions::new())?;
     assert_eq!(value.kind, SessionKind::User);
     assert_eq!(
         value.patient.as_deref(),
@@ -866,7 +742,7 @@ fn session_backend_renewal<C: Client>() -> Outcome {
         .token_endpoint_auth_method("private_key_jwt")
         .scope("system/*.rs")
         .jwks(&jwks(&key, kid));
-    let reg = client::<C>(&op).register(&metadata, None, None)?;
+    let reg = client::<C>(&op).register_client(&metadata, None, None)?;
     let c = C::new(
         config(&op)
             .client_id(reg.client_id.clone())
@@ -874,7 +750,7 @@ fn session_backend_renewal<C: Client>() -> Outcome {
             .client_auth(ClientAuth::private_key_jwt(key, kid))
             .build()?,
     )?;
-    let value = c.backend_session(CallOptions::new())?;
+    let value = c.request_backend_session(CallOptions::new())?;
     assert_eq!(value.kind, SessionKind::Backend);
     let lifetime = value
         .expires_at
@@ -970,7 +846,7 @@ fn identity<C: Client>() -> Outcome {
     assert_eq!(op.jwks_fetches()?, 2, "and the new set is cached");
 
     // The same client refreshes: no identity check there, the raw id_token is kept.
-    let refreshed = c.refresh(refresh_token(&token), CallOptions::new())?;
+    let refreshed = c.refresh_token(refresh_token(&token), CallOptions::new())?;
     assert!(refreshed.identity.is_none());
     Ok(())
 }

@@ -11,7 +11,7 @@ mod setup;
 use std::path::Path;
 
 use crate::flows::{self, PrivateKey};
-use crate::{CliError, files, thumbprint};
+use crate::{CliError, files};
 
 pub(crate) use existing::{introspect, revoke};
 pub(crate) use obtain::{backend, launch, refresh};
@@ -40,7 +40,8 @@ fn load_key(path: &Path) -> Result<PrivateKey, CliError> {
 fn kid_for(key: &PrivateKey, kid: Option<String>) -> Result<String, CliError> {
     match kid {
         Some(kid) => Ok(kid),
-        None => thumbprint::thumbprint(&flows::public_jwk(key)?)
+        None => flows::public_jwk(key)?
+            .thumbprint()
             .ok_or_else(|| CliError::msg("cannot compute a kid for this key; pass --kid")),
     }
 }

@@ -112,6 +112,47 @@ impl Jwk {
         self
     }
 
+    /// The key's RFC 7638 thumbprint: base64url (no padding) of the SHA-256 of its required
+    /// members (`crv`, `kty`, `x`, `y` for EC; `e`, `kty`, `n` for RSA) as canonical JSON. A
+    /// `kid` derived from the key itself, so one key file always gets the same `kid`. `None`
+    /// for another key type or when a required member is missing.
+    ///
+    /// ```
+    /// use safire_core::Jwk;
+    /// // The example of RFC 7638 §3.1.
+    /// let jwk: Jwk = serde_json::from_value(serde_json::json!({
+    ///     "kty": "RSA",
+    ///     "n": "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw",
+    ///     "e": "AQAB",
+    ///     "alg": "RS256",
+    ///     "kid": "2011-04-29"
+    /// }))?;
+    /// assert_eq!(jwk.thumbprint().as_deref(), Some("NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"));
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
+    pub fn thumbprint(&self) -> Option<String> {
+        use sha2::{Digest, Sha256};
+        let quote = |s: &str| serde_json::Value::from(s).to_string();
+        // Required members only, in lexicographic order, no whitespace (RFC 7638 §3.2, §3.3).
+        let canonical = match self.kty.as_str() {
+            "EC" => format!(
+                r#"{{"crv":{},"kty":"EC","x":{},"y":{}}}"#,
+                quote(self.crv.as_deref()?),
+                quote(self.x.as_deref()?),
+                quote(self.y.as_deref()?)
+            ),
+            "RSA" => format!(
+                r#"{{"e":{},"kty":"RSA","n":{}}}"#,
+                quote(self.e.as_deref()?),
+                quote(self.n.as_deref()?)
+            ),
+            _ => return None,
+        };
+        Some(Base64UrlUnpadded::encode_string(&Sha256::digest(
+            canonical.as_bytes(),
+        )))
+    }
+
     /// The SMART algorithm this key signs with, judged from `kty` (and `crv` for EC keys).
     ///
     /// ```

@@ -130,7 +130,17 @@ impl AuthorizationRequest {
     }
 }
 
-fn escape_html(raw: &str) -> String {
+/// Escapes text for HTML element content and quoted attribute values (`&`, `<`, `>`, `"`,
+/// `'`): what [`AuthorizationRequest::auto_submit_html`] does to every value, for pages an
+/// app renders around it (a callback or an error page quoting what a server sent).
+///
+/// ```
+/// assert_eq!(
+///     safire_core::escape_html(r#"<a href="x">Tom & Jerry's</a>"#),
+///     "&lt;a href=&quot;x&quot;&gt;Tom &amp; Jerry&#39;s&lt;/a&gt;"
+/// );
+/// ```
+pub fn escape_html(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
     for c in raw.chars() {
         match c {

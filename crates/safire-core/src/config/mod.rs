@@ -817,8 +817,20 @@ pub(crate) fn has_userinfo(url: &Url) -> bool {
     !url.username().is_empty() || url.password().is_some()
 }
 
-/// `localhost`, 127.0.0.0/8 and `::1`.
-pub(crate) fn is_loopback(url: &Url) -> bool {
+/// True when the URL's host is this machine: `localhost`, 127.0.0.0/8 or `::1`. The rule
+/// [`ClientConfigBuilder::allow_insecure_localhost`] applies to plain `http` URLs.
+///
+/// ```
+/// use safire_core::transport::is_loopback;
+/// use safire_core::url::Url;
+/// assert!(is_loopback(&Url::parse("http://localhost:8080/fhir")?));
+/// assert!(is_loopback(&Url::parse("http://127.0.0.2/")?));
+/// assert!(is_loopback(&Url::parse("http://[::1]:3000/")?));
+/// assert!(!is_loopback(&Url::parse("http://ehr.example/")?));
+/// assert!(!is_loopback(&Url::parse("http://10.0.0.1/")?));
+/// # Ok::<(), safire_core::url::ParseError>(())
+/// ```
+pub fn is_loopback(url: &Url) -> bool {
     match url.host() {
         Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
         Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
