@@ -139,7 +139,12 @@ fn safire_stdin(args: &[&str], input: &str) -> Output {
         .spawn()
         .unwrap();
     let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(input.as_bytes()).unwrap();
+    // A command that fails before reading its input (a bad option, an unreachable server) may
+    // exit before this write: a closed pipe is its answer, judged by the output below.
+    match stdin.write_all(input.as_bytes()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        other => other.unwrap(),
+    }
     drop(stdin);
     child.wait_with_output().unwrap()
 }
