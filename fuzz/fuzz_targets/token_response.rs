@@ -18,7 +18,7 @@ mod common;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use libfuzzer_sys::fuzz_target;
-use safire_core::{TokenError, TokenFlowKind, TokenResponse};
+use safire_core::{TokenError, GrantType, TokenResponse};
 use serde_json::Value;
 
 const REPLACEMENT: &str = "replaced-access-token-value-0000";
@@ -33,9 +33,9 @@ fn render(result: &Result<TokenResponse, TokenError>) -> String {
 fn check_ok(t: &TokenResponse, received_at: SystemTime) {
     assert!(!t.access_token.is_blank());
     for kind in [
-        TokenFlowKind::AppLaunch,
-        TokenFlowKind::Refresh,
-        TokenFlowKind::BackendServices,
+        GrantType::AuthorizationCode,
+        GrantType::RefreshToken,
+        GrantType::ClientCredentials,
     ] {
         for f in t.compliance_findings(kind) {
             assert!(!f.message.is_empty());

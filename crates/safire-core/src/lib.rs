@@ -169,7 +169,7 @@ pub use store::{
     AsyncSessionStore, Lease, SessionStore, StoreError, StoreErrorKind, StoreFuture, Versioned,
 };
 pub use token::{DEFAULT_BACKEND_SCOPES, Grant, TokenFlow};
-pub use token_response::{FhirContextItem, TokenFlowKind, TokenResponse};
+pub use token_response::{FhirContextItem, GrantType, TokenResponse};
 
 /// What a transport (an HTTP client wrapped around the core) needs beyond the flows: the
 /// shared client builder, the discovery cache, and the checks a transport must apply to
