@@ -1,9 +1,9 @@
 //! Token introspection (RFC 7662, and SMART App Launch 2.2's token introspection profile).
 //!
 //! A resource server (or an app) asks the authorization server whether a token is active and
-//! what it grants. The request is authenticated like a token request (the shared
-//! [`EndpointRequest`]), or with a bearer token where the server requires one
-//! ([`CallOptions::bearer_token`]). `active: false` is a normal answer, not an error.
+//! what it grants. The request is the token + hint part shared with revocation, authenticated
+//! like a token request (the shared [`EndpointRequest`](crate::endpoint::EndpointRequest)),
+//! or with a bearer token where the server requires one ([`CallOptions::bearer_token`]). `active: false` is a normal answer, not an error.
 
 use std::fmt;
 use std::sync::Arc;
@@ -13,11 +13,8 @@ use serde_json::{Map, Value};
 
 use crate::config::{CallOptions, ClientConfig};
 use crate::discovery::ServerEndpoint;
-use crate::endpoint::{
-    AuthRequirement, EndpointRequest, assertion_audience, assertion_needs_token_endpoint,
-    credential_texts, resolve_auth,
-};
-use crate::error::{ConfigurationError, Error, IntrospectionError, OAuthErrorFields};
+use crate::endpoint::AuthRequirement;
+use crate::error::{Error, IntrospectionError, OAuthErrorFields};
 use crate::finding::{Finding, Findings};
 use crate::flow::{Env, Flow, Step};
 use crate::json::{parse_object, type_name};
@@ -29,36 +26,10 @@ use crate::oauth_error::{
 };
 use crate::requests::{HttpResponse, Operation};
 use crate::secret::{REDACTED, SecretString};
+use crate::token_hint::{Target, TokenHintRequest, TokenTypeHint};
 use crate::token_response::FhirContextItem;
 
 const PREFIX: &str = "Token introspection non-compliance:";
-
-/// Form parameters the introspection request sets; never accepted as extra parameters.
-const RESERVED_PARAMS: &[&str] = &["token", "token_type_hint"];
-
-/// Which kind of token is being introspected or revoked (`token_type_hint`, RFC 7009 §2.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum TokenTypeHint {
-    /// `access_token`.
-    AccessToken,
-    /// `refresh_token`.
-    RefreshToken,
-}
-
-impl TokenTypeHint {
-    /// The value sent as `token_type_hint`.
-    ///
-    /// ```
-    /// assert_eq!(safire_core::TokenTypeHint::RefreshToken.as_str(), "refresh_token");
-    /// ```
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TokenTypeHint::AccessToken => "access_token",
-            TokenTypeHint::RefreshToken => "refresh_token",
-        }
-    }
-}
 
 /// What the authorization server says about a token.
 ///
@@ -487,52 +458,39 @@ impl Reader {
 /// # Ok::<(), safire_core::Error>(())
 /// ```
 pub struct IntrospectionFlow {
-    config: Arc<ClientConfig>,
-    token: SecretString,
-    hint: Option<TokenTypeHint>,
-    options: CallOptions,
-    metadata: Option<Arc<SmartMetadata>>,
+    request: TokenHintRequest,
 }
 
 impl fmt::Debug for IntrospectionFlow {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("IntrospectionFlow")
-            .field("token", &self.token)
-            .field("hint", &self.hint)
-            .field("options", &self.options)
-            .finish_non_exhaustive()
+        self.request.debug("IntrospectionFlow", f)
     }
 }
 
 impl IntrospectionFlow {
     /// Introspection of `token` for `config`'s server.
     pub fn new(config: Arc<ClientConfig>, token: impl Into<SecretString>) -> Self {
+        let target = Target {
+            endpoint: ServerEndpoint::Introspection,
+            operation: Operation::Introspection,
+            auth: AuthRequirement::ClientOrBearer,
+        };
         Self {
-            config,
-            token: token.into(),
-            hint: None,
-            options: CallOptions::default(),
-            metadata: None,
+            request: TokenHintRequest::new(config, token.into(), target),
         }
     }
 
     /// Sends `token_type_hint`.
     pub fn token_type_hint(mut self, hint: TokenTypeHint) -> Self {
-        self.hint = Some(hint);
+        self.request.set_hint(hint);
         self
     }
 
     /// Per-call overrides: credentials, a bearer token instead of them
     /// ([`CallOptions::bearer_token`]), extra parameters.
     pub fn with_options(mut self, options: CallOptions) -> Self {
-        self.options = options;
+        self.request.set_options(options);
         self
-    }
-
-    fn secrets(&self) -> Vec<&str> {
-        let mut secrets = credential_texts(&self.config, &self.options);
-        secrets.push(self.token.expose());
-        secrets
     }
 }
 
@@ -540,52 +498,27 @@ impl Flow for IntrospectionFlow {
     type Output = Introspection;
 
     fn config(&self) -> Option<&ClientConfig> {
-        Some(&self.config)
+        Some(self.request.config())
     }
 
     fn endpoints(&self) -> &[ServerEndpoint] {
-        &[ServerEndpoint::Introspection]
+        self.request.endpoints()
     }
 
     fn preflight(&self) -> Result<(), Error> {
-        if self.token.is_blank() {
-            return Err(ConfigurationError::missing(["token"]).into());
-        }
-        resolve_auth(&self.config, &self.options, AuthRequirement::ClientOrBearer)?;
-        Ok(())
+        self.request.preflight()
     }
 
     fn needs_metadata(&self) -> bool {
-        // A client assertion's `aud` is the token endpoint.
-        assertion_needs_token_endpoint(&self.config, &self.options, AuthRequirement::ClientOrBearer)
+        self.request.needs_metadata()
     }
 
     fn provide_metadata(&mut self, metadata: Arc<SmartMetadata>) {
-        self.metadata = Some(metadata);
+        self.request.provide_metadata(metadata);
     }
 
     fn start(&mut self, env: &mut Env<'_>) -> Result<Step<Introspection>, Error> {
-        self.preflight()?;
-        let auth = resolve_auth(&self.config, &self.options, AuthRequirement::ClientOrBearer)?;
-        let endpoint =
-            ServerEndpoint::Introspection.resolve(&self.config, self.metadata.as_deref())?;
-        let audience = assertion_audience(&auth, &self.config, self.metadata.as_deref())?;
-        let mut form = vec![("token", self.token.expose())];
-        if let Some(hint) = self.hint {
-            form.push(("token_type_hint", hint.as_str()));
-        }
-        let request = EndpointRequest {
-            config: &self.config,
-            options: &self.options,
-            auth: &auth,
-            endpoint: &endpoint,
-            assertion_audience: audience.as_deref(),
-            operation: Operation::Introspection,
-            reserved: RESERVED_PARAMS,
-            metadata: self.metadata.as_deref(),
-        }
-        .build(form, env)?;
-        Ok(Step::Send(request))
+        Ok(Step::Send(self.request.build(env)?))
     }
 
     fn on_response(
@@ -596,7 +529,7 @@ impl Flow for IntrospectionFlow {
         let result = parse_introspection_response(
             response.status().as_u16(),
             response.body(),
-            &self.secrets(),
+            &self.request.secrets(),
         );
         Ok(Step::Done(result?))
     }
