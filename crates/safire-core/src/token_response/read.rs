@@ -11,7 +11,7 @@ use super::{FhirContextItem, PREFIX, TokenResponse, expiry};
 use crate::error::server_text;
 use crate::finding::Findings;
 use crate::json::type_name;
-use crate::lenient::{self, Form, Int, Member, Read, lenient_u64};
+use crate::lenient::{self, Form, Int, Member, Read, Scope, lenient_u64};
 use crate::secret::SecretString;
 
 lenient::document! {
@@ -42,34 +42,6 @@ lenient::document! {
         type_: String = "type",
         role: String,
         identifier: Map<String, Value>,
-    }
-}
-
-/// `scope`: a space-separated string, or (a liberty) an array of strings.
-pub(super) struct Scope {
-    text: String,
-    from_array: bool,
-}
-
-impl Form for Scope {
-    const EXPECTED: &'static str = "a string";
-
-    fn string(text: String) -> Read<Self> {
-        Read::Ok(Scope {
-            text,
-            from_array: false,
-        })
-    }
-
-    fn seq<'de, A: SeqAccess<'de>>(seq: A) -> Result<Read<Self>, A::Error> {
-        Ok(match Vec::<String>::seq(seq)? {
-            Read::Ok(parts) => Read::Ok(Scope {
-                text: parts.join(" "),
-                from_array: true,
-            }),
-            Read::Null => Read::Null,
-            Read::Wrong(value) => Read::Wrong(value),
-        })
     }
 }
 
