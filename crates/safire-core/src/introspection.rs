@@ -23,14 +23,13 @@ use crate::finding::{Finding, Findings};
 use crate::flow::{Env, Flow, Step};
 use crate::json::{from_body, type_name};
 use crate::lenient::{self, Form, Int, Member, Read, Scope};
-use crate::metadata::SmartMetadata;
 use crate::oauth_error::{
     field_names_scrubbed, has_error_member, oauth_error_from_object_scrubbed,
     parse_oauth_error_scrubbed, scrub,
 };
 use crate::requests::{HttpResponse, Operation};
 use crate::secret::{REDACTED, SecretString};
-use crate::token_hint::{Target, TokenHintRequest, TokenTypeHint};
+use crate::token_hint::{Target, TokenHintRequest, TokenTypeHint, delegate_flow_to_request};
 use crate::token_response::FhirContextItem;
 
 const PREFIX: &str = "Token introspection non-compliance:";
@@ -536,29 +535,7 @@ impl IntrospectionFlow {
 impl Flow for IntrospectionFlow {
     type Output = Introspection;
 
-    fn config(&self) -> Option<&ClientConfig> {
-        Some(self.request.config())
-    }
-
-    fn endpoints(&self) -> &[ServerEndpoint] {
-        self.request.endpoints()
-    }
-
-    fn preflight(&self) -> Result<(), Error> {
-        self.request.preflight()
-    }
-
-    fn needs_metadata(&self) -> bool {
-        self.request.needs_metadata()
-    }
-
-    fn provide_metadata(&mut self, metadata: Arc<SmartMetadata>) {
-        self.request.provide_metadata(metadata);
-    }
-
-    fn start(&mut self, env: &mut Env<'_>) -> Result<Step<Introspection>, Error> {
-        Ok(Step::Send(self.request.build(env)?))
-    }
+    delegate_flow_to_request!();
 
     fn on_response(
         &mut self,

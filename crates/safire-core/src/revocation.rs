@@ -14,11 +14,10 @@ use crate::discovery::ServerEndpoint;
 use crate::endpoint::AuthRequirement;
 use crate::error::{Error, RevocationError};
 use crate::flow::{Env, Flow, Step};
-use crate::metadata::SmartMetadata;
 use crate::oauth_error::parse_oauth_error_scrubbed;
 use crate::requests::{HttpResponse, Operation};
 use crate::secret::SecretString;
-use crate::token_hint::{Target, TokenHintRequest, TokenTypeHint};
+use crate::token_hint::{Target, TokenHintRequest, TokenTypeHint, delegate_flow_to_request};
 
 /// Parses the response to a revocation: any 2xx is success, whatever the body; otherwise a
 /// [`RevocationError`] whose kind is
@@ -103,29 +102,7 @@ impl RevocationFlow {
 impl Flow for RevocationFlow {
     type Output = ();
 
-    fn config(&self) -> Option<&ClientConfig> {
-        Some(self.request.config())
-    }
-
-    fn endpoints(&self) -> &[ServerEndpoint] {
-        self.request.endpoints()
-    }
-
-    fn preflight(&self) -> Result<(), Error> {
-        self.request.preflight()
-    }
-
-    fn needs_metadata(&self) -> bool {
-        self.request.needs_metadata()
-    }
-
-    fn provide_metadata(&mut self, metadata: Arc<SmartMetadata>) {
-        self.request.provide_metadata(metadata);
-    }
-
-    fn start(&mut self, env: &mut Env<'_>) -> Result<Step<()>, Error> {
-        Ok(Step::Send(self.request.build(env)?))
-    }
+    delegate_flow_to_request!();
 
     fn on_response(
         &mut self,

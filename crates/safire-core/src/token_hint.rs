@@ -152,3 +152,40 @@ impl TokenHintRequest {
         secrets
     }
 }
+
+/// The [`Flow`](crate::flow::Flow) methods a token + hint flow hands to its
+/// [`TokenHintRequest`] (a field named `request`): everything but reading the response.
+macro_rules! delegate_flow_to_request {
+    () => {
+        fn config(&self) -> Option<&$crate::config::ClientConfig> {
+            Some(self.request.config())
+        }
+
+        fn endpoints(&self) -> &[$crate::discovery::ServerEndpoint] {
+            self.request.endpoints()
+        }
+
+        fn preflight(&self) -> Result<(), $crate::error::Error> {
+            self.request.preflight()
+        }
+
+        fn needs_metadata(&self) -> bool {
+            self.request.needs_metadata()
+        }
+
+        fn provide_metadata(
+            &mut self,
+            metadata: ::std::sync::Arc<$crate::metadata::SmartMetadata>,
+        ) {
+            self.request.provide_metadata(metadata);
+        }
+
+        fn start(
+            &mut self,
+            env: &mut $crate::flow::Env<'_>,
+        ) -> Result<$crate::flow::Step<Self::Output>, $crate::error::Error> {
+            Ok($crate::flow::Step::Send(self.request.build(env)?))
+        }
+    };
+}
+pub(crate) use delegate_flow_to_request;
