@@ -89,8 +89,7 @@ pub struct TokenResponse {
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        serialize_with = "unix_seconds::serialize",
-        deserialize_with = "unix_seconds::deserialize"
+        with = "unix_seconds"
     )]
     pub expires_at: Option<SystemTime>,
     /// Members this type does not know (their values may be sensitive).
