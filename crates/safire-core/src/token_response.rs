@@ -336,5 +336,9 @@ mod read;
 pub use compliance::GrantType;
 use read::Members;
 
+/// The token response's member names and forms, in declaration order.
+#[cfg(test)]
+pub(crate) const FIELDS: &[(&str, &str)] = Members::FIELDS;
+
 #[cfg(test)]
 mod tests;
