@@ -226,42 +226,24 @@ fn the_token_and_secret_never_reach_an_error() {
         r#"{{"error":"invalid_token","error_description":"{RAT} / canary-client-secret-1 rejected"}}"#
     );
     let nameless = format!(r#"{{"{RAT}":1}}"#);
+    let read = |status: u16, body: &str| {
+        drive(
+            RegistrationManagementFlow::read(config(), &client()),
+            vec![json(status, body)],
+        )
+        .1
+        .map(|_| ())
+    };
+    let delete = drive(
+        RegistrationManagementFlow::delete(config(), &client()),
+        vec![json(400, &echo)],
+    )
+    .1;
     let flows: Vec<(Result<(), Error>, &str)> = vec![
-        (
-            drive(
-                RegistrationManagementFlow::read(config(), &client()),
-                vec![json(401, &echo)],
-            )
-            .1
-            .map(|_| ()),
-            "read 401",
-        ),
-        (
-            drive(
-                RegistrationManagementFlow::read(config(), &client()),
-                vec![json(200, &echo)],
-            )
-            .1
-            .map(|_| ()),
-            "read 200 error",
-        ),
-        (
-            drive(
-                RegistrationManagementFlow::read(config(), &client()),
-                vec![json(200, &nameless)],
-            )
-            .1
-            .map(|_| ()),
-            "read no client_id",
-        ),
-        (
-            drive(
-                RegistrationManagementFlow::delete(config(), &client()),
-                vec![json(400, &echo)],
-            )
-            .1,
-            "delete",
-        ),
+        (read(401, &echo), "read 401"),
+        (read(200, &echo), "read 200 error"),
+        (read(200, &nameless), "read no client_id"),
+        (delete, "delete"),
     ];
     for (result, what) in flows {
         let err = result.unwrap_err();
