@@ -269,7 +269,21 @@ impl ClientConfig {
             }),
         }
     }
+
+    /// [`check_endpoint`](Self::check_endpoint) for a URL the server chose (advertised in its
+    /// metadata, or handed out in a registration): why it is refused, worded to blame the
+    /// server, or `None` when it is fine.
+    pub(crate) fn refuse_server_endpoint(&self, field: &str, value: &str) -> Option<&'static str> {
+        Some(match self.check_endpoint(field, value).err()? {
+            ConfigurationError::Uris { non_https, .. } if !non_https.is_empty() => {
+                "which is not https (SMART requires TLS)"
+            }
+            ConfigurationError::Uris { .. } => "which is not a usable URL",
+            _ => "which carries user credentials (user:password@)",
+        })
+    }
 }
+
 /// The verdict on one URI under the https rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum UriClass {

@@ -165,23 +165,34 @@ fn the_uri_and_token_are_checked_before_sending() {
             registered(Some(URI), Some("  ")),
             "Configuration missing: registration_access_token",
         ),
-        (
-            registered(Some("http://ehr.example/reg/c-1"), Some(RAT)),
-            "requires HTTPS for: registration_client_uri",
-        ),
-        (
-            registered(Some("https://user:pw@ehr.example/reg/c-1"), Some(RAT)),
-            "must not carry user credentials",
-        ),
-        (
-            registered(Some("not a uri"), Some(RAT)),
-            "invalid URIs: registration_client_uri",
-        ),
     ] {
         let (sent, result) = drive(RegistrationManagementFlow::read(config(), &client), vec![]);
         assert!(sent.is_empty());
         let err = result.unwrap_err();
         assert!(matches!(err, Error::Configuration(_)), "{err:?}");
+        assert_eq!(err.source_of_fault(), crate::ErrorSource::Caller);
+        assert!(err.to_string().contains(expected), "{err}");
+    }
+    // The server handed out the URI: a URI that cannot be used is its fault, not the caller's
+    // configuration, and the message names the URI without its credentials.
+    for (uri, expected) in [
+        (
+            "http://ehr.example/reg/c-1",
+            "registration_client_uri http://ehr.example/reg/c-1 cannot be used, which is not \
+             https",
+        ),
+        (
+            "https://user:pw@ehr.example/reg/c-1",
+            "which carries user credentials",
+        ),
+        ("not a uri", "which is not a usable URL"),
+    ] {
+        let client = registered(Some(uri), Some(RAT));
+        let (sent, result) = drive(RegistrationManagementFlow::read(config(), &client), vec![]);
+        assert!(sent.is_empty());
+        let err = result.unwrap_err();
+        assert!(matches!(err, Error::Registration(_)), "{err:?}");
+        assert_eq!(err.source_of_fault(), crate::ErrorSource::Server);
         assert!(err.to_string().contains(expected), "{err}");
         assert!(!err.to_string().contains("pw"), "{err}");
     }
