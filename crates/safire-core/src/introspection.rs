@@ -16,8 +16,6 @@ use serde::de::value::SeqAccessDeserializer;
 use serde_json::{Map, Value};
 
 use crate::config::{CallOptions, ClientConfig};
-use crate::discovery::ServerEndpoint;
-use crate::endpoint::AuthRequirement;
 use crate::error::{Error, IntrospectionError, OAuthErrorFields};
 use crate::finding::{Finding, Findings};
 use crate::flow::{Env, Flow, Step};
@@ -27,7 +25,7 @@ use crate::oauth_error::{
     field_names_scrubbed, has_error_member, oauth_error_from_object_scrubbed,
     parse_oauth_error_scrubbed, scrub,
 };
-use crate::requests::{HttpResponse, Operation};
+use crate::requests::HttpResponse;
 use crate::secret::{REDACTED, SecretString};
 use crate::token_hint::{Target, TokenHintRequest, TokenTypeHint, delegate_flow_to_request};
 use crate::token_response::FhirContextItem;
@@ -495,26 +493,16 @@ impl Reader {
 /// assert!(request.headers()["authorization"].to_str().unwrap().starts_with("Basic "));
 /// # Ok::<(), safire_core::Error>(())
 /// ```
+#[derive(Debug)]
 pub struct IntrospectionFlow {
     request: TokenHintRequest,
-}
-
-impl fmt::Debug for IntrospectionFlow {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.request.debug("IntrospectionFlow", f)
-    }
 }
 
 impl IntrospectionFlow {
     /// Introspection of `token` for `config`'s server.
     pub fn new(config: Arc<ClientConfig>, token: impl Into<SecretString>) -> Self {
-        let target = Target {
-            endpoint: ServerEndpoint::Introspection,
-            operation: Operation::Introspection,
-            auth: AuthRequirement::ClientOrBearer,
-        };
         Self {
-            request: TokenHintRequest::new(config, token.into(), target),
+            request: TokenHintRequest::new(config, token.into(), Target::INTROSPECTION),
         }
     }
 

@@ -87,12 +87,14 @@ pub(crate) fn string_array(value: &Value) -> Option<Vec<String>> {
 }
 
 /// Bodies that are not a usable JSON object, for every parser's "unusable body" test: empty,
-/// `null`, an array, a string, a truncated object, invalid UTF-8, and an array nested far
-/// past serde_json's recursion limit.
+/// `null`, an array, a string, a number, a truncated object, an object followed by another,
+/// invalid UTF-8, and an array nested far past serde_json's recursion limit.
 #[cfg(test)]
 pub(crate) fn unusable_bodies() -> Vec<Vec<u8>> {
-    let mut bodies: Vec<Vec<u8>> = [&b""[..], b"null", b"[]", b"\"x\"", b"{", b"\xff{}"]
+    let scalars = [&b""[..], b"null", b"[]", b"\"x\"", b"42"];
+    let mut bodies: Vec<Vec<u8>> = scalars
         .into_iter()
+        .chain([&b"{"[..], b"{} {}", b"\xff{}"])
         .map(<[u8]>::to_vec)
         .collect();
     bodies.push("[".repeat(10_000).into_bytes());

@@ -6,16 +6,13 @@
 //! 2xx is success whatever the body (RFC 7009 §2.2: an unknown or already invalid token is
 //! not an error); `unsupported_token_type` is a typed [`RevocationError`].
 
-use std::fmt;
 use std::sync::Arc;
 
 use crate::config::{CallOptions, ClientConfig};
-use crate::discovery::ServerEndpoint;
-use crate::endpoint::AuthRequirement;
 use crate::error::{Error, RevocationError};
 use crate::flow::{Env, Flow, Step};
 use crate::oauth_error::parse_oauth_error_scrubbed;
-use crate::requests::{HttpResponse, Operation};
+use crate::requests::HttpResponse;
 use crate::secret::SecretString;
 use crate::token_hint::{Target, TokenHintRequest, TokenTypeHint, delegate_flow_to_request};
 
@@ -63,26 +60,16 @@ pub fn parse_revocation_response(
 /// assert_eq!(request.body(), b"token=rt-1&token_type_hint=refresh_token&client_id=app");
 /// # Ok::<(), safire_core::Error>(())
 /// ```
+#[derive(Debug)]
 pub struct RevocationFlow {
     request: TokenHintRequest,
-}
-
-impl fmt::Debug for RevocationFlow {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.request.debug("RevocationFlow", f)
-    }
 }
 
 impl RevocationFlow {
     /// Revocation of `token` at `config`'s server.
     pub fn new(config: Arc<ClientConfig>, token: impl Into<SecretString>) -> Self {
-        let target = Target {
-            endpoint: ServerEndpoint::Revocation,
-            operation: Operation::Revocation,
-            auth: AuthRequirement::Configured,
-        };
         Self {
-            request: TokenHintRequest::new(config, token.into(), target),
+            request: TokenHintRequest::new(config, token.into(), Target::REVOCATION),
         }
     }
 

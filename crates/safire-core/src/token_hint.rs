@@ -48,11 +48,28 @@ impl TokenTypeHint {
 /// Where a token + hint request goes and how it authenticates.
 pub(crate) struct Target {
     /// The endpoint, configured or discovered.
-    pub(crate) endpoint: ServerEndpoint,
+    endpoint: ServerEndpoint,
     /// What the request is, for transports and tracing.
-    pub(crate) operation: Operation,
+    operation: Operation,
     /// Which client authentications the endpoint accepts.
-    pub(crate) auth: AuthRequirement,
+    auth: AuthRequirement,
+}
+
+impl Target {
+    /// Token introspection (RFC 7662): client credentials, or a bearer token where the server
+    /// protects introspection with one.
+    pub(crate) const INTROSPECTION: Target = Target {
+        endpoint: ServerEndpoint::Introspection,
+        operation: Operation::Introspection,
+        auth: AuthRequirement::ClientOrBearer,
+    };
+
+    /// Token revocation (RFC 7009): the configured client authentication.
+    pub(crate) const REVOCATION: Target = Target {
+        endpoint: ServerEndpoint::Revocation,
+        operation: Operation::Revocation,
+        auth: AuthRequirement::Configured,
+    };
 }
 
 /// A token, its optional hint, the client and per-call options: everything an introspection
@@ -64,6 +81,17 @@ pub(crate) struct TokenHintRequest {
     options: CallOptions,
     metadata: Option<Arc<SmartMetadata>>,
     target: Target,
+}
+
+/// The token redacted (as [`SecretString`] shows it), the hint, the options.
+impl fmt::Debug for TokenHintRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenHintRequest")
+            .field("token", &self.token)
+            .field("hint", &self.hint)
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
 }
 
 impl TokenHintRequest {
@@ -92,15 +120,6 @@ impl TokenHintRequest {
 
     pub(crate) fn endpoints(&self) -> &[ServerEndpoint] {
         std::slice::from_ref(&self.target.endpoint)
-    }
-
-    /// `Debug` of the flow named `name`: the token redacted, the hint, the options.
-    pub(crate) fn debug(&self, name: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct(name)
-            .field("token", &self.token)
-            .field("hint", &self.hint)
-            .field("options", &self.options)
-            .finish_non_exhaustive()
     }
 
     /// A blank token, then any credential problem, before the network.

@@ -4,6 +4,7 @@ use crate::config::ClientAuth;
 use crate::flow::{Driver, Limits};
 use crate::random::SeededRandom;
 use crate::requests::HttpRequest;
+use crate::requests::Operation;
 use std::collections::HashMap;
 
 const TOKEN: &str = "canary-introspected-token-51f0";

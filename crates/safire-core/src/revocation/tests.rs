@@ -4,6 +4,7 @@ use crate::config::ClientAuth;
 use crate::error::RevocationErrorKind;
 use crate::introspection::tests::{assertion_claims, drive, form, json};
 use crate::random::SeededRandom;
+use crate::requests::Operation;
 
 const TOKEN: &str = "canary-revoked-token-c0de";
 
