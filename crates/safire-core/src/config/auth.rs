@@ -19,8 +19,9 @@ pub enum BasicAuthEncoding {
 
 /// How the client authenticates at the token endpoint.
 ///
-/// Credentials may be left out here and supplied per call with [`CallOptions`]; a flow that
-/// needs a missing one fails with `Configuration missing: …` before any request is built.
+/// Credentials may be left out here and supplied per call with
+/// [`CallOptions`](super::CallOptions); a flow that needs a missing one fails with
+/// `Configuration missing: …` before any request is built.
 #[derive(Clone, Default)]
 #[non_exhaustive]
 pub enum ClientAuth {
