@@ -3,11 +3,11 @@
 //! A resource server (or an app) asks the authorization server whether a token is active and
 //! what it grants. The request is the token + hint part shared with revocation, authenticated
 //! like a token request (the shared [`EndpointRequest`](crate::endpoint::EndpointRequest)),
-//! or with a bearer token where the server requires one ([`CallOptions::bearer_token`]).
-//! `active: false` is a normal answer, not an error.
+//! or with a bearer token where the server requires one
+//! ([`CallOptions::bearer_token`](crate::CallOptions::bearer_token)). `active: false` is a
+//! normal answer, not an error.
 
 use std::fmt;
-use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Deserialize;
@@ -15,7 +15,6 @@ use serde::de::SeqAccess;
 use serde::de::value::SeqAccessDeserializer;
 use serde_json::{Map, Value};
 
-use crate::config::{CallOptions, ClientConfig};
 use crate::error::{Error, IntrospectionError, OAuthErrorFields};
 use crate::finding::{Finding, Findings};
 use crate::flow::{Env, Flow, Step};
@@ -26,8 +25,8 @@ use crate::oauth_error::{
     parse_oauth_error_scrubbed, scrub,
 };
 use crate::requests::HttpResponse;
-use crate::secret::{REDACTED, SecretString};
-use crate::token_hint::{Target, TokenHintRequest, TokenTypeHint, delegate_flow_to_request};
+use crate::secret::REDACTED;
+use crate::token_hint::{Target, TokenHintRequest, delegate_flow_to_request, token_hint_methods};
 use crate::token_response::FhirContextItem;
 
 const PREFIX: &str = "Token introspection non-compliance:";
@@ -499,24 +498,13 @@ pub struct IntrospectionFlow {
 }
 
 impl IntrospectionFlow {
-    /// Introspection of `token` for `config`'s server.
-    pub fn new(config: Arc<ClientConfig>, token: impl Into<SecretString>) -> Self {
-        Self {
-            request: TokenHintRequest::new(config, token.into(), Target::INTROSPECTION),
-        }
-    }
-
-    /// Sends `token_type_hint`.
-    pub fn token_type_hint(mut self, hint: TokenTypeHint) -> Self {
-        self.request.set_hint(hint);
-        self
-    }
-
-    /// Per-call overrides: credentials, a bearer token instead of them
-    /// ([`CallOptions::bearer_token`]), extra parameters.
-    pub fn with_options(mut self, options: CallOptions) -> Self {
-        self.request.set_options(options);
-        self
+    token_hint_methods! {
+        /// Introspection of `token` for `config`'s server.
+        new => Target::INTROSPECTION;
+        /// Per-call overrides: credentials, a bearer token instead of them
+        /// ([`CallOptions::bearer_token`](crate::CallOptions::bearer_token)), extra
+        /// parameters.
+        with_options;
     }
 }
 

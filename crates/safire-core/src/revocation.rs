@@ -6,15 +6,11 @@
 //! 2xx is success whatever the body (RFC 7009 §2.2: an unknown or already invalid token is
 //! not an error); `unsupported_token_type` is a typed [`RevocationError`].
 
-use std::sync::Arc;
-
-use crate::config::{CallOptions, ClientConfig};
 use crate::error::{Error, RevocationError};
 use crate::flow::{Env, Flow, Step};
 use crate::oauth_error::parse_oauth_error_scrubbed;
 use crate::requests::HttpResponse;
-use crate::secret::SecretString;
-use crate::token_hint::{Target, TokenHintRequest, TokenTypeHint, delegate_flow_to_request};
+use crate::token_hint::{Target, TokenHintRequest, delegate_flow_to_request, token_hint_methods};
 
 /// Parses the response to a revocation: any 2xx is success, whatever the body; otherwise a
 /// [`RevocationError`] whose kind is
@@ -66,23 +62,11 @@ pub struct RevocationFlow {
 }
 
 impl RevocationFlow {
-    /// Revocation of `token` at `config`'s server.
-    pub fn new(config: Arc<ClientConfig>, token: impl Into<SecretString>) -> Self {
-        Self {
-            request: TokenHintRequest::new(config, token.into(), Target::REVOCATION),
-        }
-    }
-
-    /// Sends `token_type_hint`.
-    pub fn token_type_hint(mut self, hint: TokenTypeHint) -> Self {
-        self.request.set_hint(hint);
-        self
-    }
-
-    /// Per-call overrides (credentials, extra parameters).
-    pub fn with_options(mut self, options: CallOptions) -> Self {
-        self.request.set_options(options);
-        self
+    token_hint_methods! {
+        /// Revocation of `token` at `config`'s server.
+        new => Target::REVOCATION;
+        /// Per-call overrides (credentials, extra parameters).
+        with_options;
     }
 }
 

@@ -172,6 +172,41 @@ impl TokenHintRequest {
     }
 }
 
+/// A token + hint flow's public constructor and setters, over its [`TokenHintRequest`] (a
+/// field named `request`): `new` (documented by the first attributes) sends to `target`;
+/// `with_options` is documented by the last ones.
+macro_rules! token_hint_methods {
+    (
+        $(#[$new_doc:meta])*
+        new => $target:expr;
+        $(#[$options_doc:meta])*
+        with_options;
+    ) => {
+        $(#[$new_doc])*
+        pub fn new(
+            config: ::std::sync::Arc<$crate::config::ClientConfig>,
+            token: impl Into<$crate::secret::SecretString>,
+        ) -> Self {
+            Self {
+                request: $crate::token_hint::TokenHintRequest::new(config, token.into(), $target),
+            }
+        }
+
+        /// Sends `token_type_hint`.
+        pub fn token_type_hint(mut self, hint: $crate::token_hint::TokenTypeHint) -> Self {
+            self.request.set_hint(hint);
+            self
+        }
+
+        $(#[$options_doc])*
+        pub fn with_options(mut self, options: $crate::config::CallOptions) -> Self {
+            self.request.set_options(options);
+            self
+        }
+    };
+}
+pub(crate) use token_hint_methods;
+
 /// The [`Flow`](crate::flow::Flow) methods a token + hint flow hands to its
 /// [`TokenHintRequest`] (a field named `request`): everything but reading the response.
 macro_rules! delegate_flow_to_request {
