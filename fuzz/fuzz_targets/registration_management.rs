@@ -39,16 +39,7 @@ fn check(
             if secrets.is_empty() {
                 assert_eq!(a, b, "error differs from RegisteredClient::parse");
             }
-            for text in [
-                &a.oauth.error_code,
-                &a.oauth.error_description,
-                &a.oauth.error_uri,
-            ]
-            .into_iter()
-            .flatten()
-            {
-                assert!(common::bounded(text) && common::clean(text), "{text:?}");
-            }
+            common::assert_server_texts(&a.oauth);
         }
         _ => panic!("Ok/Err differs from RegisteredClient::parse"),
     }

@@ -41,26 +41,7 @@ fn check(status: u16, body: &[u8]) -> Result<RegisteredClient, RegistrationError
             assert!(&back == c, "serde round trip differs:\n{c:?}\n{back:?}");
             let _ = format!("{c:?}");
         }
-        Err(e) => {
-            assert_eq!(e.oauth.status, Some(status));
-            if !(200..300).contains(&status) {
-                assert!(e.received_fields.is_empty());
-            }
-            for text in [
-                &e.oauth.error_code,
-                &e.oauth.error_description,
-                &e.oauth.error_uri,
-            ]
-            .into_iter()
-            .flatten()
-            {
-                assert!(common::bounded(text) && common::clean(text), "{text:?}");
-            }
-            if !e.received_fields.is_empty() {
-                let map = common::model_parse_object(body).expect("names without an object");
-                common::assert_names_only(&e.received_fields, &map);
-            }
-        }
+        Err(e) => common::check_endpoint_error(&e.oauth, &e.received_fields, status, body, &[]),
     }
     result
 }

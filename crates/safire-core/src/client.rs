@@ -12,7 +12,7 @@ use crate::discovery::DiscoveryFlow;
 use crate::error::{ConfigurationError, Error};
 use crate::flow::Limits;
 use crate::identity::{CodeExchangeFlow, JwksCache, ServerKeysFlow};
-use crate::introspection::{IntrospectionFlow, TokenTypeHint};
+use crate::introspection::IntrospectionFlow;
 use crate::metadata::SmartMetadata;
 use crate::oidc::JwksRefreshPolicy;
 use crate::registration::{ClientMetadata, RegistrationFlow};
@@ -22,6 +22,7 @@ use crate::revocation::RevocationFlow;
 use crate::secret::SecretString;
 use crate::session::{Session, SessionFlow, SessionKind};
 use crate::token::TokenFlow;
+use crate::token_hint::TokenTypeHint;
 
 /// `User-Agent` sent by Safire's transports.
 pub const USER_AGENT: &str = concat!("safire/", env!("CARGO_PKG_VERSION"));

@@ -122,14 +122,7 @@ impl ServerEndpoint {
         };
         let endpoint = absolute_endpoint(config, endpoint);
         // The server chose this URL: a refusal is its fault, not the configuration's.
-        if let Err(refused) = config.check_endpoint(self.field(), &endpoint) {
-            let why = match refused {
-                ConfigurationError::Uris { non_https, .. } if !non_https.is_empty() => {
-                    "which is not https (SMART requires TLS)"
-                }
-                ConfigurationError::Uris { .. } => "which is not a usable URL",
-                _ => "which carries user credentials (user:password@)",
-            };
+        if let Some(why) = config.refuse_server_endpoint(self.field(), &endpoint) {
             return Err(DiscoveryError::new(
                 &config.discovery_url(),
                 None,

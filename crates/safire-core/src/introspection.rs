@@ -1,64 +1,35 @@
 //! Token introspection (RFC 7662, and SMART App Launch 2.2's token introspection profile).
 //!
 //! A resource server (or an app) asks the authorization server whether a token is active and
-//! what it grants. The request is authenticated like a token request (the shared
-//! [`EndpointRequest`]), or with a bearer token where the server requires one
-//! ([`CallOptions::bearer_token`]). `active: false` is a normal answer, not an error.
+//! what it grants. The request is the token + hint part shared with revocation, authenticated
+//! like a token request (the shared [`EndpointRequest`](crate::endpoint::EndpointRequest)),
+//! or with a bearer token where the server requires one
+//! ([`CallOptions::bearer_token`](crate::CallOptions::bearer_token)). `active: false` is a
+//! normal answer, not an error.
 
 use std::fmt;
-use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use serde::Deserialize;
+use serde::de::SeqAccess;
+use serde::de::value::SeqAccessDeserializer;
 use serde_json::{Map, Value};
 
-use crate::config::{CallOptions, ClientConfig};
-use crate::discovery::ServerEndpoint;
-use crate::endpoint::{
-    AuthRequirement, EndpointRequest, assertion_audience, assertion_needs_token_endpoint,
-    credential_texts, resolve_auth,
-};
-use crate::error::{ConfigurationError, Error, IntrospectionError, OAuthErrorFields};
+use crate::error::{Error, IntrospectionError, OAuthErrorFields};
 use crate::finding::{Finding, Findings};
 use crate::flow::{Env, Flow, Step};
-use crate::json::{parse_object, type_name};
-use crate::lenient::{Int, lenient_u64};
-use crate::metadata::SmartMetadata;
+use crate::json::{from_body, type_name};
+use crate::lenient::{self, Form, Int, Member, Read, Scope};
 use crate::oauth_error::{
     field_names_scrubbed, has_error_member, oauth_error_from_object_scrubbed,
     parse_oauth_error_scrubbed, scrub,
 };
-use crate::requests::{HttpResponse, Operation};
-use crate::secret::{REDACTED, SecretString};
+use crate::requests::HttpResponse;
+use crate::secret::REDACTED;
+use crate::token_hint::{Target, TokenHintRequest, delegate_flow_to_request, token_hint_methods};
 use crate::token_response::FhirContextItem;
 
 const PREFIX: &str = "Token introspection non-compliance:";
-
-/// Form parameters the introspection request sets; never accepted as extra parameters.
-const RESERVED_PARAMS: &[&str] = &["token", "token_type_hint"];
-
-/// Which kind of token is being introspected or revoked (`token_type_hint`, RFC 7009 §2.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum TokenTypeHint {
-    /// `access_token`.
-    AccessToken,
-    /// `refresh_token`.
-    RefreshToken,
-}
-
-impl TokenTypeHint {
-    /// The value sent as `token_type_hint`.
-    ///
-    /// ```
-    /// assert_eq!(safire_core::TokenTypeHint::RefreshToken.as_str(), "refresh_token");
-    /// ```
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TokenTypeHint::AccessToken => "access_token",
-            TokenTypeHint::RefreshToken => "refresh_token",
-        }
-    }
-}
 
 /// What the authorization server says about a token.
 ///
@@ -204,15 +175,16 @@ pub fn parse_introspection_response(
         status: Some(status),
         ..OAuthErrorFields::default()
     };
-    let Some(mut map) = parse_object(body) else {
+    let Some(members) = from_body::<Members>(body) else {
         return Err(IntrospectionError::new(
             status_only(),
             Vec::new(),
             Some("response is not a JSON object"),
         ));
     };
-    if has_error_member(&map) {
-        let oauth = oauth_error_from_object_scrubbed(status, map, secrets);
+    // `error`, `error_description` and `error_uri` are not known members: all in `extra`.
+    if has_error_member(&members.extra) {
+        let oauth = oauth_error_from_object_scrubbed(status, members.extra, secrets);
         let detail = oauth
             .error_code
             .is_none()
@@ -220,60 +192,67 @@ pub fn parse_introspection_response(
         return Err(IntrospectionError::new(oauth, Vec::new(), detail));
     }
     let mut findings = Findings::default();
-    let active = match map.remove("active") {
-        Some(Value::Bool(active)) => active,
-        Some(Value::String(text)) if text == "true" || text == "false" => {
+    let active = match members.active.value() {
+        Some(Active::Bool(active)) => *active,
+        Some(Active::Text(active)) => {
             findings.warning(
                 "active",
                 "Token introspection: active was sent as a string; expected a JSON boolean",
             );
-            text == "true"
+            *active
         }
-        other => {
-            let detail = match &other {
-                None | Some(Value::Null) => "response has no 'active' member",
-                Some(_) => "response 'active' must be a boolean",
+        None => {
+            let detail = if members.active.is_missing() {
+                "response has no 'active' member"
+            } else {
+                "response 'active' must be a boolean"
             };
-            if let Some(value) = other {
-                map.insert("active".to_owned(), value);
-            }
+            let names: Map<String, Value> = members
+                .sent_names()
+                .into_iter()
+                .map(|name| (name.to_owned(), Value::Null))
+                .collect();
             return Err(IntrospectionError::new(
                 status_only(),
-                field_names_scrubbed(&map, secrets),
+                field_names_scrubbed(&names, secrets),
                 Some(detail),
             ));
         }
     };
-    let mut reader = Reader {
-        map,
-        wrong: Map::new(),
+    let m = members;
+    let mut r = Reader {
+        extra: m.extra,
         findings,
     };
+    let scope = r.scope(m.scope);
+    let client_id = r.keep(m.client_id, "a string");
+    let exp = r.timestamp(m.exp);
+    let iat = r.timestamp(m.iat);
+    let sub = r.keep(m.sub, "a string");
+    let aud = r.keep(m.aud, "a string or an array of strings");
+    let iss = r.keep(m.iss, "a string");
+    let token_type = r.keep(m.token_type, "a string");
+    let patient = r.keep(m.patient, "a string");
+    let encounter = r.keep(m.encounter, "a string");
+    let fhir_user = r.keep(m.fhir_user, "a string");
+    let fhir_context = r.fhir_context(m.fhir_context);
     let mut introspection = Introspection {
         active,
-        scope: reader.scope(),
-        client_id: reader.string("client_id"),
-        exp: reader.timestamp("exp"),
-        iat: reader.timestamp("iat"),
-        sub: reader.string("sub"),
-        aud: reader.aud(),
-        iss: reader.string("iss"),
-        token_type: reader.string("token_type"),
-        patient: reader.string("patient"),
-        encounter: reader.string("encounter"),
-        fhir_user: reader.string("fhirUser"),
-        fhir_context: reader.fhir_context(),
-        extra: Map::new(),
-        findings: Vec::new(),
+        scope,
+        client_id,
+        exp,
+        iat,
+        sub,
+        aud: aud.map(|Audience(aud)| aud).unwrap_or_default(),
+        iss,
+        token_type,
+        patient,
+        encounter,
+        fhir_user,
+        fhir_context,
+        extra: r.extra,
+        findings: r.findings.into_vec(),
     };
-    let Reader {
-        mut map,
-        wrong,
-        findings,
-    } = reader;
-    map.extend(wrong);
-    introspection.extra = map;
-    introspection.findings = findings.into_vec();
     redact_echoes(&mut introspection, secrets);
     Ok(introspection)
 }
@@ -322,106 +301,133 @@ fn redact_echoes(introspection: &mut Introspection, secrets: &[&str]) {
     }
 }
 
-/// Moves the known members out of the body, parking wrong-typed ones with a finding.
+lenient::document! {
+    /// The members of an introspection response, as read (see [`lenient`]).
+    struct Members {
+        active: Active,
+        scope: Scope,
+        client_id: String,
+        exp: Int,
+        iat: Int,
+        sub: String,
+        aud: Audience,
+        iss: String,
+        token_type: String,
+        patient: String,
+        encounter: String,
+        fhir_user: String = "fhirUser",
+        fhir_context: ContextItems = "fhirContext",
+    }
+}
+
+/// `active`: a boolean, or (a liberty) the string `"true"` or `"false"`.
+enum Active {
+    Bool(bool),
+    Text(bool),
+}
+
+impl Form for Active {
+    const EXPECTED: &'static str = "a boolean";
+
+    fn string(s: String) -> Read<Self> {
+        match s.as_str() {
+            "true" | "false" => Read::Ok(Active::Text(s == "true")),
+            _ => Read::Wrong(Value::String(s)),
+        }
+    }
+
+    fn scalar(value: Value) -> Read<Self> {
+        match value {
+            Value::Bool(active) => Read::Ok(Active::Bool(active)),
+            other => Read::Wrong(other),
+        }
+    }
+}
+
+/// `aud`: a string (one audience) or an array of strings.
+struct Audience(Vec<String>);
+
+impl Form for Audience {
+    const EXPECTED: &'static str = "a string or an array of strings";
+
+    fn string(aud: String) -> Read<Self> {
+        Read::Ok(Audience(vec![aud]))
+    }
+
+    fn seq<'de, A: SeqAccess<'de>>(seq: A) -> Result<Read<Self>, A::Error> {
+        Ok(match Vec::<String>::seq(seq)? {
+            Read::Ok(aud) => Read::Ok(Audience(aud)),
+            Read::Null => Read::Null,
+            Read::Wrong(value) => Read::Wrong(value),
+        })
+    }
+}
+
+/// `fhirContext`: an array, whose entries are read one by one afterwards.
+struct ContextItems(Vec<Value>);
+
+impl Form for ContextItems {
+    const EXPECTED: &'static str = "an array of objects";
+
+    fn seq<'de, A: SeqAccess<'de>>(seq: A) -> Result<Read<Self>, A::Error> {
+        Vec::<Value>::deserialize(SeqAccessDeserializer::new(seq)).map(|v| Read::Ok(Self(v)))
+    }
+}
+
+/// Types the members read, keeping wrong-typed ones in `extra` with a finding.
 struct Reader {
-    map: Map<String, Value>,
-    wrong: Map<String, Value>,
+    extra: Map<String, Value>,
     findings: Findings,
 }
 
 impl Reader {
-    fn take(&mut self, key: &str) -> Option<Value> {
-        match self.map.remove(key) {
-            None | Some(Value::Null) => None,
-            Some(value) => Some(value),
-        }
+    /// The typed member; a wrong-typed one stays in `extra`, as sent, with a finding.
+    fn keep<T: Form>(&mut self, member: Member<T>, expected: &str) -> Option<T> {
+        member.checked().unwrap_or_else(|wrong| {
+            self.findings.error(
+                wrong.name,
+                format!(
+                    "{PREFIX} member '{}' has the wrong JSON type ({}; expected {expected}); \
+                     it was kept in extra",
+                    wrong.name,
+                    type_name(&wrong.value)
+                ),
+            );
+            self.extra.insert(wrong.name.to_owned(), wrong.value);
+            None
+        })
     }
 
-    fn park(&mut self, key: &str, value: Value, expected: &str) {
-        self.findings.error(
-            key,
-            format!(
-                "{PREFIX} member '{key}' has the wrong JSON type ({}; expected {expected}); it \
-                 was kept in extra",
-                type_name(&value)
-            ),
-        );
-        self.wrong.insert(key.to_owned(), value);
-    }
-
-    fn string(&mut self, key: &str) -> Option<String> {
-        match self.take(key)? {
-            Value::String(text) => Some(text),
-            other => {
-                self.park(key, other, "a string");
-                None
-            }
-        }
-    }
-
-    fn timestamp(&mut self, key: &str) -> Option<u64> {
-        let value = self.take(key)?;
-        match lenient_u64(&value) {
-            Ok(Int::Exact(n)) => Some(n),
-            Ok(Int::FromString(n) | Int::FromFloat(n)) => {
+    fn timestamp(&mut self, member: Member<Int>) -> Option<u64> {
+        let name = member.name();
+        match self.keep(member, "a non-negative integer (Unix seconds)")? {
+            Int::Exact(n) => Some(n),
+            Int::FromString(n) | Int::FromFloat(n) => {
                 self.findings.warning(
-                    key,
+                    name,
                     format!(
-                        "Token introspection: {key} is not an integer JSON number; read as {n}"
+                        "Token introspection: {name} is not an integer JSON number; read as {n}"
                     ),
                 );
                 Some(n)
             }
-            Err(_) => {
-                self.park(key, value, "a non-negative integer (Unix seconds)");
-                None
-            }
         }
     }
 
-    fn scope(&mut self) -> Option<String> {
-        match self.take("scope")? {
-            Value::String(text) => Some(text),
-            Value::Array(items) if items.iter().all(Value::is_string) => {
-                self.findings.warning(
-                    "scope",
-                    "Token introspection: scope was sent as a JSON array; expected a \
-                     space-separated string",
-                );
-                let parts: Vec<&str> = items.iter().filter_map(Value::as_str).collect();
-                Some(parts.join(" "))
-            }
-            other => {
-                self.park("scope", other, "a string");
-                None
-            }
+    fn scope(&mut self, member: Member<Scope>) -> Option<String> {
+        let scope = self.keep(member, "a string")?;
+        if scope.from_array {
+            self.findings.warning(
+                "scope",
+                "Token introspection: scope was sent as a JSON array; expected a \
+                 space-separated string",
+            );
         }
+        Some(scope.text)
     }
 
-    fn aud(&mut self) -> Vec<String> {
-        match self.take("aud") {
-            None => Vec::new(),
-            Some(Value::String(aud)) => vec![aud],
-            Some(Value::Array(items)) if items.iter().all(Value::is_string) => items
-                .into_iter()
-                .filter_map(|item| match item {
-                    Value::String(aud) => Some(aud),
-                    _ => None,
-                })
-                .collect(),
-            Some(other) => {
-                self.park("aud", other, "a string or an array of strings");
-                Vec::new()
-            }
-        }
-    }
-
-    fn fhir_context(&mut self) -> Vec<FhirContextItem> {
-        let Some(value) = self.take("fhirContext") else {
-            return Vec::new();
-        };
-        let Value::Array(items) = value else {
-            self.park("fhirContext", value, "an array of objects");
+    fn fhir_context(&mut self, member: Member<ContextItems>) -> Vec<FhirContextItem> {
+        let Some(ContextItems(items)) = self.keep(member, "an array of objects") else {
             return Vec::new();
         };
         let mut out = Vec::with_capacity(items.len());
@@ -486,107 +492,26 @@ impl Reader {
 /// assert!(request.headers()["authorization"].to_str().unwrap().starts_with("Basic "));
 /// # Ok::<(), safire_core::Error>(())
 /// ```
+#[derive(Debug)]
 pub struct IntrospectionFlow {
-    config: Arc<ClientConfig>,
-    token: SecretString,
-    hint: Option<TokenTypeHint>,
-    options: CallOptions,
-    metadata: Option<Arc<SmartMetadata>>,
-}
-
-impl fmt::Debug for IntrospectionFlow {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("IntrospectionFlow")
-            .field("token", &self.token)
-            .field("hint", &self.hint)
-            .field("options", &self.options)
-            .finish_non_exhaustive()
-    }
+    request: TokenHintRequest,
 }
 
 impl IntrospectionFlow {
-    /// Introspection of `token` for `config`'s server.
-    pub fn new(config: Arc<ClientConfig>, token: impl Into<SecretString>) -> Self {
-        Self {
-            config,
-            token: token.into(),
-            hint: None,
-            options: CallOptions::default(),
-            metadata: None,
-        }
-    }
-
-    /// Sends `token_type_hint`.
-    pub fn token_type_hint(mut self, hint: TokenTypeHint) -> Self {
-        self.hint = Some(hint);
-        self
-    }
-
-    /// Per-call overrides: credentials, a bearer token instead of them
-    /// ([`CallOptions::bearer_token`]), extra parameters.
-    pub fn with_options(mut self, options: CallOptions) -> Self {
-        self.options = options;
-        self
-    }
-
-    fn secrets(&self) -> Vec<&str> {
-        let mut secrets = credential_texts(&self.config, &self.options);
-        secrets.push(self.token.expose());
-        secrets
+    token_hint_methods! {
+        /// Introspection of `token` for `config`'s server.
+        new => Target::INTROSPECTION;
+        /// Per-call overrides: credentials, a bearer token instead of them
+        /// ([`CallOptions::bearer_token`](crate::CallOptions::bearer_token)), extra
+        /// parameters.
+        with_options;
     }
 }
 
 impl Flow for IntrospectionFlow {
     type Output = Introspection;
 
-    fn config(&self) -> Option<&ClientConfig> {
-        Some(&self.config)
-    }
-
-    fn endpoints(&self) -> &[ServerEndpoint] {
-        &[ServerEndpoint::Introspection]
-    }
-
-    fn preflight(&self) -> Result<(), Error> {
-        if self.token.is_blank() {
-            return Err(ConfigurationError::missing(["token"]).into());
-        }
-        resolve_auth(&self.config, &self.options, AuthRequirement::ClientOrBearer)?;
-        Ok(())
-    }
-
-    fn needs_metadata(&self) -> bool {
-        // A client assertion's `aud` is the token endpoint.
-        assertion_needs_token_endpoint(&self.config, &self.options, AuthRequirement::ClientOrBearer)
-    }
-
-    fn provide_metadata(&mut self, metadata: Arc<SmartMetadata>) {
-        self.metadata = Some(metadata);
-    }
-
-    fn start(&mut self, env: &mut Env<'_>) -> Result<Step<Introspection>, Error> {
-        self.preflight()?;
-        let auth = resolve_auth(&self.config, &self.options, AuthRequirement::ClientOrBearer)?;
-        let endpoint =
-            ServerEndpoint::Introspection.resolve(&self.config, self.metadata.as_deref())?;
-        let audience = assertion_audience(&auth, &self.config, self.metadata.as_deref())?;
-        let mut form = vec![("token", self.token.expose())];
-        if let Some(hint) = self.hint {
-            form.push(("token_type_hint", hint.as_str()));
-        }
-        let request = EndpointRequest {
-            config: &self.config,
-            options: &self.options,
-            auth: &auth,
-            endpoint: &endpoint,
-            assertion_audience: audience.as_deref(),
-            operation: Operation::Introspection,
-            reserved: RESERVED_PARAMS,
-            metadata: self.metadata.as_deref(),
-        }
-        .build(form, env)?;
-        Ok(Step::Send(request))
-    }
+    delegate_flow_to_request!();
 
     fn on_response(
         &mut self,
@@ -596,7 +521,7 @@ impl Flow for IntrospectionFlow {
         let result = parse_introspection_response(
             response.status().as_u16(),
             response.body(),
-            &self.secrets(),
+            &self.request.secrets(),
         );
         Ok(Step::Done(result?))
     }

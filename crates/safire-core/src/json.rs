@@ -86,27 +86,31 @@ pub(crate) fn string_array(value: &Value) -> Option<Vec<String>> {
         .collect()
 }
 
+/// Bodies that are not a usable JSON object, for every parser's "unusable body" test: empty,
+/// `null`, an array, a string, a number, a truncated object, an object followed by another,
+/// invalid UTF-8, and an array nested far past serde_json's recursion limit.
+#[cfg(test)]
+pub(crate) fn unusable_bodies() -> Vec<Vec<u8>> {
+    let scalars = [&b""[..], b"null", b"[]", b"\"x\"", b"42"];
+    let mut bodies: Vec<Vec<u8>> = scalars
+        .into_iter()
+        .chain([&b"{"[..], b"{} {}", b"\xff{}"])
+        .map(<[u8]>::to_vec)
+        .collect();
+    bodies.push("[".repeat(10_000).into_bytes());
+    bodies
+}
+
 /// Random JSON for the property tests: server-shaped objects with known field names, hostile
 /// scalars and nesting, deterministic per seed.
 #[cfg(test)]
 pub(crate) mod testgen {
     use serde_json::{Map, Number, Value};
 
-    const KEYS: [&str; 40] = [
-        "access_token",
-        "token_type",
-        "expires_in",
-        "scope",
-        "refresh_token",
-        "id_token",
-        "patient",
-        "encounter",
-        "fhirContext",
-        "need_patient_banner",
-        "smart_style_url",
-        "intent",
-        "tenant",
-        "authorization_details",
+    /// Member names beyond the token response's own (which come first, from its
+    /// declaration): stored-session names, errors, registration, discovery, `fhirContext`
+    /// items, unknown ones.
+    const OTHER_KEYS: [&str; 26] = [
         "expires_at",
         "findings",
         "extra",
@@ -134,6 +138,12 @@ pub(crate) mod testgen {
         "url",
         "x-vendor",
     ];
+    /// The member names objects are made of.
+    fn keys() -> Vec<&'static str> {
+        let token = crate::token_response::FIELDS.iter().map(|(name, _)| *name);
+        token.chain(OTHER_KEYS).collect()
+    }
+
     const STRINGS: [&str; 14] = [
         "",
         "  ",
@@ -194,7 +204,7 @@ pub(crate) mod testgen {
         pub(crate) fn object(&mut self, depth: usize) -> Map<String, Value> {
             let mut map = Map::new();
             for _ in 0..self.below(8) {
-                let key = self.pick(&KEYS).to_owned();
+                let key = self.pick(&keys()).to_owned();
                 let value = self.value(depth);
                 map.insert(key, value);
             }

@@ -383,6 +383,37 @@ impl Form for Vec<String> {
     }
 }
 
+/// A space-separated list such as `scope`: a string, or (a liberty) an array of strings,
+/// joined with spaces.
+pub(crate) struct Scope {
+    /// The list, space-separated.
+    pub(crate) text: String,
+    /// True when it was sent as an array.
+    pub(crate) from_array: bool,
+}
+
+impl Form for Scope {
+    const EXPECTED: &'static str = "a string";
+
+    fn string(text: String) -> Read<Self> {
+        Read::Ok(Scope {
+            text,
+            from_array: false,
+        })
+    }
+
+    fn seq<'de, A: SeqAccess<'de>>(seq: A) -> Result<Read<Self>, A::Error> {
+        Ok(match Vec::<String>::seq(seq)? {
+            Read::Ok(parts) => Read::Ok(Scope {
+                text: parts.join(" "),
+                from_array: true,
+            }),
+            Read::Null => Read::Null,
+            Read::Wrong(value) => Read::Wrong(value),
+        })
+    }
+}
+
 /// A JSON object, as sent.
 impl Form for Map<String, Value> {
     const EXPECTED: &'static str = "an object";

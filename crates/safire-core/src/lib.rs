@@ -120,6 +120,7 @@ mod session;
 mod session_type;
 mod store;
 mod token;
+mod token_hint;
 mod token_response;
 
 pub use assertion::{
@@ -146,7 +147,7 @@ pub use error::{
 pub use finding::{Finding, Severity};
 pub use flow::{Driver, Env, Flow, Limits, Step, run_async, run_blocking};
 pub use identity::{CodeExchangeFlow, DEFAULT_JWKS_LIFETIME, JwksCache, ServerKeysFlow};
-pub use introspection::{Introspection, IntrospectionFlow, TokenTypeHint};
+pub use introspection::{Introspection, IntrospectionFlow};
 pub use metadata::{AssociatedEndpoint, SmartMetadata};
 pub use oidc::{
     DEFAULT_CLOCK_SKEW, FhirUser, FhirUserError, IdTokenError, IdTokenValidation, JwksError,
@@ -170,7 +171,8 @@ pub use store::{
     AsyncSessionStore, Lease, SessionStore, StoreError, StoreErrorKind, StoreFuture, Versioned,
 };
 pub use token::{DEFAULT_BACKEND_SCOPES, Grant, TokenFlow};
-pub use token_response::{FhirContextItem, TokenFlowKind, TokenResponse};
+pub use token_hint::TokenTypeHint;
+pub use token_response::{FhirContextItem, GrantType, TokenResponse};
 
 /// What a transport (an HTTP client wrapped around the core) needs beyond the flows: the
 /// shared client builder, the discovery cache, and the checks a transport must apply to

@@ -162,14 +162,13 @@ mod tests {
 
     #[test]
     fn unusable_bodies_give_status_only() {
-        for body in [
-            &b""[..],
-            b"null",
-            b"[{\"error\":\"x\"}]",
+        let unusable = crate::json::unusable_bodies();
+        for body in unusable.iter().map(Vec::as_slice).chain([
+            &b"[{\"error\":\"x\"}]"[..],
             b"<html><h1>500 Internal Server Error</h1></html>",
             b"{\"error\":",
             b"\xff\xfe\xfd",
-        ] {
+        ]) {
             assert_eq!(
                 parse_oauth_error(500, body),
                 OAuthErrorFields {
@@ -178,8 +177,6 @@ mod tests {
                 }
             );
         }
-        let deep = "[".repeat(10_000);
-        assert_eq!(parse_oauth_error(500, deep.as_bytes()).error_code, None);
     }
 
     #[test]

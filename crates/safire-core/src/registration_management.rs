@@ -196,7 +196,24 @@ impl<T> RegistrationManagementFlow<T> {
         let (Some(uri), Some(token)) = (self.uri.as_deref(), self.token.as_ref()) else {
             return Err(ConfigurationError::missing(missing).into());
         };
-        self.config.check_endpoint("registration_client_uri", uri)?;
+        // The server handed out this URI (the registration response): a refusal is its fault.
+        if let Some(why) = self
+            .config
+            .refuse_server_endpoint("registration_client_uri", uri)
+        {
+            return Err(RegistrationError {
+                oauth: OAuthErrorFields::default(),
+                received_fields: Vec::new(),
+                detail: Some(
+                    format!(
+                        "the server's registration_client_uri {} cannot be used, {why}",
+                        crate::error::url_for_message(uri)
+                    )
+                    .into(),
+                ),
+            }
+            .into());
+        }
         if let Err(reason) = &self.body {
             return Err(ConfigurationError::invalid(
                 "client metadata",

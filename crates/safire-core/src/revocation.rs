@@ -1,29 +1,16 @@
 //! Token revocation (RFC 7009): an app logging out revokes its refresh token (which, at most
 //! servers, also ends the access tokens issued with it) or its access token.
 //!
-//! The request is authenticated like a token request (the shared [`EndpointRequest`]). Any
+//! The request is the token + hint part shared with introspection, authenticated like a
+//! token request (the shared [`EndpointRequest`](crate::endpoint::EndpointRequest)). Any
 //! 2xx is success whatever the body (RFC 7009 §2.2: an unknown or already invalid token is
 //! not an error); `unsupported_token_type` is a typed [`RevocationError`].
 
-use std::fmt;
-use std::sync::Arc;
-
-use crate::config::{CallOptions, ClientConfig};
-use crate::discovery::ServerEndpoint;
-use crate::endpoint::{
-    AuthRequirement, EndpointRequest, assertion_audience, assertion_needs_token_endpoint,
-    credential_texts, resolve_auth,
-};
-use crate::error::{ConfigurationError, Error, RevocationError};
+use crate::error::{Error, RevocationError};
 use crate::flow::{Env, Flow, Step};
-use crate::introspection::TokenTypeHint;
-use crate::metadata::SmartMetadata;
 use crate::oauth_error::parse_oauth_error_scrubbed;
-use crate::requests::{HttpResponse, Operation};
-use crate::secret::SecretString;
-
-/// Form parameters the revocation request sets; never accepted as extra parameters.
-const RESERVED_PARAMS: &[&str] = &["token", "token_type_hint"];
+use crate::requests::HttpResponse;
+use crate::token_hint::{Target, TokenHintRequest, delegate_flow_to_request, token_hint_methods};
 
 /// Parses the response to a revocation: any 2xx is success, whatever the body; otherwise a
 /// [`RevocationError`] whose kind is
@@ -69,108 +56,31 @@ pub fn parse_revocation_response(
 /// assert_eq!(request.body(), b"token=rt-1&token_type_hint=refresh_token&client_id=app");
 /// # Ok::<(), safire_core::Error>(())
 /// ```
+#[derive(Debug)]
 pub struct RevocationFlow {
-    config: Arc<ClientConfig>,
-    token: SecretString,
-    hint: Option<TokenTypeHint>,
-    options: CallOptions,
-    metadata: Option<Arc<SmartMetadata>>,
-}
-
-impl fmt::Debug for RevocationFlow {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RevocationFlow")
-            .field("token", &self.token)
-            .field("hint", &self.hint)
-            .field("options", &self.options)
-            .finish_non_exhaustive()
-    }
+    request: TokenHintRequest,
 }
 
 impl RevocationFlow {
-    /// Revocation of `token` at `config`'s server.
-    pub fn new(config: Arc<ClientConfig>, token: impl Into<SecretString>) -> Self {
-        Self {
-            config,
-            token: token.into(),
-            hint: None,
-            options: CallOptions::default(),
-            metadata: None,
-        }
-    }
-
-    /// Sends `token_type_hint`.
-    pub fn token_type_hint(mut self, hint: TokenTypeHint) -> Self {
-        self.hint = Some(hint);
-        self
-    }
-
-    /// Per-call overrides (credentials, extra parameters).
-    pub fn with_options(mut self, options: CallOptions) -> Self {
-        self.options = options;
-        self
+    token_hint_methods! {
+        /// Revocation of `token` at `config`'s server.
+        new => Target::REVOCATION;
+        /// Per-call overrides (credentials, extra parameters).
+        with_options;
     }
 }
 
 impl Flow for RevocationFlow {
     type Output = ();
 
-    fn config(&self) -> Option<&ClientConfig> {
-        Some(&self.config)
-    }
-
-    fn endpoints(&self) -> &[ServerEndpoint] {
-        &[ServerEndpoint::Revocation]
-    }
-
-    fn preflight(&self) -> Result<(), Error> {
-        if self.token.is_blank() {
-            return Err(ConfigurationError::missing(["token"]).into());
-        }
-        resolve_auth(&self.config, &self.options, AuthRequirement::Configured)?;
-        Ok(())
-    }
-
-    fn needs_metadata(&self) -> bool {
-        // A client assertion's `aud` is the token endpoint.
-        assertion_needs_token_endpoint(&self.config, &self.options, AuthRequirement::Configured)
-    }
-
-    fn provide_metadata(&mut self, metadata: Arc<SmartMetadata>) {
-        self.metadata = Some(metadata);
-    }
-
-    fn start(&mut self, env: &mut Env<'_>) -> Result<Step<()>, Error> {
-        self.preflight()?;
-        let auth = resolve_auth(&self.config, &self.options, AuthRequirement::Configured)?;
-        let endpoint =
-            ServerEndpoint::Revocation.resolve(&self.config, self.metadata.as_deref())?;
-        let audience = assertion_audience(&auth, &self.config, self.metadata.as_deref())?;
-        let mut form = vec![("token", self.token.expose())];
-        if let Some(hint) = self.hint {
-            form.push(("token_type_hint", hint.as_str()));
-        }
-        let request = EndpointRequest {
-            config: &self.config,
-            options: &self.options,
-            auth: &auth,
-            endpoint: &endpoint,
-            assertion_audience: audience.as_deref(),
-            operation: Operation::Revocation,
-            reserved: RESERVED_PARAMS,
-            metadata: self.metadata.as_deref(),
-        }
-        .build(form, env)?;
-        Ok(Step::Send(request))
-    }
+    delegate_flow_to_request!();
 
     fn on_response(
         &mut self,
         response: HttpResponse,
         _env: &mut Env<'_>,
     ) -> Result<Step<()>, Error> {
-        let mut secrets = credential_texts(&self.config, &self.options);
-        secrets.push(self.token.expose());
+        let secrets = self.request.secrets();
         parse_revocation_response(response.status().as_u16(), response.body(), &secrets)?;
         Ok(Step::Done(()))
     }

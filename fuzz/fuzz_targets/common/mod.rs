@@ -1,6 +1,7 @@
 //! Helpers shared by the fuzz targets (each target includes this file with `mod common;`).
 #![allow(dead_code)]
 
+use safire_core::OAuthErrorFields;
 use serde_json::{Map, Value};
 
 /// Splits an optional status line off the input: `"<digits>\n<body>"` gives the number
@@ -53,6 +54,45 @@ pub fn clean(text: &str) -> bool {
 pub fn bounded(text: &str) -> bool {
     let n = text.chars().count();
     n <= 300 || (n == 301 && text.ends_with('…'))
+}
+
+/// The server's texts an error keeps (`error`, `error_description`, `error_uri`) are bounded
+/// and free of control characters.
+pub fn assert_server_texts(oauth: &OAuthErrorFields) {
+    for text in [
+        &oauth.error_code,
+        &oauth.error_description,
+        &oauth.error_uri,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        assert!(bounded(text) && clean(text), "{text:?}");
+    }
+}
+
+/// What every endpoint error keeps, whatever the body: the status it came with (a non-2xx
+/// error names no fields), [`assert_server_texts`], and `received_fields` exactly the sorted,
+/// cleaned names of the body's members, never values. With `secrets` the names may be
+/// scrubbed, so only their presence is checked.
+pub fn check_endpoint_error(
+    oauth: &OAuthErrorFields,
+    received_fields: &[String],
+    status: u16,
+    body: &[u8],
+    secrets: &[&str],
+) {
+    assert_eq!(oauth.status, Some(status));
+    if !(200..300).contains(&status) {
+        assert!(received_fields.is_empty());
+    }
+    assert_server_texts(oauth);
+    if !received_fields.is_empty() {
+        let map = model_parse_object(body).expect("names without an object");
+        if secrets.is_empty() {
+            assert_names_only(received_fields, &map);
+        }
+    }
 }
 
 /// Parses bytes the way safire's `parse_object` does for the purposes of an oracle: a JSON

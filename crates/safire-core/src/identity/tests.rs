@@ -435,13 +435,14 @@ fn discover(
 #[test]
 fn issuer_metadata_replaces_a_missing_smart_configuration() {
     let base = || ClientConfig::builder("https://api.example/fhir");
+    let tenant = || base().authorization_server_issuer("https://login.example/tenant");
     let oauth = "https://login.example/.well-known/oauth-authorization-server/tenant";
     let openid = "https://login.example/tenant/.well-known/openid-configuration";
     let doc = |issuer: &str| json!({"issuer": issuer, "token_endpoint": "https://login.example/t", "jwks_uri": "https://login.example/k"});
 
     // RFC 8414 first (well-known segment before the issuer's path).
     let (found, asked) = discover(
-        base().authorization_server_issuer("https://login.example/tenant"),
+        tenant(),
         &[(oauth, 200, doc("https://login.example/tenant"))],
     );
     assert_eq!(
@@ -458,7 +459,7 @@ fn issuer_metadata_replaces_a_missing_smart_configuration() {
 
     // Then OpenID Connect (appended to the issuer).
     let (found, asked) = discover(
-        base().authorization_server_issuer("https://login.example/tenant"),
+        tenant(),
         &[(openid, 200, doc("https://login.example/tenant"))],
     );
     assert_eq!(
@@ -469,7 +470,7 @@ fn issuer_metadata_replaces_a_missing_smart_configuration() {
 
     // The issuer must be identical.
     let (found, _) = discover(
-        base().authorization_server_issuer("https://login.example/tenant"),
+        tenant(),
         &[(oauth, 200, doc("https://login.example/tenant/"))],
     );
     let err = found.unwrap_err().to_string();

@@ -1,10 +1,14 @@
 use super::*;
 use crate::assertion::PrivateKey;
 use crate::config::ClientAuth;
+use crate::config::{CallOptions, ClientConfig};
 use crate::flow::{Driver, Limits};
 use crate::random::SeededRandom;
 use crate::requests::HttpRequest;
+use crate::requests::Operation;
+use crate::token_hint::TokenTypeHint;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 const TOKEN: &str = "canary-introspected-token-51f0";
 

@@ -483,17 +483,8 @@ fn response_errors() {
     let err = SmartMetadata::from_response(DISCOVERY_URL, 500, b"<html>oops</html>").unwrap_err();
     assert_eq!(err.status, Some(500));
     assert_eq!(err.description, None);
-    let deep = "[".repeat(10_000);
-    for body in [
-        &b""[..],
-        b"null",
-        b"[]",
-        b"\"x\"",
-        b"{",
-        deep.as_bytes(),
-        b"\xff{}",
-    ] {
-        let err = SmartMetadata::from_response(DISCOVERY_URL, 200, body).unwrap_err();
+    for body in crate::json::unusable_bodies() {
+        let err = SmartMetadata::from_response(DISCOVERY_URL, 200, &body).unwrap_err();
         assert_eq!(
             err.description.as_deref(),
             Some("response is not a usable JSON object")

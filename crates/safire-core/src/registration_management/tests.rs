@@ -165,23 +165,34 @@ fn the_uri_and_token_are_checked_before_sending() {
             registered(Some(URI), Some("  ")),
             "Configuration missing: registration_access_token",
         ),
-        (
-            registered(Some("http://ehr.example/reg/c-1"), Some(RAT)),
-            "requires HTTPS for: registration_client_uri",
-        ),
-        (
-            registered(Some("https://user:pw@ehr.example/reg/c-1"), Some(RAT)),
-            "must not carry user credentials",
-        ),
-        (
-            registered(Some("not a uri"), Some(RAT)),
-            "invalid URIs: registration_client_uri",
-        ),
     ] {
         let (sent, result) = drive(RegistrationManagementFlow::read(config(), &client), vec![]);
         assert!(sent.is_empty());
         let err = result.unwrap_err();
         assert!(matches!(err, Error::Configuration(_)), "{err:?}");
+        assert_eq!(err.source_of_fault(), crate::ErrorSource::Caller);
+        assert!(err.to_string().contains(expected), "{err}");
+    }
+    // The server handed out the URI: a URI that cannot be used is its fault, not the caller's
+    // configuration, and the message names the URI without its credentials.
+    for (uri, expected) in [
+        (
+            "http://ehr.example/reg/c-1",
+            "registration_client_uri http://ehr.example/reg/c-1 cannot be used, which is not \
+             https",
+        ),
+        (
+            "https://user:pw@ehr.example/reg/c-1",
+            "which carries user credentials",
+        ),
+        ("not a uri", "which is not a usable URL"),
+    ] {
+        let client = registered(Some(uri), Some(RAT));
+        let (sent, result) = drive(RegistrationManagementFlow::read(config(), &client), vec![]);
+        assert!(sent.is_empty());
+        let err = result.unwrap_err();
+        assert!(matches!(err, Error::Registration(_)), "{err:?}");
+        assert_eq!(err.source_of_fault(), crate::ErrorSource::Server);
         assert!(err.to_string().contains(expected), "{err}");
         assert!(!err.to_string().contains("pw"), "{err}");
     }
@@ -226,42 +237,24 @@ fn the_token_and_secret_never_reach_an_error() {
         r#"{{"error":"invalid_token","error_description":"{RAT} / canary-client-secret-1 rejected"}}"#
     );
     let nameless = format!(r#"{{"{RAT}":1}}"#);
+    let read = |status: u16, body: &str| {
+        drive(
+            RegistrationManagementFlow::read(config(), &client()),
+            vec![json(status, body)],
+        )
+        .1
+        .map(|_| ())
+    };
+    let delete = drive(
+        RegistrationManagementFlow::delete(config(), &client()),
+        vec![json(400, &echo)],
+    )
+    .1;
     let flows: Vec<(Result<(), Error>, &str)> = vec![
-        (
-            drive(
-                RegistrationManagementFlow::read(config(), &client()),
-                vec![json(401, &echo)],
-            )
-            .1
-            .map(|_| ()),
-            "read 401",
-        ),
-        (
-            drive(
-                RegistrationManagementFlow::read(config(), &client()),
-                vec![json(200, &echo)],
-            )
-            .1
-            .map(|_| ()),
-            "read 200 error",
-        ),
-        (
-            drive(
-                RegistrationManagementFlow::read(config(), &client()),
-                vec![json(200, &nameless)],
-            )
-            .1
-            .map(|_| ()),
-            "read no client_id",
-        ),
-        (
-            drive(
-                RegistrationManagementFlow::delete(config(), &client()),
-                vec![json(400, &echo)],
-            )
-            .1,
-            "delete",
-        ),
+        (read(401, &echo), "read 401"),
+        (read(200, &echo), "read 200 error"),
+        (read(200, &nameless), "read no client_id"),
+        (delete, "delete"),
     ];
     for (result, what) in flows {
         let err = result.unwrap_err();

@@ -1,9 +1,13 @@
 use super::*;
 use crate::assertion::PrivateKey;
 use crate::config::ClientAuth;
+use crate::config::ClientConfig;
 use crate::error::RevocationErrorKind;
 use crate::introspection::tests::{assertion_claims, drive, form, json};
 use crate::random::SeededRandom;
+use crate::requests::Operation;
+use crate::token_hint::TokenTypeHint;
+use std::sync::Arc;
 
 const TOKEN: &str = "canary-revoked-token-c0de";
 

@@ -297,17 +297,24 @@ mod tests {
         )
     }
 
-    #[test]
-    fn failures_go_to_the_waiters_then_the_next_call_retries() {
+    /// A cell whose token is due at `now`: the first caller holds the renewal ticket, a
+    /// second waits for renewal `generation`.
+    fn renewing_with_a_waiter() -> (SessionCell, SystemTime, RenewTicket, u64) {
         let issued = SystemTime::now();
         let cell = SessionCell::new(session(10, issued), None, Duration::from_secs(60));
         let now = issued + Duration::from_secs(9);
         let Acquire::Renew(ticket) = cell.acquire(Need::Fresh(now)) else {
-            panic!()
+            panic!("a due token is renewed")
         };
         let Acquire::Wait(generation) = cell.acquire(Need::Fresh(now)) else {
-            panic!()
+            panic!("a second caller waits")
         };
+        (cell, now, ticket, generation)
+    }
+
+    #[test]
+    fn failures_go_to_the_waiters_then_the_next_call_retries() {
+        let (cell, now, ticket, generation) = renewing_with_a_waiter();
         let err = Error::Usage("boom");
         assert!(cell.finish(ticket, Err(err.clone())).is_err());
         assert_eq!(cell.wait_blocking(generation), Some(err));
@@ -317,15 +324,7 @@ mod tests {
 
     #[test]
     fn an_abandoned_ticket_lets_the_next_caller_renew() {
-        let issued = SystemTime::now();
-        let cell = SessionCell::new(session(10, issued), None, Duration::from_secs(60));
-        let now = issued + Duration::from_secs(9);
-        let Acquire::Renew(ticket) = cell.acquire(Need::Fresh(now)) else {
-            panic!()
-        };
-        let Acquire::Wait(generation) = cell.acquire(Need::Fresh(now)) else {
-            panic!()
-        };
+        let (cell, now, ticket, generation) = renewing_with_a_waiter();
         drop(ticket);
         assert_eq!(cell.wait_blocking(generation), None);
         assert!(matches!(cell.acquire(Need::Fresh(now)), Acquire::Renew(_)));

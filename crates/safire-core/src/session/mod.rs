@@ -123,8 +123,7 @@ pub struct Session {
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        serialize_with = "unix_seconds::serialize",
-        deserialize_with = "unix_seconds::deserialize"
+        with = "unix_seconds"
     )]
     pub expires_at: Option<SystemTime>,
     /// When the access token was issued (the whole second its response arrived), when its
@@ -132,8 +131,7 @@ pub struct Session {
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        serialize_with = "unix_seconds::serialize",
-        deserialize_with = "unix_seconds::deserialize"
+        with = "unix_seconds"
     )]
     pub issued_at: Option<SystemTime>,
     /// The refresh token, if one was granted.

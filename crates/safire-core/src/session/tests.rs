@@ -298,17 +298,17 @@ mod omitted_member_keeps_the_previous_value {
 
 #[test]
 fn an_initial_response_without_scope_means_the_requested_scope() {
-    let token = parse(
-        r#"{"access_token":"a","token_type":"bearer","expires_in":60}"#,
-        0,
-    );
-    let session = Session::from_token_response(
-        token,
-        "https://ehr.example/fhir",
-        "svc",
-        SessionKind::Backend,
-        &Scopes::parse("system/Patient.rs"),
-    );
+    // A backend session from `body`, which asked for system/Patient.rs.
+    let session_from = |body: &str| {
+        Session::from_token_response(
+            parse(body, 0),
+            "https://ehr.example/fhir",
+            "svc",
+            SessionKind::Backend,
+            &Scopes::parse("system/Patient.rs"),
+        )
+    };
+    let session = session_from(r#"{"access_token":"a","token_type":"bearer","expires_in":60}"#);
     assert_eq!(session.scopes.to_string(), "system/Patient.rs");
     assert!(
         session
@@ -317,17 +317,8 @@ fn an_initial_response_without_scope_means_the_requested_scope() {
             .any(|f| f.field.as_deref() == Some("scope"))
     );
     // A granted scope different from the requested one is reported, and kept as granted.
-    let token = parse(
-        r#"{"access_token":"a","scope":"system/Patient.r","expires_in":60}"#,
-        0,
-    );
-    let session = Session::from_token_response(
-        token,
-        "https://ehr.example/fhir",
-        "svc",
-        SessionKind::Backend,
-        &Scopes::parse("system/Patient.rs"),
-    );
+    let session =
+        session_from(r#"{"access_token":"a","scope":"system/Patient.r","expires_in":60}"#);
     assert_eq!(session.scopes.to_string(), "system/Patient.r");
     assert!(
         session

@@ -15,7 +15,7 @@ use crate::metadata::SmartMetadata;
 use crate::oauth_error::parse_oauth_error;
 use crate::requests::{self, HttpRequest, HttpResponse, Operation};
 use crate::secret::SecretString;
-use crate::token_response::{TokenFlowKind, TokenResponse};
+use crate::token_response::{GrantType, TokenResponse};
 
 /// Token request parameters that Safire sets and [`CallOptions::extra_param`] may not.
 const RESERVED_PARAMS: &[&str] = &[
@@ -44,11 +44,17 @@ pub enum Grant {
 }
 
 impl Grant {
-    fn kind(&self) -> TokenFlowKind {
+    /// The `grant_type` this grant sends.
+    ///
+    /// ```
+    /// use safire_core::{Grant, GrantType};
+    /// assert_eq!(Grant::ClientCredentials.grant_type(), GrantType::ClientCredentials);
+    /// ```
+    pub fn grant_type(&self) -> GrantType {
         match self {
-            Grant::AuthorizationCode(_) => TokenFlowKind::AppLaunch,
-            Grant::RefreshToken(_) => TokenFlowKind::Refresh,
-            Grant::ClientCredentials => TokenFlowKind::BackendServices,
+            Grant::AuthorizationCode(_) => GrantType::AuthorizationCode,
+            Grant::RefreshToken(_) => GrantType::RefreshToken,
+            Grant::ClientCredentials => GrantType::ClientCredentials,
         }
     }
 
@@ -209,18 +215,15 @@ impl TokenFlow {
     ) -> Result<HttpRequest, Error> {
         let scope = self.scopes().map(|s| s.join(" "));
         let mut form: Vec<(&str, &str)> = Vec::with_capacity(8);
+        form.push(("grant_type", self.grant.grant_type().as_str()));
         match &self.grant {
             Grant::AuthorizationCode(code) => {
-                form.push(("grant_type", "authorization_code"));
                 form.push(("code", code.code.expose()));
                 form.push(("redirect_uri", &code.redirect_uri));
                 form.push(("code_verifier", code.code_verifier.expose()));
             }
-            Grant::RefreshToken(token) => {
-                form.push(("grant_type", "refresh_token"));
-                form.push(("refresh_token", token.expose()));
-            }
-            Grant::ClientCredentials => form.push(("grant_type", "client_credentials")),
+            Grant::RefreshToken(token) => form.push(("refresh_token", token.expose())),
+            Grant::ClientCredentials => {}
         }
         if let Some(scope) = &scope {
             form.push(("scope", scope));
@@ -325,7 +328,7 @@ impl Flow for TokenFlow {
             }
             .into());
         }
-        let mut findings = token.compliance_findings(self.grant.kind());
+        let mut findings = token.compliance_findings(self.grant.grant_type());
         if token.scope.is_none()
             && let Some(requested) = self.requested_scope()
         {

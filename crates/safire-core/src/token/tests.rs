@@ -29,6 +29,29 @@ fn form(request: &HttpRequest) -> HashMap<String, String> {
         .collect()
 }
 
+/// Starts `flow` and answers its request with `status` and `body`: the request sent, and
+/// the token or error the flow made of the answer.
+fn exchange(
+    mut flow: TokenFlow,
+    status: u16,
+    body: &[u8],
+) -> (HttpRequest, Result<TokenResponse, Error>) {
+    let mut random = SeededRandom::new(1);
+    let mut env = Env::new(SystemTime::UNIX_EPOCH, &mut random);
+    let Step::Send(request) = flow.start(&mut env).unwrap() else {
+        panic!("a token flow always sends")
+    };
+    let response = http::Response::builder()
+        .status(status)
+        .body(body.to_vec())
+        .unwrap();
+    let result = flow.on_response(response, &mut env).map(|step| match step {
+        Step::Done(token) => token,
+        Step::Send(_) => panic!("one request"),
+    });
+    (request, result)
+}
+
 fn code() -> AuthorizationCode {
     AuthorizationCode::new("code-canary", "v".repeat(64), "https://app.example/cb")
 }
@@ -219,15 +242,10 @@ fn overrides_that_do_not_fit_the_auth_method_are_refused() {
 #[test]
 fn non_bearer_tokens_are_refused() {
     let config = Arc::new(builder().build().unwrap());
-    let mut flow = TokenFlow::refresh(config, "rt");
-    let mut random = SeededRandom::new(1);
-    let mut env = Env::new(SystemTime::UNIX_EPOCH, &mut random);
-    let _ = flow.start(&mut env).unwrap();
-    let response = http::Response::builder()
-        .status(200)
-        .body(br#"{"access_token":"at-canary","token_type":"DPoP","scope":"x"}"#.to_vec())
-        .unwrap();
-    let err = flow.on_response(response, &mut env).unwrap_err();
+    let body = br#"{"access_token":"at-canary","token_type":"DPoP","scope":"x"}"#;
+    let err = exchange(TokenFlow::refresh(config, "rt"), 200, body)
+        .1
+        .unwrap_err();
     assert!(
         err.to_string().contains("unsupported token_type 'DPoP'"),
         "{err}"
@@ -238,15 +256,10 @@ fn non_bearer_tokens_are_refused() {
 #[test]
 fn oauth_errors_become_token_errors() {
     let config = Arc::new(builder().build().unwrap());
-    let mut flow = TokenFlow::refresh(config, "rt");
-    let mut random = SeededRandom::new(1);
-    let mut env = Env::new(SystemTime::UNIX_EPOCH, &mut random);
-    let _ = flow.start(&mut env).unwrap();
-    let response = http::Response::builder()
-        .status(400)
-        .body(br#"{"error":"invalid_grant","error_description":"Refresh token expired"}"#.to_vec())
-        .unwrap();
-    let err = flow.on_response(response, &mut env).unwrap_err();
+    let body = br#"{"error":"invalid_grant","error_description":"Refresh token expired"}"#;
+    let err = exchange(TokenFlow::refresh(config, "rt"), 400, body)
+        .1
+        .unwrap_err();
     assert_eq!(err.status(), Some(400));
     assert_eq!(err.error_code(), Some("invalid_grant"));
     assert_eq!(
@@ -258,15 +271,10 @@ fn oauth_errors_become_token_errors() {
 /// The error a 401 `invalid_client` becomes for a client authenticating with `auth`.
 fn invalid_client_with(auth: ClientAuth, options: CallOptions) -> Error {
     let config = Arc::new(builder().client_auth(auth).build().unwrap());
-    let mut flow = TokenFlow::refresh(config, "rt").with_options(options);
-    let mut random = SeededRandom::new(1);
-    let mut env = Env::new(SystemTime::UNIX_EPOCH, &mut random);
-    let _ = flow.start(&mut env).unwrap();
-    let response = http::Response::builder()
-        .status(401)
-        .body(br#"{"error":"invalid_client"}"#.to_vec())
-        .unwrap();
-    flow.on_response(response, &mut env).unwrap_err()
+    let flow = TokenFlow::refresh(config, "rt").with_options(options);
+    exchange(flow, 401, br#"{"error":"invalid_client"}"#)
+        .1
+        .unwrap_err()
 }
 
 #[test]
@@ -336,24 +344,15 @@ fn backend_services_with_a_client_secret_is_supported_with_a_finding() {
             .build()
             .unwrap(),
     );
-    let mut flow = TokenFlow::backend_services(config);
-    let mut random = SeededRandom::new(1);
-    let mut env = Env::new(SystemTime::UNIX_EPOCH, &mut random);
-    let Step::Send(request) = flow.start(&mut env).unwrap() else {
-        panic!("a token request")
-    };
+    let body =
+        br#"{"access_token":"at","token_type":"Bearer","expires_in":300,"scope":"system/*.rs"}"#;
+    let (request, token) = exchange(TokenFlow::backend_services(config), 200, body);
     let f = form(&request);
     assert_eq!(f["grant_type"], "client_credentials");
     assert_eq!(f["client_secret"], "system-secret");
     assert_eq!(f["client_id"], "my-app");
     assert!(!f.contains_key("client_assertion"));
-    let response = http::Response::builder()
-        .status(200)
-        .body(br#"{"access_token":"at","token_type":"Bearer","expires_in":300,"scope":"system/*.rs"}"#.to_vec())
-        .unwrap();
-    let Step::Done(token) = flow.on_response(response, &mut env).unwrap() else {
-        panic!()
-    };
+    let token = token.unwrap();
     assert!(
         token
             .findings
@@ -369,17 +368,10 @@ fn an_absent_scope_means_the_requested_scope_with_a_finding() {
     let config = Arc::new(builder().build().unwrap());
     let mut code = code();
     code.requested_scopes = vec!["openid".into(), "patient/*.rs".into()];
-    let mut flow = TokenFlow::authorization_code(config, code);
-    let mut random = SeededRandom::new(1);
-    let mut env = Env::new(SystemTime::UNIX_EPOCH, &mut random);
-    let _ = flow.start(&mut env).unwrap();
-    let response = http::Response::builder()
-        .status(200)
-        .body(br#"{"access_token":"at","token_type":"Bearer","expires_in":300}"#.to_vec())
+    let body = br#"{"access_token":"at","token_type":"Bearer","expires_in":300}"#;
+    let token = exchange(TokenFlow::authorization_code(config, code), 200, body)
+        .1
         .unwrap();
-    let Step::Done(token) = flow.on_response(response, &mut env).unwrap() else {
-        panic!()
-    };
     assert_eq!(token.scope.as_deref(), Some("openid patient/*.rs"));
     assert!(
         token

@@ -1,3 +1,4 @@
+use super::read::ItemMembers;
 use super::*;
 use crate::finding::Severity;
 use serde_json::json;
@@ -74,9 +75,9 @@ fn ehr_launch_with_full_context() {
         t.expires_at,
         Some(UNIX_EPOCH + Duration::from_secs(1_700_000_000 + 3600))
     );
-    assert_eq!(t.compliance_findings(TokenFlowKind::AppLaunch), []);
-    assert_eq!(t.compliance_findings(TokenFlowKind::Refresh), []);
-    assert_eq!(t.compliance_findings(TokenFlowKind::BackendServices), []);
+    assert_eq!(t.compliance_findings(GrantType::AuthorizationCode), []);
+    assert_eq!(t.compliance_findings(GrantType::RefreshToken), []);
+    assert_eq!(t.compliance_findings(GrantType::ClientCredentials), []);
     round_trip(&t);
 }
 
@@ -159,7 +160,7 @@ fn numeric_ids_and_a_blank_token_type() {
         t.findings.iter().all(|f| !f.message.contains("123")),
         "a finding never repeats the id"
     );
-    let compliance = t.compliance_findings(TokenFlowKind::AppLaunch);
+    let compliance = t.compliance_findings(GrantType::AuthorizationCode);
     assert!(
         compliance
             .iter()
@@ -239,17 +240,15 @@ fn oauth_errors_whatever_the_status() {
 fn unusable_bodies() {
     let deep = format!("{{\"a\":{}", "[".repeat(10_000));
     let closed = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
-    for body in [
-        &b""[..],
-        b"null",
-        b"[]",
-        b"\"access_token\"",
+    let unusable = crate::json::unusable_bodies();
+    for body in unusable.iter().map(Vec::as_slice).chain([
+        &b"\"access_token\""[..],
         b"access_token=x&token_type=bearer",
         b"\xff\xfe{",
         b"{\"access_token\":\"a\",\"expires_in\":1e999}",
         deep.as_bytes(),
         closed.as_bytes(),
-    ] {
+    ]) {
         let err = parse_err(200, body);
         assert_eq!(err.detail.as_deref(), Some("response is not a JSON object"));
         assert_eq!(
@@ -278,10 +277,10 @@ fn leniency_is_noted() {
     assert!(t.expires_at.is_some());
     round_trip(&t);
 
-    let app = t.compliance_findings(TokenFlowKind::AppLaunch);
+    let app = t.compliance_findings(GrantType::AuthorizationCode);
     assert_eq!(app.len(), 3, "{app:?}");
     assert!(app.iter().all(|f| f.severity == Severity::Warning));
-    let backend = t.compliance_findings(TokenFlowKind::BackendServices);
+    let backend = t.compliance_findings(GrantType::ClientCredentials);
     assert_eq!(
         backend.len(),
         2,
@@ -346,7 +345,7 @@ fn wrong_types_become_findings_not_failures() {
         ]
     );
     // Wrong-typed scope/token_type are not reported a second time as missing.
-    let c = t.compliance_findings(TokenFlowKind::AppLaunch);
+    let c = t.compliance_findings(GrantType::AuthorizationCode);
     assert_eq!(c.len(), t.findings.len());
     round_trip(&t);
 
@@ -366,7 +365,7 @@ fn compliance_rules_per_flow() {
             .collect()
     };
     assert_eq!(
-        msgs(r#"{"access_token":"a"}"#, TokenFlowKind::AppLaunch),
+        msgs(r#"{"access_token":"a"}"#, GrantType::AuthorizationCode),
         [
             "SMART token response non-compliance: required field 'scope' is missing",
             "SMART token response non-compliance: required field 'token_type' is missing",
@@ -375,7 +374,7 @@ fn compliance_rules_per_flow() {
     assert_eq!(
         msgs(
             r#"{"access_token":"a","token_type":"Bearer"}"#,
-            TokenFlowKind::BackendServices
+            GrantType::ClientCredentials
         ),
         [
             "SMART token response non-compliance: required field 'scope' is missing",
@@ -385,7 +384,7 @@ fn compliance_rules_per_flow() {
     assert_eq!(
         msgs(
             r#"{"access_token":"a","token_type":"DPoP","scope":"s","expires_in":1}"#,
-            TokenFlowKind::AppLaunch
+            GrantType::AuthorizationCode
         ),
         [
             r#"SMART token response non-compliance: token_type is "DPoP"; expected 'Bearer' (SMART App Launch spec)"#
@@ -394,7 +393,7 @@ fn compliance_rules_per_flow() {
     assert_eq!(
         msgs(
             r#"{"access_token":"a","token_type":"mac","scope":"s","expires_in":1}"#,
-            TokenFlowKind::BackendServices
+            GrantType::ClientCredentials
         ),
         [
             r#"SMART token response non-compliance: token_type is "mac"; expected 'bearer' (SMART App Launch Backend Services)"#
@@ -403,22 +402,22 @@ fn compliance_rules_per_flow() {
     assert_eq!(
         msgs(
             r#"{"access_token":"a","token_type":" ","scope":"s"}"#,
-            TokenFlowKind::Refresh
+            GrantType::RefreshToken
         ),
         ["SMART token response non-compliance: required field 'token_type' is missing"]
     );
     let upper = parse(r#"{"access_token":"a","token_type":"BEARER","scope":"s","expires_in":1}"#);
-    for flow in [TokenFlowKind::AppLaunch, TokenFlowKind::BackendServices] {
+    for flow in [GrantType::AuthorizationCode, GrantType::ClientCredentials] {
         let f = upper.compliance_findings(flow);
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].severity, Severity::Warning);
     }
     let bearer =
         r#"{"access_token":"a","token_type":"Bearer","scope":"system/*.rs","expires_in":300}"#;
-    assert!(msgs(bearer, TokenFlowKind::BackendServices).is_empty());
-    assert!(msgs(bearer, TokenFlowKind::AppLaunch).is_empty());
+    assert!(msgs(bearer, GrantType::ClientCredentials).is_empty());
+    assert!(msgs(bearer, GrantType::AuthorizationCode).is_empty());
     let blank_scope = r#"{"access_token":"a","token_type":"Bearer","scope":"  "}"#;
-    assert_eq!(msgs(blank_scope, TokenFlowKind::AppLaunch).len(), 1);
+    assert_eq!(msgs(blank_scope, GrantType::AuthorizationCode).len(), 1);
 }
 
 #[test]
@@ -488,7 +487,7 @@ fn property_no_panic_and_serde_round_trip() {
                 parsed += 1;
                 round_trip(&t);
                 assert!(!format!("{t:?}").contains(t.access_token.expose()));
-                for flow in [TokenFlowKind::AppLaunch, TokenFlowKind::BackendServices] {
+                for flow in [GrantType::AuthorizationCode, GrantType::ClientCredentials] {
                     assert!(t.compliance_findings(flow).len() <= crate::finding::MAX_FINDINGS + 1);
                 }
                 let _ = t.is_expired(received, Duration::MAX);
