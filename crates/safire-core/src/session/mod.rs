@@ -35,10 +35,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::SessionError;
 use crate::finding::Finding;
+use crate::launch_context::LaunchContext;
 use crate::redirect::BearerPolicy;
 use crate::scope::Scopes;
 use crate::secret::SecretString;
-use crate::token_response::{FhirContextItem, TokenResponse, unix_seconds};
+use crate::token_response::{TokenResponse, unix_seconds};
 
 pub use flow::SessionFlow;
 pub use memory::MemoryStore;
@@ -140,27 +141,10 @@ pub struct Session {
     /// The granted scopes.
     #[serde(default)]
     pub scopes: Scopes,
-    /// Launch context: the patient in context (a FHIR id).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub patient: Option<String>,
-    /// Launch context: the encounter in context (a FHIR id).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub encounter: Option<String>,
-    /// Launch context: further resources in context (`fhirContext`).
-    #[serde(default, rename = "fhirContext", skip_serializing_if = "Vec::is_empty")]
-    pub fhir_context: Vec<FhirContextItem>,
-    /// Whether the app should show a patient banner.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub need_patient_banner: Option<bool>,
-    /// URL of the EHR's style sheet.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub smart_style_url: Option<String>,
-    /// Launch intent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub intent: Option<String>,
-    /// Tenant identifier.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tenant: Option<String>,
+    /// The launch context, flattened: its members (`patient`, `fhirContext`, …) are the
+    /// session's own in the serialized form.
+    #[serde(flatten)]
+    pub launch: LaunchContext,
     /// The OpenID Connect ID token (as received; verify it with
     /// [`verify_id_token`](crate::verify_id_token)).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -187,12 +171,7 @@ impl fmt::Debug for Session {
             .field("issued_at", &self.issued_at)
             .field("refresh_token", &self.refresh_token)
             .field("scopes", &self.scopes.to_string())
-            .field("patient", &present(self.patient.is_some()))
-            .field("encounter", &present(self.encounter.is_some()))
-            .field("fhir_context", &self.fhir_context.len())
-            .field("need_patient_banner", &self.need_patient_banner)
-            .field("intent", &self.intent)
-            .field("tenant", &self.tenant)
+            .field("launch", &self.launch)
             .field("id_token", &self.id_token)
             .field("fhir_user", &present(self.fhir_user.is_some()))
             .field("findings", &self.findings.len())
@@ -260,13 +239,7 @@ impl Session {
             expires_at: token.expires_at,
             refresh_token: token.refresh_token,
             scopes,
-            patient: token.patient,
-            encounter: token.encounter,
-            fhir_context: token.fhir_context,
-            need_patient_banner: token.need_patient_banner,
-            smart_style_url: token.smart_style_url,
-            intent: token.intent,
-            tenant: token.tenant,
+            launch: token.launch,
             fhir_user: verified_fhir_user(&token.identity),
             id_token: token.id_token,
             findings,
@@ -373,7 +346,7 @@ impl Session {
     /// let merged = session.merge_refresh(refresh, None);
     /// assert_eq!(merged.access_token.expose(), "a2");
     /// assert_eq!(merged.refresh_token.as_ref().map(|t| t.expose()), Some("r1"));
-    /// assert_eq!(merged.patient.as_deref(), Some("p1"));
+    /// assert_eq!(merged.launch.patient.as_deref(), Some("p1"));
     /// assert_eq!(merged.scopes.to_string(), "openid patient/*.rs");
     /// assert!(merged.findings.iter().any(|f| f.field.as_deref() == Some("scope")));
     /// # Ok::<(), safire_core::TokenError>(())
@@ -406,17 +379,7 @@ impl Session {
             expires_at: token.expires_at,
             refresh_token: token.refresh_token.or(previous.refresh_token),
             scopes,
-            patient: token.patient.or(previous.patient),
-            encounter: token.encounter.or(previous.encounter),
-            fhir_context: if token.fhir_context.is_empty() {
-                previous.fhir_context
-            } else {
-                token.fhir_context
-            },
-            need_patient_banner: token.need_patient_banner.or(previous.need_patient_banner),
-            smart_style_url: token.smart_style_url.or(previous.smart_style_url),
-            intent: token.intent.or(previous.intent),
-            tenant: token.tenant.or(previous.tenant),
+            launch: token.launch.or(previous.launch),
             fhir_user: verified_fhir_user(&token.identity).or(previous.fhir_user),
             id_token: token.id_token.or(previous.id_token),
             findings,
