@@ -1,7 +1,7 @@
 //! Sessions: one user launch or one backend client, kept valid.
 //!
 //! A [`Session`] is a plain, serializable value: the access token and its **absolute** expiry,
-//! the refresh token, the granted [`Scopes`], the launch context, the `id_token`, and the FHIR
+//! the refresh token, the granted [`Scopes`], the [`LaunchContext`], the `id_token`, and the FHIR
 //! server and client it belongs to. Applications keep it in their own session store or
 //! database; the transports' session types (`safire_ureq::SmartSession`,
 //! `safire_hyper::SmartSession`) keep it valid.
@@ -17,8 +17,9 @@
 //! The new access token, its type and its expiry always replace the old ones (an expiry the
 //! server did not send is unknown, not the old one). For every other member the new value
 //! wins when the response has it, and the previous one is kept when the response omits it:
-//! `refresh_token` (servers that do not rotate omit it), `scope`, `patient`, `encounter`,
-//! `fhirContext`, `need_patient_banner`, `smart_style_url`, `intent`, `tenant` and `id_token`.
+//! `refresh_token` (servers that do not rotate omit it), `scope`, `id_token`, and each member
+//! of the [`LaunchContext`] (`patient`, `encounter`, `fhirContext`, `need_patient_banner`,
+//! `smart_style_url`, `intent`, `tenant`).
 //!
 //! A response without `scope` means the requested scope (RFC 6749 §5.1): for a refresh that
 //! did not narrow the scope that is the scope granted before (RFC 6749 §6). Either way the
