@@ -331,7 +331,7 @@ pub fn standalone_launch_end_to_end<C: TestClient>() {
         token.refresh_token.as_ref().map(SecretString::expose),
         Some("rt-launch-1")
     );
-    assert_eq!(token.patient.as_deref(), Some("pat-123"));
+    assert_eq!(token.launch.patient.as_deref(), Some("pat-123"));
     assert_eq!(token.expires_in, Some(3600));
 
     assert_eq!(server.requests_to(DISCOVERY).len(), 1, "discovered once");

@@ -68,14 +68,14 @@ pub fn introspection_end_to_end<C: TestClient>() {
         .unwrap();
     assert!(active.active);
     assert!(active.is_active_at(std::time::SystemTime::now()));
-    assert_eq!(active.patient.as_deref(), Some("pat-123"));
+    assert_eq!(active.launch.patient.as_deref(), Some("pat-123"));
     assert_eq!(active.fhir_user.as_deref(), Some("Practitioner/p1"));
     assert_eq!(active.aud, ["https://ehr.example/fhir"]);
     assert_eq!(
         active.scopes().collect::<Vec<_>>(),
         ["launch/patient", "patient/*.rs"]
     );
-    assert_eq!(active.fhir_context.len(), 1);
+    assert_eq!(active.launch.fhir_context.len(), 1);
     assert_eq!(active.extra["vendor_flag"], 1);
     assert!(active.findings.is_empty(), "{:?}", active.findings);
 

@@ -199,7 +199,7 @@ pub fn session_64_callers_at_expiry_send_one_token_request<C: SessionClient>() {
     assert_eq!(posts[0].form()["refresh_token"], "rt-1");
     // The merged session kept what the refresh omitted.
     let current = client.current(&session);
-    assert_eq!(current.patient.as_deref(), Some("pat-123"));
+    assert_eq!(current.launch.patient.as_deref(), Some("pat-123"));
     assert_eq!(current.refresh_token.unwrap().expose(), "rt-2");
 }
 
@@ -289,7 +289,7 @@ pub fn session_rotation_across_three_refreshes_is_persisted_through_the_hook<C: 
     // The persisted value (as an app would store it) restores a working session.
     let restored: Session =
         serde_json::from_str(&serde_json::to_string(stored.last().unwrap()).unwrap()).unwrap();
-    assert_eq!(restored.patient.as_deref(), Some("pat-123"));
+    assert_eq!(restored.launch.patient.as_deref(), Some("pat-123"));
     let resumed = client.build_session(SessionSpec::new(restored)).unwrap();
     assert_eq!(client.access_token(&resumed).unwrap().expose(), "at-5");
     // The first session still holds rt-4, now rotated away: re-authorization required.

@@ -126,20 +126,20 @@ pub fn token(token: &TokenResponse, show_secrets: bool) -> String {
     };
     line(&mut out, "expires", &expiry);
     for (label, value) in [
-        ("patient", &token.patient),
-        ("encounter", &token.encounter),
-        ("smart_style_url", &token.smart_style_url),
-        ("intent", &token.intent),
-        ("tenant", &token.tenant),
+        ("patient", &token.launch.patient),
+        ("encounter", &token.launch.encounter),
+        ("smart_style_url", &token.launch.smart_style_url),
+        ("intent", &token.launch.intent),
+        ("tenant", &token.launch.tenant),
     ] {
         if let Some(value) = value {
             line(&mut out, label, value);
         }
     }
-    if let Some(banner) = token.need_patient_banner {
+    if let Some(banner) = token.launch.need_patient_banner {
         line(&mut out, "need_patient_banner", &banner.to_string());
     }
-    for item in &token.fhir_context {
+    for item in &token.launch.fhir_context {
         let target = item
             .reference
             .as_deref()
@@ -233,7 +233,7 @@ pub fn introspection(answer: &Introspection, now: SystemTime) -> String {
         line(&mut out, "exp", &expiry);
         for (label, value) in [
             ("sub", &answer.sub),
-            ("patient", &answer.patient),
+            ("patient", &answer.launch.patient),
             ("fhirUser", &answer.fhir_user),
         ] {
             if let Some(value) = value {

@@ -19,7 +19,8 @@ use crate::error::{Error, IntrospectionError, OAuthErrorFields};
 use crate::finding::{Finding, Findings};
 use crate::flow::{Env, Flow, Step};
 use crate::json::{from_body, type_name};
-use crate::lenient::{self, Form, Int, Member, Read, Scope};
+use crate::launch_context::{FhirContextItem, LaunchContext};
+use crate::lenient::{self, Flag, Form, Int, Member, Read, Scope};
 use crate::oauth_error::{
     field_names_scrubbed, has_error_member, oauth_error_from_object_scrubbed,
     parse_oauth_error_scrubbed, scrub,
@@ -27,7 +28,6 @@ use crate::oauth_error::{
 use crate::requests::HttpResponse;
 use crate::secret::REDACTED;
 use crate::token_hint::{Target, TokenHintRequest, delegate_flow_to_request, token_hint_methods};
-use crate::token_response::FhirContextItem;
 
 const PREFIX: &str = "Token introspection non-compliance:";
 
@@ -44,7 +44,7 @@ const PREFIX: &str = "Token introspection non-compliance:";
 ///   "patient":"pat-1","fhirUser":"Practitioner/p1","aud":["https://ehr.example/fhir"]}"#;
 /// let token = Introspection::parse(200, body)?;
 /// assert!(token.active);
-/// assert_eq!(token.patient.as_deref(), Some("pat-1"));
+/// assert_eq!(token.launch.patient.as_deref(), Some("pat-1"));
 /// assert_eq!(token.aud, ["https://ehr.example/fhir"]);
 /// assert!(!format!("{token:?}").contains("pat-1"));
 /// let inactive = Introspection::parse(200, br#"{"active":false}"#)?;
@@ -72,14 +72,12 @@ pub struct Introspection {
     pub iss: Option<String>,
     /// `token_type`, e.g. `Bearer`.
     pub token_type: Option<String>,
-    /// Launch context: the patient in context (redacted in `Debug`).
-    pub patient: Option<String>,
-    /// Launch context: the encounter in context (redacted in `Debug`).
-    pub encounter: Option<String>,
+    /// The token's launch context (SMART 2.2: the context parameters its token response
+    /// carried). `Debug` shows whether a patient or encounter is in context and how many
+    /// `fhirContext` entries there are, none of their identifiers.
+    pub launch: LaunchContext,
     /// `fhirUser`: the user's FHIR resource URL (redacted in `Debug`).
     pub fhir_user: Option<String>,
-    /// Launch context: further resources (`fhirContext`).
-    pub fhir_context: Vec<FhirContextItem>,
     /// Every other member, plus known members of the wrong JSON type, as sent.
     pub extra: Map<String, Value>,
     /// Liberties taken while parsing.
@@ -99,10 +97,8 @@ impl fmt::Debug for Introspection {
             .field("aud", &self.aud)
             .field("iss", &self.iss)
             .field("token_type", &self.token_type)
-            .field("patient", &redacted(&self.patient))
-            .field("encounter", &redacted(&self.encounter))
+            .field("launch", &self.launch.debug_counting_items())
             .field("fhir_user", &redacted(&self.fhir_user))
-            .field("fhir_context_items", &self.fhir_context.len())
             .field("extra", &self.extra.keys().collect::<Vec<_>>())
             .field("findings", &self.findings)
             .finish()
@@ -193,13 +189,19 @@ pub fn parse_introspection_response(
     }
     let mut findings = Findings::default();
     let active = match members.active.value() {
-        Some(Active::Bool(active)) => *active,
-        Some(Active::Text(active)) => {
+        Some(Flag {
+            value,
+            from_string: false,
+        }) => *value,
+        Some(Flag {
+            value,
+            from_string: true,
+        }) => {
             findings.warning(
                 "active",
                 "Token introspection: active was sent as a string; expected a JSON boolean",
             );
-            *active
+            *value
         }
         None => {
             let detail = if members.active.is_missing() {
@@ -232,10 +234,16 @@ pub fn parse_introspection_response(
     let aud = r.keep(m.aud, "a string or an array of strings");
     let iss = r.keep(m.iss, "a string");
     let token_type = r.keep(m.token_type, "a string");
-    let patient = r.keep(m.patient, "a string");
-    let encounter = r.keep(m.encounter, "a string");
+    let launch = LaunchContext {
+        patient: r.keep(m.patient, "a string"),
+        encounter: r.keep(m.encounter, "a string"),
+        fhir_context: r.fhir_context(m.fhir_context),
+        need_patient_banner: r.need_patient_banner(m.need_patient_banner),
+        smart_style_url: r.keep(m.smart_style_url, "a string"),
+        intent: r.keep(m.intent, "a string"),
+        tenant: r.keep(m.tenant, "a string"),
+    };
     let fhir_user = r.keep(m.fhir_user, "a string");
-    let fhir_context = r.fhir_context(m.fhir_context);
     let mut introspection = Introspection {
         active,
         scope,
@@ -246,10 +254,8 @@ pub fn parse_introspection_response(
         aud: aud.map(|Audience(aud)| aud).unwrap_or_default(),
         iss,
         token_type,
-        patient,
-        encounter,
+        launch,
         fhir_user,
-        fhir_context,
         extra: r.extra,
         findings: r.findings.into_vec(),
     };
@@ -268,6 +274,7 @@ fn redact_echoes(introspection: &mut Introspection, secrets: &[&str]) {
         iss,
         token_type,
         aud,
+        launch,
         ..
     } = introspection;
     for (name, value) in [
@@ -275,6 +282,9 @@ fn redact_echoes(introspection: &mut Introspection, secrets: &[&str]) {
         ("client_id", client_id),
         ("iss", iss),
         ("token_type", token_type),
+        ("smart_style_url", &mut launch.smart_style_url),
+        ("intent", &mut launch.intent),
+        ("tenant", &mut launch.tenant),
     ] {
         if let Some(text) = value.as_mut().filter(|text| leaks(text)) {
             *text = scrub(text, secrets);
@@ -304,7 +314,7 @@ fn redact_echoes(introspection: &mut Introspection, secrets: &[&str]) {
 lenient::document! {
     /// The members of an introspection response, as read (see [`lenient`]).
     struct Members {
-        active: Active,
+        active: Flag,
         scope: Scope,
         client_id: String,
         exp: Int,
@@ -317,30 +327,10 @@ lenient::document! {
         encounter: String,
         fhir_user: String = "fhirUser",
         fhir_context: ContextItems = "fhirContext",
-    }
-}
-
-/// `active`: a boolean, or (a liberty) the string `"true"` or `"false"`.
-enum Active {
-    Bool(bool),
-    Text(bool),
-}
-
-impl Form for Active {
-    const EXPECTED: &'static str = "a boolean";
-
-    fn string(s: String) -> Read<Self> {
-        match s.as_str() {
-            "true" | "false" => Read::Ok(Active::Text(s == "true")),
-            _ => Read::Wrong(Value::String(s)),
-        }
-    }
-
-    fn scalar(value: Value) -> Read<Self> {
-        match value {
-            Value::Bool(active) => Read::Ok(Active::Bool(active)),
-            other => Read::Wrong(other),
-        }
+        need_patient_banner: Flag,
+        smart_style_url: String,
+        intent: String,
+        tenant: String,
     }
 }
 
@@ -424,6 +414,18 @@ impl Reader {
             );
         }
         Some(scope.text)
+    }
+
+    fn need_patient_banner(&mut self, member: Member<Flag>) -> Option<bool> {
+        let flag = self.keep(member, Flag::EXPECTED)?;
+        if flag.from_string {
+            self.findings.warning(
+                "need_patient_banner",
+                "Token introspection: need_patient_banner was sent as a string; expected a JSON \
+                 boolean",
+            );
+        }
+        Some(flag.value)
     }
 
     fn fhir_context(&mut self, member: Member<ContextItems>) -> Vec<FhirContextItem> {

@@ -414,6 +414,39 @@ impl Form for Scope {
     }
 }
 
+/// A boolean (`active`, `need_patient_banner`), or (a liberty) the string `"true"` or
+/// `"false"`.
+pub(crate) struct Flag {
+    /// The boolean.
+    pub(crate) value: bool,
+    /// True when it was sent as a string.
+    pub(crate) from_string: bool,
+}
+
+impl Form for Flag {
+    const EXPECTED: &'static str = "a boolean";
+
+    fn string(s: String) -> Read<Self> {
+        match s.as_str() {
+            "true" | "false" => Read::Ok(Flag {
+                value: s == "true",
+                from_string: true,
+            }),
+            _ => Read::Wrong(Value::String(s)),
+        }
+    }
+
+    fn scalar(value: Value) -> Read<Self> {
+        match value {
+            Value::Bool(value) => Read::Ok(Flag {
+                value,
+                from_string: false,
+            }),
+            other => Read::Wrong(other),
+        }
+    }
+}
+
 /// A JSON object, as sent.
 impl Form for Map<String, Value> {
     const EXPECTED: &'static str = "an object";

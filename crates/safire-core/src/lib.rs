@@ -66,7 +66,7 @@
 //! // 5. Verify the callback and exchange the code.
 //! let exchange = flows.exchange_code(pending, &callback, CallOptions::new())?;
 //! let token = run_blocking(exchange, &limits, &mut OsRandom, SystemTime::now, &mut send)?;
-//! assert_eq!(token.patient.as_deref(), Some("123"));
+//! assert_eq!(token.launch.patient.as_deref(), Some("123"));
 //! assert_eq!(format!("{:?}", token.access_token), "[REDACTED]");
 //! # Ok::<(), safire_core::Error>(())
 //! ```
@@ -100,6 +100,7 @@ mod flow;
 mod identity;
 mod introspection;
 mod json;
+mod launch_context;
 mod lenient;
 mod metadata;
 mod oauth_error;
@@ -148,6 +149,7 @@ pub use finding::{Finding, Severity};
 pub use flow::{Driver, Env, Flow, Limits, Step, run_async, run_blocking};
 pub use identity::{CodeExchangeFlow, DEFAULT_JWKS_LIFETIME, JwksCache, ServerKeysFlow};
 pub use introspection::{Introspection, IntrospectionFlow};
+pub use launch_context::{FhirContextItem, LaunchContext};
 pub use metadata::{AssociatedEndpoint, SmartMetadata};
 pub use oidc::{
     DEFAULT_CLOCK_SKEW, FhirUser, FhirUserError, IdTokenError, IdTokenValidation, JwksError,
@@ -172,7 +174,7 @@ pub use store::{
 };
 pub use token::{DEFAULT_BACKEND_SCOPES, Grant, TokenFlow};
 pub use token_hint::TokenTypeHint;
-pub use token_response::{FhirContextItem, GrantType, TokenResponse};
+pub use token_response::{GrantType, TokenResponse};
 
 /// What a transport (an HTTP client wrapped around the core) needs beyond the flows: the
 /// shared client builder, the discovery cache, and the checks a transport must apply to

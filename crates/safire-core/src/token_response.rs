@@ -15,6 +15,7 @@ use serde_json::{Map, Value};
 use crate::error::{OAuthErrorFields, TokenError};
 use crate::finding::Finding;
 use crate::json::{from_body, names, type_name};
+use crate::launch_context::LaunchContext;
 use crate::oauth_error::{has_error_member, oauth_error_from_object, parse_oauth_error};
 use crate::secret::SecretString;
 
@@ -35,7 +36,7 @@ const PREFIX: &str = "SMART token response non-compliance:";
 /// let now = SystemTime::now();
 /// let token = TokenResponse::parse(200, body, now)?;
 /// assert_eq!(token.access_token.expose(), "at-123");
-/// assert_eq!(token.patient.as_deref(), Some("pat-1"));
+/// assert_eq!(token.launch.patient.as_deref(), Some("pat-1"));
 /// assert_eq!(token.scopes().collect::<Vec<_>>(), ["launch", "patient/*.rs"]);
 /// assert!(!token.is_expired(now, Duration::from_secs(60)));
 /// assert!(token.compliance_findings(GrantType::AuthorizationCode).is_empty());
@@ -61,27 +62,10 @@ pub struct TokenResponse {
     /// An OpenID Connect ID token, if `openid` was granted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id_token: Option<SecretString>,
-    /// Launch context: the patient in context (a FHIR id).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub patient: Option<String>,
-    /// Launch context: the encounter in context (a FHIR id).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub encounter: Option<String>,
-    /// Launch context: further resources in context (SMART 2.2 `fhirContext`).
-    #[serde(default, rename = "fhirContext", skip_serializing_if = "Vec::is_empty")]
-    pub fhir_context: Vec<FhirContextItem>,
-    /// Whether the app should show a patient banner.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub need_patient_banner: Option<bool>,
-    /// URL of the EHR's style sheet for the app.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub smart_style_url: Option<String>,
-    /// Launch intent, e.g. `reconcile-medications`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub intent: Option<String>,
-    /// Tenant identifier for multi-tenant EHRs.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tenant: Option<String>,
+    /// The launch context (`patient`, `encounter`, `fhirContext`, …), flattened: its members
+    /// are the response's own.
+    #[serde(flatten)]
+    pub launch: LaunchContext,
     /// Rich authorization details (RFC 9396), as sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorization_details: Option<Value>,
@@ -109,61 +93,6 @@ pub struct TokenResponse {
     pub identity: Option<crate::oidc::VerifiedIdToken>,
 }
 
-/// One SMART 2.2 `fhirContext` entry: a resource in context beyond patient and encounter.
-///
-/// ```
-/// use safire_core::FhirContextItem;
-/// let item: FhirContextItem =
-///     serde_json::from_str(r#"{"reference":"Appointment/a1","role":"https://example.org/role"}"#)?;
-/// assert_eq!(item.reference.as_deref(), Some("Appointment/a1"));
-/// # Ok::<(), serde_json::Error>(())
-/// ```
-#[derive(Clone, PartialEq, Default, Serialize, Deserialize)]
-pub struct FhirContextItem {
-    /// A relative reference such as `Appointment/123`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reference: Option<String>,
-    /// A canonical URL such as `https://example.org/Questionnaire/q|1.0`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub canonical: Option<String>,
-    /// A FHIR `Identifier` object, as sent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub identifier: Option<Value>,
-    /// The FHIR resource type, e.g. `Appointment`.
-    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
-    pub type_: Option<String>,
-    /// The role of the resource; absent means `launch`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub role: Option<String>,
-    /// Other members.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
-}
-
-/// What `Debug` shows instead of a patient identifier.
-const HIDDEN: &str = "[hidden]";
-
-impl fmt::Debug for FhirContextItem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // The resource type of a reference, never its id; an identifier not at all (PHI).
-        let reference =
-            self.reference
-                .as_deref()
-                .map(|reference| match reference.split_once('/') {
-                    Some((kind, _)) => format!("{kind}/{HIDDEN}"),
-                    None => HIDDEN.to_owned(),
-                });
-        f.debug_struct("FhirContextItem")
-            .field("reference", &reference)
-            .field("canonical", &self.canonical)
-            .field("identifier", &self.identifier.as_ref().map(|_| HIDDEN))
-            .field("type_", &self.type_)
-            .field("role", &self.role)
-            .field("extra", &self.extra.keys().collect::<Vec<_>>())
-            .finish()
-    }
-}
-
 impl fmt::Debug for TokenResponse {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TokenResponse")
@@ -173,14 +102,7 @@ impl fmt::Debug for TokenResponse {
             .field("scope", &self.scope)
             .field("refresh_token", &self.refresh_token)
             .field("id_token", &self.id_token)
-            // Patient identifiers stay out of logs (PHI): only whether they are there.
-            .field("patient", &self.patient.as_ref().map(|_| HIDDEN))
-            .field("encounter", &self.encounter.as_ref().map(|_| HIDDEN))
-            .field("fhir_context", &self.fhir_context)
-            .field("need_patient_banner", &self.need_patient_banner)
-            .field("smart_style_url", &self.smart_style_url)
-            .field("intent", &self.intent)
-            .field("tenant", &self.tenant)
+            .field("launch", &self.launch)
             .field(
                 "authorization_details",
                 &self.authorization_details.as_ref().map(type_name),

@@ -49,10 +49,13 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let token = client
         .request_access_token(request.pending, &callback, CallOptions::new())
         .await?;
-    println!("patient     {}", token.patient.as_deref().unwrap_or("-"));
+    println!(
+        "patient     {}",
+        token.launch.patient.as_deref().unwrap_or("-")
+    );
     println!("scope       {}", token.scope.as_deref().unwrap_or("-"));
     // Use `token.access_token.expose()` as the Bearer value; never print or log it.
-    if token.patient.as_deref() != Some(PATIENT) {
+    if token.launch.patient.as_deref() != Some(PATIENT) {
         return Err("the token response has no (or another) patient".into());
     }
     Ok(())

@@ -248,7 +248,7 @@ async fn standalone_launch_discovers_then_exchanges_the_code() {
         .await
         .unwrap();
     assert_eq!(token.access_token.expose(), "at-123");
-    assert_eq!(token.patient.as_deref(), Some("p-42"));
+    assert_eq!(token.launch.patient.as_deref(), Some("p-42"));
 
     let seen = server.seen();
     assert_eq!(

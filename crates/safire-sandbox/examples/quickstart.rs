@@ -134,7 +134,11 @@ fn main() -> Result<(), Box<dyn Error>> {
     let value = client.request_session(request.pending, &callback, CallOptions::new())?;
     say("granted scopes", &value.scopes.to_string());
     say("session (Debug)", &shorten(&format!("{value:?}")));
-    let patient = value.patient.clone().ok_or("no patient in context")?;
+    let patient = value
+        .launch
+        .patient
+        .clone()
+        .ok_or("no patient in context")?;
     let renewals = Arc::new(AtomicUsize::new(0));
     let counter = renewals.clone();
     let session = client
@@ -243,10 +247,10 @@ fn show_token(token: &TokenResponse) {
         &token.expires_in.map_or("-".into(), |s| format!("{s} s")),
     );
     say("scope", token.scope.as_deref().unwrap_or("-"));
-    if let Some(patient) = &token.patient {
+    if let Some(patient) = &token.launch.patient {
         say("patient", patient);
     }
-    if let Some(encounter) = &token.encounter {
+    if let Some(encounter) = &token.launch.encounter {
         say("encounter", encounter);
     }
     say(

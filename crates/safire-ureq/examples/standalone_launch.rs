@@ -42,10 +42,13 @@ fn main() -> Result<(), Box<dyn Error>> {
     // 3. The callback: state and RFC 9207 `iss` are checked, then the code is exchanged
     //    with the PKCE verifier kept in `pending`.
     let token = client.request_access_token(request.pending, &callback, CallOptions::new())?;
-    println!("patient     {}", token.patient.as_deref().unwrap_or("-"));
+    println!(
+        "patient     {}",
+        token.launch.patient.as_deref().unwrap_or("-")
+    );
     println!("scope       {}", token.scope.as_deref().unwrap_or("-"));
     // Use `token.access_token.expose()` as the Bearer value; never print or log it.
-    if token.patient.as_deref() != Some(PATIENT) {
+    if token.launch.patient.as_deref() != Some(PATIENT) {
         return Err("the token response has no (or another) patient".into());
     }
     Ok(())

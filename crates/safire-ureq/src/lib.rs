@@ -61,7 +61,7 @@
 //!     pending: PendingAuthorization,
 //! ) -> Result<TokenResponse, safire_ureq::Error> {
 //!     let token = client.request_access_token(pending, callback_url, CallOptions::new())?;
-//!     if let Some(patient) = &token.patient {
+//!     if let Some(patient) = &token.launch.patient {
 //!         println!("launched for patient {patient}");
 //!     }
 //!     // The id_token was verified (server's JWK Set, iss, aud, times, nonce): who signed in.

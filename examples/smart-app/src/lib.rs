@@ -162,7 +162,7 @@ async fn home(State(app): Shared, session: Session) -> Result<Response, Failure>
             return sign_in_again(&app, &session).await;
         }
     };
-    let patient = match ehr.login().session.patient {
+    let patient = match ehr.login().session.launch.patient {
         Some(id) if is_fhir_id(&id) => Some(ehr.read(&format!("Patient/{id}")).await),
         Some(_) => Some(Err(SmartError::Other(
             "the server sent a patient id that is not a FHIR id".into(),

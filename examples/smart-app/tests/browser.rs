@@ -78,7 +78,10 @@ async fn standalone_launch_shows_the_chosen_patient() {
         .login()
         .await
         .expect("the app's session holds the login");
-    assert_eq!(login.session.patient.as_deref(), Some("sandbox-patient-2"));
+    assert_eq!(
+        login.session.launch.patient.as_deref(),
+        Some("sandbox-patient-2")
+    );
     assert_eq!(
         login.session.fhir_user.as_deref(),
         Some(fhir_user.as_str()),

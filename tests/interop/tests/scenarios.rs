@@ -253,7 +253,7 @@ fn public_client<C: Client>() -> Outcome {
     let c: C = registered(op, &reg, ClientAuth::Public);
     let (token, _) = launch(&c, AuthorizeParams::default())?;
     assert_eq!(
-        token.patient.as_deref(),
+        token.launch.patient.as_deref(),
         Some(safire_interop::DEFAULT_PATIENT)
     );
     assert!(
@@ -412,13 +412,13 @@ fn ehr_launch<C: Client>() -> Outcome {
         "offline_access",
     ]);
     let (token, _) = launch(&c, params)?;
-    assert_eq!(token.patient.as_deref(), Some("pat-ehr-1"));
-    assert_eq!(token.encounter.as_deref(), Some("enc-ehr-1"));
-    assert_eq!(token.need_patient_banner, Some(true));
-    assert_eq!(token.smart_style_url, context.smart_style_url);
-    assert_eq!(token.fhir_context.len(), 1);
+    assert_eq!(token.launch.patient.as_deref(), Some("pat-ehr-1"));
+    assert_eq!(token.launch.encounter.as_deref(), Some("enc-ehr-1"));
+    assert_eq!(token.launch.need_patient_banner, Some(true));
+    assert_eq!(token.launch.smart_style_url, context.smart_style_url);
+    assert_eq!(token.launch.fhir_context.len(), 1);
     assert_eq!(
-        token.fhir_context[0].reference.as_deref(),
+        token.launch.fhir_context[0].reference.as_deref(),
         Some("Appointment/apt-1")
     );
     assert!(token.id_token.is_some());
@@ -667,7 +667,7 @@ fn session_rotations<C: Client>() -> Outcome {
     let value = c.request_session(request.pending.clone(), &callback, CallOptions::new())?;
     assert_eq!(value.kind, SessionKind::User);
     assert_eq!(
-        value.patient.as_deref(),
+        value.launch.patient.as_deref(),
         Some(safire_interop::DEFAULT_PATIENT)
     );
     assert!(value.scopes.contains(&safire_core::Scope::OfflineAccess));
@@ -699,7 +699,7 @@ fn session_rotations<C: Client>() -> Outcome {
     let last = stored.last().unwrap();
     // The merge kept what the refreshes did not repeat (or repeated it identically).
     assert_eq!(
-        last.patient.as_deref(),
+        last.launch.patient.as_deref(),
         Some(safire_interop::DEFAULT_PATIENT)
     );
     assert_eq!(last.scopes.to_string(), original.scopes.to_string());

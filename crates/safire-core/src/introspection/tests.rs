@@ -276,15 +276,15 @@ fn smart_profile_is_typed() {
     assert_eq!(token.aud, ["https://ehr.example/fhir"]);
     assert_eq!(token.iss.as_deref(), Some("https://ehr.example"));
     assert_eq!(token.token_type.as_deref(), Some("Bearer"));
-    assert_eq!(token.patient.as_deref(), Some("pat-1"));
-    assert_eq!(token.encounter.as_deref(), Some("enc-1"));
+    assert_eq!(token.launch.patient.as_deref(), Some("pat-1"));
+    assert_eq!(token.launch.encounter.as_deref(), Some("enc-1"));
     assert_eq!(token.sub.as_deref(), Some("user-1"));
     assert_eq!(
         token.fhir_user.as_deref(),
         Some("https://ehr.example/fhir/Practitioner/p1")
     );
     assert_eq!(
-        token.fhir_context[0].reference.as_deref(),
+        token.launch.fhir_context[0].reference.as_deref(),
         Some("Appointment/a1")
     );
     assert_eq!(token.extra["username"], "jdoe");
@@ -320,11 +320,11 @@ fn leniency_and_findings() {
     assert_eq!(token.exp, Some(1_700_003_600));
     assert_eq!(token.iat, None);
     assert_eq!(token.client_id, None);
-    assert_eq!(token.patient, None);
+    assert_eq!(token.launch.patient, None);
     assert_eq!(token.extra["client_id"], 7);
     assert_eq!(token.extra["iat"], -5);
     assert!(token.extra["patient"].is_object());
-    assert_eq!(token.fhir_context.len(), 1);
+    assert_eq!(token.launch.fhir_context.len(), 1);
     let fields: Vec<(&str, bool)> = token
         .findings
         .iter()
@@ -435,4 +435,42 @@ fn an_echoed_token_never_reaches_the_error() {
     assert_eq!(token.aud, ["x", "[REDACTED]"]);
     assert_eq!(token.extra["[REDACTED]"], 1);
     assert_eq!(token.findings.len(), 4, "{:?}", token.findings);
+}
+
+#[test]
+fn the_whole_launch_context_is_read_and_echoed_secrets_in_it_are_redacted() {
+    let body = r#"{"active":true,"patient":"pat-1","need_patient_banner":"false",
+        "smart_style_url":"https://ehr.example/style.json","intent":"reconcile",
+        "tenant":"t-1","fhirContext":[{"reference":"Appointment/a1","type":"Appointment"}]}"#;
+    let token = Introspection::parse(200, body.as_bytes()).unwrap();
+    assert_eq!(token.launch.need_patient_banner, Some(false));
+    assert_eq!(
+        token.launch.smart_style_url.as_deref(),
+        Some("https://ehr.example/style.json")
+    );
+    assert_eq!(token.launch.intent.as_deref(), Some("reconcile"));
+    assert_eq!(token.launch.tenant.as_deref(), Some("t-1"));
+    assert!(token.extra.is_empty(), "{:?}", token.extra);
+    let fields: Vec<&str> = token
+        .findings
+        .iter()
+        .filter_map(|f| f.field.as_deref())
+        .collect();
+    assert_eq!(fields, ["need_patient_banner"]);
+    // No string of fhirContext shows, as before (only how many entries there are).
+    let shown = format!("{token:?}");
+    assert!(
+        !shown.contains("pat-1") && !shown.contains("Appointment"),
+        "{shown}"
+    );
+    assert!(shown.contains("fhir_context: 1"), "{shown}");
+
+    // A wrong-typed member stays in extra; a secret echoed into one Debug shows is redacted.
+    let body = r#"{"active":true,"need_patient_banner":1,"tenant":"tok-secret-9"}"#;
+    let token = parse_introspection_response(200, body.as_bytes(), &["tok-secret-9"]).unwrap();
+    assert_eq!(token.launch.need_patient_banner, None);
+    assert_eq!(token.extra["need_patient_banner"], 1);
+    assert_eq!(token.launch.tenant.as_deref(), Some("[REDACTED]"));
+    assert!(!format!("{token:?}").contains("tok-secret-9"));
+    assert_eq!(token.findings.len(), 2, "{:?}", token.findings);
 }

@@ -1,7 +1,7 @@
 //! Sessions: one user launch or one backend client, kept valid.
 //!
 //! A [`Session`] is a plain, serializable value: the access token and its **absolute** expiry,
-//! the refresh token, the granted [`Scopes`], the launch context, the `id_token`, and the FHIR
+//! the refresh token, the granted [`Scopes`], the [`LaunchContext`], the `id_token`, and the FHIR
 //! server and client it belongs to. Applications keep it in their own session store or
 //! database; the transports' session types (`safire_ureq::SmartSession`,
 //! `safire_hyper::SmartSession`) keep it valid.
@@ -17,8 +17,9 @@
 //! The new access token, its type and its expiry always replace the old ones (an expiry the
 //! server did not send is unknown, not the old one). For every other member the new value
 //! wins when the response has it, and the previous one is kept when the response omits it:
-//! `refresh_token` (servers that do not rotate omit it), `scope`, `patient`, `encounter`,
-//! `fhirContext`, `need_patient_banner`, `smart_style_url`, `intent`, `tenant` and `id_token`.
+//! `refresh_token` (servers that do not rotate omit it), `scope`, `id_token`, and each member
+//! of the [`LaunchContext`] (`patient`, `encounter`, `fhirContext`, `need_patient_banner`,
+//! `smart_style_url`, `intent`, `tenant`).
 //!
 //! A response without `scope` means the requested scope (RFC 6749 §5.1): for a refresh that
 //! did not narrow the scope that is the scope granted before (RFC 6749 §6). Either way the
@@ -35,10 +36,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::SessionError;
 use crate::finding::Finding;
+use crate::launch_context::LaunchContext;
 use crate::redirect::BearerPolicy;
 use crate::scope::Scopes;
 use crate::secret::SecretString;
-use crate::token_response::{FhirContextItem, TokenResponse, unix_seconds};
+use crate::token_response::{TokenResponse, unix_seconds};
 
 pub use flow::SessionFlow;
 pub use memory::MemoryStore;
@@ -140,27 +142,10 @@ pub struct Session {
     /// The granted scopes.
     #[serde(default)]
     pub scopes: Scopes,
-    /// Launch context: the patient in context (a FHIR id).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub patient: Option<String>,
-    /// Launch context: the encounter in context (a FHIR id).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub encounter: Option<String>,
-    /// Launch context: further resources in context (`fhirContext`).
-    #[serde(default, rename = "fhirContext", skip_serializing_if = "Vec::is_empty")]
-    pub fhir_context: Vec<FhirContextItem>,
-    /// Whether the app should show a patient banner.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub need_patient_banner: Option<bool>,
-    /// URL of the EHR's style sheet.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub smart_style_url: Option<String>,
-    /// Launch intent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub intent: Option<String>,
-    /// Tenant identifier.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tenant: Option<String>,
+    /// The launch context, flattened: its members (`patient`, `fhirContext`, …) are the
+    /// session's own in the serialized form.
+    #[serde(flatten)]
+    pub launch: LaunchContext,
     /// The OpenID Connect ID token (as received; verify it with
     /// [`verify_id_token`](crate::verify_id_token)).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -187,12 +172,7 @@ impl fmt::Debug for Session {
             .field("issued_at", &self.issued_at)
             .field("refresh_token", &self.refresh_token)
             .field("scopes", &self.scopes.to_string())
-            .field("patient", &present(self.patient.is_some()))
-            .field("encounter", &present(self.encounter.is_some()))
-            .field("fhir_context", &self.fhir_context.len())
-            .field("need_patient_banner", &self.need_patient_banner)
-            .field("intent", &self.intent)
-            .field("tenant", &self.tenant)
+            .field("launch", &self.launch)
             .field("id_token", &self.id_token)
             .field("fhir_user", &present(self.fhir_user.is_some()))
             .field("findings", &self.findings.len())
@@ -260,13 +240,7 @@ impl Session {
             expires_at: token.expires_at,
             refresh_token: token.refresh_token,
             scopes,
-            patient: token.patient,
-            encounter: token.encounter,
-            fhir_context: token.fhir_context,
-            need_patient_banner: token.need_patient_banner,
-            smart_style_url: token.smart_style_url,
-            intent: token.intent,
-            tenant: token.tenant,
+            launch: token.launch,
             fhir_user: verified_fhir_user(&token.identity),
             id_token: token.id_token,
             findings,
@@ -373,7 +347,7 @@ impl Session {
     /// let merged = session.merge_refresh(refresh, None);
     /// assert_eq!(merged.access_token.expose(), "a2");
     /// assert_eq!(merged.refresh_token.as_ref().map(|t| t.expose()), Some("r1"));
-    /// assert_eq!(merged.patient.as_deref(), Some("p1"));
+    /// assert_eq!(merged.launch.patient.as_deref(), Some("p1"));
     /// assert_eq!(merged.scopes.to_string(), "openid patient/*.rs");
     /// assert!(merged.findings.iter().any(|f| f.field.as_deref() == Some("scope")));
     /// # Ok::<(), safire_core::TokenError>(())
@@ -406,17 +380,7 @@ impl Session {
             expires_at: token.expires_at,
             refresh_token: token.refresh_token.or(previous.refresh_token),
             scopes,
-            patient: token.patient.or(previous.patient),
-            encounter: token.encounter.or(previous.encounter),
-            fhir_context: if token.fhir_context.is_empty() {
-                previous.fhir_context
-            } else {
-                token.fhir_context
-            },
-            need_patient_banner: token.need_patient_banner.or(previous.need_patient_banner),
-            smart_style_url: token.smart_style_url.or(previous.smart_style_url),
-            intent: token.intent.or(previous.intent),
-            tenant: token.tenant.or(previous.tenant),
+            launch: token.launch.or(previous.launch),
             fhir_user: verified_fhir_user(&token.identity).or(previous.fhir_user),
             id_token: token.id_token.or(previous.id_token),
             findings,

@@ -150,6 +150,29 @@ fn debug_shows_no_secret_and_no_patient_identifier() {
     assert!(debug.contains("https://ehr.example/fhir"), "{debug}");
 }
 
+/// A session as stored before the launch context became one value (every member set):
+/// written by `serde_json::to_string` of the earlier `Session`.
+const STORED_BEFORE_LAUNCH_CONTEXT: &str = r#"{"fhir_base":"https://ehr.example/fhir","client_id":"app","kind":"user","access_token":"at-1","token_type":"Bearer","expires_at":1700000300,"issued_at":1700000000,"refresh_token":"rt-1","scopes":"launch/patient openid fhirUser patient/*.rs offline_access","patient":"pat-123","encounter":"enc-9","fhirContext":[{"reference":"Appointment/a1"}],"need_patient_banner":true,"smart_style_url":"https://ehr.example/style.json","intent":"reconcile","tenant":"t-1","id_token":"idt-1","fhir_user":"https://ehr.example/fhir/Practitioner/p1","findings":[{"severity":"warning","field":"x","message":"note"}]}"#;
+
+#[test]
+fn a_session_stored_in_the_earlier_shape_loads_and_serializes_to_the_same_bytes() {
+    let stored: Session = serde_json::from_str(STORED_BEFORE_LAUNCH_CONTEXT).unwrap();
+    let mut expected = full_session();
+    expected.fhir_user = Some("https://ehr.example/fhir/Practitioner/p1".into());
+    expected.findings.push(Finding::warning(Some("x"), "note"));
+    assert_eq!(stored, expected);
+    assert_eq!(stored.launch.patient.as_deref(), Some("pat-123"));
+    assert_eq!(stored.launch.tenant.as_deref(), Some("t-1"));
+    assert_eq!(
+        serde_json::to_string(&stored).unwrap(),
+        STORED_BEFORE_LAUNCH_CONTEXT
+    );
+    assert_eq!(
+        Session::from_bytes(STORED_BEFORE_LAUNCH_CONTEXT.as_bytes()).unwrap(),
+        expected
+    );
+}
+
 #[test]
 fn serde_round_trip() {
     let mut session = full_session();
@@ -184,16 +207,19 @@ fn merge_new_values_win() {
     assert_eq!(merged.expires_at, Some(at(700)));
     assert_eq!(merged.refresh_token.unwrap().expose(), "rt-2");
     assert_eq!(merged.scopes.to_string(), "openid patient/Observation.rs");
-    assert_eq!(merged.patient.as_deref(), Some("pat-2"));
-    assert_eq!(merged.encounter.as_deref(), Some("enc-2"));
-    assert_eq!(merged.fhir_context[0].reference.as_deref(), Some("Task/t"));
-    assert_eq!(merged.need_patient_banner, Some(false));
+    assert_eq!(merged.launch.patient.as_deref(), Some("pat-2"));
+    assert_eq!(merged.launch.encounter.as_deref(), Some("enc-2"));
     assert_eq!(
-        merged.smart_style_url.as_deref(),
+        merged.launch.fhir_context[0].reference.as_deref(),
+        Some("Task/t")
+    );
+    assert_eq!(merged.launch.need_patient_banner, Some(false));
+    assert_eq!(
+        merged.launch.smart_style_url.as_deref(),
         Some("https://ehr.example/s2")
     );
-    assert_eq!(merged.intent.as_deref(), Some("i2"));
-    assert_eq!(merged.tenant.as_deref(), Some("t-2"));
+    assert_eq!(merged.launch.intent.as_deref(), Some("i2"));
+    assert_eq!(merged.launch.tenant.as_deref(), Some("t-2"));
     assert_eq!(merged.id_token.unwrap().expose(), "idt-2");
     // The narrower grant is reported against what was granted before.
     assert!(
@@ -245,20 +271,20 @@ mod omitted_member_keeps_the_previous_value {
 
     #[test]
     fn patient() {
-        assert_eq!(merged().patient.as_deref(), Some("pat-123"));
+        assert_eq!(merged().launch.patient.as_deref(), Some("pat-123"));
     }
 
     #[test]
     fn encounter() {
-        assert_eq!(merged().encounter.as_deref(), Some("enc-9"));
+        assert_eq!(merged().launch.encounter.as_deref(), Some("enc-9"));
     }
 
     #[test]
     fn fhir_context() {
         let m = merged();
-        assert_eq!(m.fhir_context.len(), 1);
+        assert_eq!(m.launch.fhir_context.len(), 1);
         assert_eq!(
-            m.fhir_context[0].reference.as_deref(),
+            m.launch.fhir_context[0].reference.as_deref(),
             Some("Appointment/a1")
         );
     }
@@ -270,18 +296,18 @@ mod omitted_member_keeps_the_previous_value {
 
     #[test]
     fn need_patient_banner() {
-        assert_eq!(merged().need_patient_banner, Some(true));
+        assert_eq!(merged().launch.need_patient_banner, Some(true));
     }
 
     #[test]
     fn smart_style_url_intent_and_tenant() {
         let m = merged();
         assert_eq!(
-            m.smart_style_url.as_deref(),
+            m.launch.smart_style_url.as_deref(),
             Some("https://ehr.example/style.json")
         );
-        assert_eq!(m.intent.as_deref(), Some("reconcile"));
-        assert_eq!(m.tenant.as_deref(), Some("t-1"));
+        assert_eq!(m.launch.intent.as_deref(), Some("reconcile"));
+        assert_eq!(m.launch.tenant.as_deref(), Some("t-1"));
     }
 
     #[test]
@@ -379,7 +405,7 @@ fn the_session_flow_maps_invalid_grant_and_merges_results() {
         ["grant_type=refresh_token&refresh_token=rt-1&client_id=app"]
     );
     assert_eq!(renewed.refresh_token.unwrap().expose(), "rt-2");
-    assert_eq!(renewed.patient.as_deref(), Some("pat-123"));
+    assert_eq!(renewed.launch.patient.as_deref(), Some("pat-123"));
 
     // Other refusals stay token errors (they may be transient or a setup problem).
     let err = run_blocking(

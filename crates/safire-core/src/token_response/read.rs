@@ -7,11 +7,12 @@ use serde::de::{MapAccess, SeqAccess};
 use serde_json::{Map, Value};
 use std::time::SystemTime;
 
-use super::{FhirContextItem, PREFIX, TokenResponse, expiry};
+use super::{PREFIX, TokenResponse, expiry};
 use crate::error::server_text;
 use crate::finding::Findings;
 use crate::json::type_name;
-use crate::lenient::{self, Form, Int, Member, Read, Scope, lenient_u64};
+use crate::launch_context::{FhirContextItem, LaunchContext};
+use crate::lenient::{self, Flag, Form, Int, Member, Read, Scope, lenient_u64};
 use crate::secret::SecretString;
 
 lenient::document! {
@@ -42,36 +43,6 @@ lenient::document! {
         type_: String = "type",
         role: String,
         identifier: Map<String, Value>,
-    }
-}
-
-/// `need_patient_banner`: a boolean, or (a liberty) the string `"true"` or `"false"`.
-pub(super) struct Flag {
-    value: bool,
-    from_string: bool,
-}
-
-impl Form for Flag {
-    const EXPECTED: &'static str = "a boolean";
-
-    fn string(s: String) -> Read<Self> {
-        match s.as_str() {
-            "true" | "false" => Read::Ok(Flag {
-                value: s == "true",
-                from_string: true,
-            }),
-            _ => Read::Wrong(Value::String(s)),
-        }
-    }
-
-    fn scalar(value: Value) -> Read<Self> {
-        match value {
-            Value::Bool(value) => Read::Ok(Flag {
-                value,
-                from_string: false,
-            }),
-            other => Read::Wrong(other),
-        }
     }
 }
 
@@ -329,13 +300,15 @@ impl TokenResponse {
         let scope = r.scope(m.scope);
         let refresh_token = r.take(m.refresh_token).map(SecretString::from);
         let id_token = r.take(m.id_token).map(SecretString::from);
-        let patient = r.fhir_id("patient", m.patient);
-        let encounter = r.fhir_id("encounter", m.encounter);
-        let fhir_context = r.fhir_context(m.fhir_context);
-        let need_patient_banner = r.need_patient_banner(m.need_patient_banner);
-        let smart_style_url = r.take(m.smart_style_url);
-        let intent = r.take(m.intent);
-        let tenant = r.take(m.tenant);
+        let launch = LaunchContext {
+            patient: r.fhir_id("patient", m.patient),
+            encounter: r.fhir_id("encounter", m.encounter),
+            fhir_context: r.fhir_context(m.fhir_context),
+            need_patient_banner: r.need_patient_banner(m.need_patient_banner),
+            smart_style_url: r.take(m.smart_style_url),
+            intent: r.take(m.intent),
+            tenant: r.take(m.tenant),
+        };
         let authorization_details = r.take(m.authorization_details);
         let expires_at = expires_in.and_then(|secs| expiry(received_at, secs));
         TokenResponse {
@@ -345,13 +318,7 @@ impl TokenResponse {
             scope,
             refresh_token,
             id_token,
-            patient,
-            encounter,
-            fhir_context,
-            need_patient_banner,
-            smart_style_url,
-            intent,
-            tenant,
+            launch,
             authorization_details,
             expires_at,
             extra: m.extra,

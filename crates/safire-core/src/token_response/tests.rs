@@ -45,29 +45,29 @@ fn ehr_launch_with_full_context() {
     assert_eq!(t.expires_in, Some(3600));
     assert_eq!(t.refresh_token.as_ref().unwrap().expose(), "CANARY-RT");
     assert_eq!(t.id_token.as_ref().unwrap().expose(), "eyJCANARY-ID");
-    assert_eq!(t.patient.as_deref(), Some("pat-999"));
-    assert_eq!(t.encounter.as_deref(), Some("enc-1"));
-    assert_eq!(t.fhir_context.len(), 3);
+    assert_eq!(t.launch.patient.as_deref(), Some("pat-999"));
+    assert_eq!(t.launch.encounter.as_deref(), Some("enc-1"));
+    assert_eq!(t.launch.fhir_context.len(), 3);
     assert_eq!(
-        t.fhir_context[0].reference.as_deref(),
+        t.launch.fhir_context[0].reference.as_deref(),
         Some("Appointment/a1")
     );
     assert_eq!(
-        t.fhir_context[1].role.as_deref(),
+        t.launch.fhir_context[1].role.as_deref(),
         Some("https://example.org/role/q")
     );
     assert_eq!(
-        t.fhir_context[2].type_.as_deref(),
+        t.launch.fhir_context[2].type_.as_deref(),
         Some("DocumentReference")
     );
     assert_eq!(
-        t.fhir_context[2].identifier.as_ref().unwrap()["value"],
+        t.launch.fhir_context[2].identifier.as_ref().unwrap()["value"],
         "urn:uuid:1"
     );
-    assert_eq!(t.fhir_context[2].extra["x-note"], "kept");
-    assert_eq!(t.need_patient_banner, Some(false));
-    assert_eq!(t.intent.as_deref(), Some("reconcile-medications"));
-    assert_eq!(t.tenant.as_deref(), Some("t1"));
+    assert_eq!(t.launch.fhir_context[2].extra["x-note"], "kept");
+    assert_eq!(t.launch.need_patient_banner, Some(false));
+    assert_eq!(t.launch.intent.as_deref(), Some("reconcile-medications"));
+    assert_eq!(t.launch.tenant.as_deref(), Some("t1"));
     assert!(t.authorization_details.as_ref().unwrap().is_array());
     assert_eq!(t.extra.keys().collect::<Vec<_>>(), ["vendor_session_key"]);
     assert_eq!(t.findings, []);
@@ -104,7 +104,7 @@ fn null_and_duplicate_members() {
     assert_eq!(t.token_type.as_deref(), Some("Bearer"));
     assert_eq!(t.findings, []);
     assert_eq!(t.scope, None);
-    assert_eq!(t.patient, None);
+    assert_eq!(t.launch.patient, None);
     assert_eq!(t.extra.get("x"), Some(&Value::Null));
     let err = parse_err(
         200,
@@ -146,8 +146,8 @@ fn debug_redacts_every_secret() {
 #[test]
 fn numeric_ids_and_a_blank_token_type() {
     let t = parse(r#"{"access_token":"a","token_type":"  ","patient":123,"encounter":-4}"#);
-    assert_eq!(t.patient.as_deref(), Some("123"));
-    assert_eq!(t.encounter.as_deref(), Some("-4"));
+    assert_eq!(t.launch.patient.as_deref(), Some("123"));
+    assert_eq!(t.launch.encounter.as_deref(), Some("-4"));
     // A blank token_type is absent, not an unknown token type.
     assert_eq!(t.token_type, None);
     let notes: Vec<_> = t
@@ -168,7 +168,7 @@ fn numeric_ids_and_a_blank_token_type() {
     );
     // Fractions and booleans are still wrong types.
     let t = parse(r#"{"access_token":"a","patient":1.5,"encounter":true}"#);
-    assert!(t.patient.is_none() && t.encounter.is_none());
+    assert!(t.launch.patient.is_none() && t.launch.encounter.is_none());
     assert!(t.findings.iter().all(Finding::is_error));
 }
 
@@ -291,8 +291,11 @@ fn leniency_is_noted() {
         r#"{"access_token":"a","expires_in":3600.0,"need_patient_banner":"true","fhirContext":["Patient/p1"]}"#,
     );
     assert_eq!(t.expires_in, Some(3600));
-    assert_eq!(t.need_patient_banner, Some(true));
-    assert_eq!(t.fhir_context[0].reference.as_deref(), Some("Patient/p1"));
+    assert_eq!(t.launch.need_patient_banner, Some(true));
+    assert_eq!(
+        t.launch.fhir_context[0].reference.as_deref(),
+        Some("Patient/p1")
+    );
     assert_eq!(t.findings.len(), 3);
     round_trip(&t);
 }
@@ -310,9 +313,11 @@ fn wrong_types_become_findings_not_failures() {
     assert_eq!(t.expires_at, None);
     assert_eq!(t.scope, None);
     assert!(t.refresh_token.is_none() && t.id_token.is_none());
-    assert!(t.patient.is_none() && t.encounter.is_none() && t.tenant.is_none());
-    assert_eq!(t.need_patient_banner, None);
-    assert_eq!(t.fhir_context.len(), 2);
+    assert!(
+        t.launch.patient.is_none() && t.launch.encounter.is_none() && t.launch.tenant.is_none()
+    );
+    assert_eq!(t.launch.need_patient_banner, None);
+    assert_eq!(t.launch.fhir_context.len(), 2);
     assert!(
         t.extra.is_empty(),
         "wrong-typed values are dropped, not kept"
@@ -351,7 +356,7 @@ fn wrong_types_become_findings_not_failures() {
 
     let t = parse(r#"{"access_token":"a","scope":["a",1],"fhirContext":{"reference":"x"}}"#);
     assert_eq!(t.scope, None);
-    assert!(t.fhir_context.is_empty());
+    assert!(t.launch.fhir_context.is_empty());
     assert_eq!(t.findings.len(), 2);
 }
 
@@ -445,6 +450,21 @@ fn expiry() {
     )
     .unwrap();
     assert_eq!(before_epoch.expires_at, None);
+}
+
+#[test]
+fn a_token_response_stored_in_the_earlier_shape_loads_and_serializes_to_the_same_bytes() {
+    // Written by `serde_json::to_string` of the earlier `TokenResponse`, whose launch
+    // context members were its own fields.
+    const STORED: &str = r#"{"access_token":"at-1","patient":"p","fhirContext":[{"reference":"Task/t","role":"r"}],"tenant":"t","extra":{"extra_member":1},"findings":[{"severity":"warning","field":"x","message":"note"}]}"#;
+    let mut expected = parse(
+        r#"{"access_token":"at-1","patient":"p","fhirContext":[{"reference":"Task/t","role":"r"}],"tenant":"t","extra_member":1}"#,
+    );
+    expected.findings.push(Finding::warning(Some("x"), "note"));
+    let stored: TokenResponse = serde_json::from_str(STORED).unwrap();
+    assert_eq!(stored, expected);
+    assert_eq!(stored.launch.fhir_context[0].role.as_deref(), Some("r"));
+    assert_eq!(serde_json::to_string(&stored).unwrap(), STORED);
 }
 
 #[test]
