@@ -26,7 +26,7 @@ fn authorize(c: &mut Criterion) {
     let config = protocol_config();
     let mut group = c.benchmark_group("authorize-start");
     group.bench_function("safire", |b| {
-        b.iter_batched(
+        b.iter_batched_ref(
             || AuthorizeFlow::new(config.clone(), AuthorizeParams::default()),
             |flow| safire_authorize_start(flow, &mut OsRandom),
             BatchSize::SmallInput,
@@ -43,7 +43,7 @@ fn token_form(c: &mut Criterion) {
     let code = authorization_code();
     let mut group = c.benchmark_group("token-request");
     group.bench_function("safire", |b| {
-        b.iter_batched(
+        b.iter_batched_ref(
             || TokenFlow::authorization_code(config.clone(), code.clone()),
             |flow| safire_token_request(flow, &mut OsRandom),
             BatchSize::SmallInput,
