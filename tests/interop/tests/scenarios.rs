@@ -630,7 +630,7 @@ fn post_authorization<C: Client>() -> Outcome {
     let c: C = registered(op, &reg, ClientAuth::Public);
     let request = c.authorize(AuthorizeParams::default().post())?;
     assert_eq!(request.url.query(), None, "POST: the bare endpoint");
-    let callback = approve_post(request.url.as_str(), &request.params, LOGIN)?;
+    let callback = approve_post(request.url.as_str(), &request.params(), LOGIN)?;
     let token = c.exchange(&request.pending, &callback, CallOptions::new())?;
     assert!(!token.access_token.expose().is_empty());
 
