@@ -9,8 +9,8 @@ use safire_core::transport::{body_too_large, call_timed_out, url_for_message};
 use safire_core::{
     HttpRequest, HttpResponse, Limits, NetworkError, NetworkErrorKind, Operation, USER_AGENT,
 };
-use ureq::Agent;
 use ureq::tls::{Certificate, RootCerts, TlsConfig};
+use ureq::{Agent, AsSendBody};
 
 pub(crate) struct Transport {
     agent: Agent,
@@ -92,32 +92,10 @@ impl Transport {
 
     fn exchange(&self, request: HttpRequest, left: Duration) -> Result<HttpResponse, NetworkError> {
         let (parts, body) = request.into_parts();
-        // The agent's own limit is the whole call; a later request of the call gets what is left.
-        let shorter = left < self.call_timeout;
         let response = if body.is_empty() {
-            let request = http::Request::from_parts(parts, ());
-            if shorter {
-                let request = self
-                    .agent
-                    .configure_request(request)
-                    .timeout_global(Some(left))
-                    .build();
-                self.agent.run(request)
-            } else {
-                self.agent.run(request)
-            }
+            self.run(http::Request::from_parts(parts, ()), left)
         } else {
-            let request = http::Request::from_parts(parts, body);
-            if shorter {
-                let request = self
-                    .agent
-                    .configure_request(request)
-                    .timeout_global(Some(left))
-                    .build();
-                self.agent.run(request)
-            } else {
-                self.agent.run(request)
-            }
+            self.run(http::Request::from_parts(parts, body), left)
         }
         .map_err(|e| self.network_error(e))?;
         let (parts, body) = response.into_parts();
@@ -127,6 +105,25 @@ impl Transport {
             .read_to_vec()
             .map_err(|e| self.network_error(e))?;
         Ok(http::Response::from_parts(parts, body))
+    }
+
+    /// Runs `request` on the agent. The agent's own limit is the whole call; a later request
+    /// of the call gets what is left.
+    fn run<B: AsSendBody>(
+        &self,
+        request: http::Request<B>,
+        left: Duration,
+    ) -> Result<http::Response<ureq::Body>, ureq::Error> {
+        if left < self.call_timeout {
+            let request = self
+                .agent
+                .configure_request(request)
+                .timeout_global(Some(left))
+                .build();
+            self.agent.run(request)
+        } else {
+            self.agent.run(request)
+        }
     }
 
     fn network_error(&self, error: ureq::Error) -> NetworkError {
