@@ -8,7 +8,7 @@ use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use safire_benches::{
     AUTHORIZE, DISCOVERY_URL, SMART_CONFIGURATION, TOKEN_RESPONSE, authorization_code,
     authorize_baseline, baseline_token_request, check_same_output, now, pkce_baseline,
-    protocol_config, safire_authorize_start, safire_token_request,
+    protocol_config, start,
 };
 use safire_core::protocol::Pkce;
 use safire_core::{
@@ -28,7 +28,7 @@ fn authorize(c: &mut Criterion) {
     group.bench_function("safire", |b| {
         b.iter_batched_ref(
             || AuthorizeFlow::new(config.clone(), AuthorizeParams::default()),
-            |flow| safire_authorize_start(flow, &mut OsRandom),
+            |flow| start(flow, &mut OsRandom),
             BatchSize::SmallInput,
         )
     });
@@ -45,7 +45,7 @@ fn token_form(c: &mut Criterion) {
     group.bench_function("safire", |b| {
         b.iter_batched_ref(
             || TokenFlow::authorization_code(config.clone(), code.clone()),
-            |flow| safire_token_request(flow, &mut OsRandom),
+            |flow| start(flow, &mut OsRandom),
             BatchSize::SmallInput,
         )
     });

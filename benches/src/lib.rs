@@ -19,7 +19,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use base64ct::{Base64, Base64UrlUnpadded, Encoding};
 use safire_core::{
     AuthorizationCode, AuthorizeFlow, AuthorizeParams, ClientAssertion, ClientConfig, Env, Error,
-    Flow, Jwk, JwsAlgorithm, RandomSource, Signer, SmartMetadata, Step, TokenFlow, TokenResponse,
+    Flow, Jwk, JwsAlgorithm, PrivateKey, RandomSource, Signer, SmartMetadata, Step, TokenFlow,
+    TokenResponse,
 };
 use sha2::{Digest, Sha256, Sha384};
 
@@ -73,6 +74,42 @@ pub fn signing_input(signer: &dyn Signer, random: &mut dyn RandomSource) -> Vec<
     let text = jwt.expose();
     let end = text.rfind('.').expect("three parts");
     text.as_bytes()[..end].to_vec()
+}
+
+/// One key on one signing backend, with the raw signer of the same key and the signing input
+/// of a real assertion: what the signing benchmarks compare.
+pub struct Backend {
+    /// `rustcrypto` or `aws-lc`.
+    pub name: &'static str,
+    /// Safire's key on that backend.
+    pub key: PrivateKey,
+    /// The same key in the bare library.
+    pub raw: RawSigner,
+    /// The `header.claims` bytes both sign.
+    pub input: Vec<u8>,
+}
+
+/// The key in `pem` on both backends: RustCrypto, then aws-lc.
+pub fn backends(pem: &str) -> [Backend; 2] {
+    let backend = |name: &'static str, key: PrivateKey, raw: RawSigner| {
+        assert_eq!(key.backend().as_str(), name);
+        let input = signing_input(&key, &mut safire_core::SeededRandom::new(1));
+        Backend {
+            name,
+            key,
+            raw,
+            input,
+        }
+    };
+    let key = || PrivateKey::from_pem(pem).expect("key");
+    [
+        backend(
+            "rustcrypto",
+            key().into_rust_crypto(),
+            RawSigner::rustcrypto(pem),
+        ),
+        backend("aws-lc", key(), RawSigner::aws_lc(pem)),
+    ]
 }
 
 /// A signer that returns a constant: the assertion minus the signature.
@@ -304,36 +341,15 @@ pub fn authorization_code() -> AuthorizationCode {
     AuthorizationCode::new(CODE, VERIFIER, AUTHORIZE.redirect_uri)
 }
 
-/// `flow.start` at the fixed [`now`]: the benchmarked flows need no discovery.
-fn start<F: Flow>(flow: &mut F, random: &mut dyn RandomSource) -> Step<F::Output> {
+/// Safire's side of the authorize start and token request benchmarks: `flow.start` at the
+/// fixed [`now`] on a fresh [`AuthorizeFlow`] or authorization-code [`TokenFlow`] (no
+/// discovery needed). The flow is borrowed, as `start` borrows it: a flow outlives the
+/// request it makes, so the benchmarks drop it with the outputs, after timing. Never inlined,
+/// so that a profile can name it (`safire_benches::start<safire_core::token::TokenFlow>`).
+#[inline(never)]
+pub fn start<F: Flow>(flow: &mut F, random: &mut dyn RandomSource) -> Step<F::Output> {
     flow.start(&mut Env::new(now(), random))
         .expect("the benchmark's configuration is complete")
-}
-
-/// Safire's authorize start: `flow.start` on a fresh [`AuthorizeFlow`] (no discovery needed).
-///
-/// The flow is borrowed, as `start` borrows it: a flow outlives the request it makes, so
-/// the benchmarks drop it with the outputs, after timing.
-pub fn safire_authorize_start(
-    flow: &mut AuthorizeFlow,
-    random: &mut dyn RandomSource,
-) -> safire_core::AuthorizationRequest {
-    let Step::Done(request) = start(flow, random) else {
-        unreachable!("no discovery needed")
-    };
-    request
-}
-
-/// Safire's token request: `flow.start` on a fresh authorization-code [`TokenFlow`]
-/// (borrowed, as for [`safire_authorize_start`]).
-pub fn safire_token_request(
-    flow: &mut TokenFlow,
-    random: &mut dyn RandomSource,
-) -> safire_core::HttpRequest {
-    let Step::Send(request) = start(flow, random) else {
-        unreachable!("a request")
-    };
-    request
 }
 
 /// The hand-written token request for the benchmark's inputs.
@@ -352,7 +368,9 @@ pub fn baseline_token_request() -> http::Request<Vec<u8>> {
 pub fn check_same_output() {
     let mut random = safire_core::SeededRandom::new(1);
     let mut flow = AuthorizeFlow::new(protocol_config(), AuthorizeParams::default());
-    let request = safire_authorize_start(&mut flow, &mut random);
+    let Step::Done(request) = start(&mut flow, &mut random) else {
+        panic!("the authorize start needs no discovery")
+    };
     let mut random = safire_core::SeededRandom::new(1);
     let (url, state, verifier) = authorize_baseline(&AUTHORIZE, &mut random);
     assert_eq!(request.url, url);
@@ -360,7 +378,9 @@ pub fn check_same_output() {
     assert_eq!(request.pending.code_verifier().expose(), verifier);
 
     let mut flow = TokenFlow::authorization_code(protocol_config(), authorization_code());
-    let ours = safire_token_request(&mut flow, &mut random);
+    let Step::Send(ours) = start(&mut flow, &mut random) else {
+        panic!("the token flow sends a request")
+    };
     let theirs = baseline_token_request();
     assert_eq!(ours.body(), theirs.body());
     assert_eq!(ours.uri(), theirs.uri());
