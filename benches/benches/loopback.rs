@@ -13,6 +13,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use safire_benches::TOKEN_RESPONSE;
+use safire_benches::paired::{Routine, Settings, measure, plain};
 use safire_core::{CallOptions, ClientConfig, Env, Flow, SeededRandom, Step, TokenFlow};
 
 const REFRESH_TOKEN: &str = "tGzv3JOkF0XG5Qx2TlKWIA.refresh.7c1e";
@@ -88,35 +89,81 @@ fn safire_request(config: &ClientConfig) -> http::Request<Vec<u8>> {
     }
 }
 
-fn header(request: &http::Request<Vec<u8>>, name: http::header::HeaderName) -> &str {
-    request.headers()[name].to_str().expect("ascii")
+/// Safire's request as the bare clients send it: URL, the two headers and the body, taken
+/// apart once so that no bare request pays for it.
+struct RawPost {
+    url: String,
+    accept: String,
+    content_type: String,
+    body: Vec<u8>,
+}
+
+impl RawPost {
+    fn of(request: &http::Request<Vec<u8>>) -> Self {
+        let header = |name| request.headers()[name].to_str().expect("ascii").to_owned();
+        Self {
+            url: request.uri().to_string(),
+            accept: header(http::header::ACCEPT),
+            content_type: header(http::header::CONTENT_TYPE),
+            body: request.body().clone(),
+        }
+    }
+
+    /// POSTs with a bare ureq agent; returns the body.
+    fn ureq(&self, agent: &ureq::Agent) -> Vec<u8> {
+        agent
+            .post(&self.url)
+            .header("accept", &self.accept)
+            .header("content-type", &self.content_type)
+            .send(&self.body[..])
+            .expect("raw ureq")
+            .body_mut()
+            .read_to_vec()
+            .expect("body")
+    }
+
+    /// The same request for the bare hyper client.
+    fn hyper(&self) -> hyper::Request<Full<Bytes>> {
+        hyper::Request::post(&self.url)
+            .header("accept", &self.accept)
+            .header("content-type", &self.content_type)
+            .body(Full::new(Bytes::copy_from_slice(&self.body)))
+            .expect("request")
+    }
+}
+
+/// Safire's round trip against the bare client's, measured **interleaved** (alternating
+/// batches, `safire_benches::paired`), so that load and frequency changes between criterion's
+/// separate groups do not enter the ratio: prints the ratios BENCHMARKS.md reports (time ÷ raw
+/// time; throughput ratio = 1 ÷ this). Takes `--warm-up-time`, `--measurement-time` and the
+/// name filter from the command line, like the groups.
+fn paired<'r>(
+    transport: &str,
+    safire: &mut dyn Routine,
+    raw: &'r mut dyn Routine,
+    raw_json: &'r mut dyn Routine,
+) {
+    let settings = Settings::from_args();
+    for (baseline, routine) in [("raw", raw), ("raw+json", raw_json)] {
+        let name = format!("{transport}/safire ÷ {baseline} (paired)");
+        if settings.selects(&name) {
+            let result = measure(&name, &settings, safire, routine);
+            println!("{}", result.markdown_row());
+        }
+    }
 }
 
 fn loopback(c: &mut Criterion) {
     let addr = start_server();
     let config = config(addr);
-    let request = safire_request(&config);
-    let url = request.uri().to_string();
-    let body = request.body().clone();
-    let accept = header(&request, http::header::ACCEPT).to_owned();
-    let content_type = header(&request, http::header::CONTENT_TYPE).to_owned();
+    let raw_post = RawPost::of(&safire_request(&config));
 
     // ureq: blocking.
     let safire = safire_ureq::SmartClient::builder(config.clone())
         .build()
         .expect("client");
     let agent = ureq::Agent::new_with_defaults();
-    let raw_ureq = || {
-        agent
-            .post(&url)
-            .header("accept", &accept)
-            .header("content-type", &content_type)
-            .send(&body[..])
-            .expect("raw ureq")
-            .body_mut()
-            .read_to_vec()
-            .expect("body")
-    };
+    let raw_ureq = || raw_post.ureq(&agent);
     let token = safire
         .refresh_token(REFRESH_TOKEN, CallOptions::new())
         .expect("safire-ureq");
@@ -145,19 +192,19 @@ fn loopback(c: &mut Criterion) {
         .build()
         .new_agent();
     group.bench_function("raw-with-global-timeout", |b| {
-        b.iter(|| {
-            timed_agent
-                .post(&url)
-                .header("accept", &accept)
-                .header("content-type", &content_type)
-                .send(&body[..])
-                .expect("raw ureq")
-                .body_mut()
-                .read_to_vec()
-                .expect("body")
-        })
+        b.iter(|| raw_post.ureq(&timed_agent))
     });
     group.finish();
+    paired(
+        "loopback-ureq",
+        &mut plain(|| {
+            safire
+                .refresh_token(REFRESH_TOKEN, CallOptions::new())
+                .expect("safire-ureq")
+        }),
+        &mut plain(raw_ureq),
+        &mut plain(|| serde_json::from_slice::<serde_json::Value>(&raw_ureq()).expect("json")),
+    );
 
     // hyper: async, on one current-thread runtime for both.
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -170,12 +217,7 @@ fn loopback(c: &mut Criterion) {
     let raw: hyper_util::client::legacy::Client<_, Full<Bytes>> =
         hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build_http();
     let raw_hyper = || async {
-        let request = hyper::Request::post(&url)
-            .header("accept", &accept)
-            .header("content-type", &content_type)
-            .body(Full::new(Bytes::copy_from_slice(&body)))
-            .expect("request");
-        let response = raw.request(request).await.expect("raw hyper");
+        let response = raw.request(raw_post.hyper()).await.expect("raw hyper");
         response
             .into_body()
             .collect()
@@ -208,6 +250,19 @@ fn loopback(c: &mut Criterion) {
         })
     });
     group.finish();
+    paired(
+        "loopback-hyper",
+        &mut plain(|| {
+            runtime
+                .block_on(safire.refresh_token(REFRESH_TOKEN, CallOptions::new()))
+                .expect("safire-hyper")
+        }),
+        &mut plain(|| runtime.block_on(raw_hyper())),
+        &mut plain(|| {
+            serde_json::from_slice::<serde_json::Value>(&runtime.block_on(raw_hyper()))
+                .expect("json")
+        }),
+    );
 }
 
 criterion_group!(benches, loopback);

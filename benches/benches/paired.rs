@@ -17,14 +17,13 @@ use std::hint::black_box;
 
 use safire_benches::paired::{PairResult, Settings, batched, measure, plain, summarize};
 use safire_benches::{
-    AUTHORIZE, DISCOVERY_URL, KEYS, RawSigner, SMART_CONFIGURATION, TOKEN_RESPONSE, assertion,
-    authorization_code, authorize_baseline, baseline_token_request, check_same_output, now,
-    pkce_baseline, protocol_config, safire_authorize_start, safire_token_request, signing_input,
+    AUTHORIZE, Backend, DISCOVERY_URL, KEYS, SMART_CONFIGURATION, TOKEN_RESPONSE, assertion,
+    authorization_code, authorize_baseline, backends, baseline_token_request, check_same_output,
+    now, pkce_baseline, protocol_config, start,
 };
 use safire_core::protocol::Pkce;
 use safire_core::{
-    AuthorizeFlow, AuthorizeParams, OsRandom, PrivateKey, SeededRandom, Signer, SmartMetadata,
-    TokenFlow, TokenResponse,
+    AuthorizeFlow, AuthorizeParams, OsRandom, Signer, SmartMetadata, TokenFlow, TokenResponse,
 };
 
 /// glibc malloc settings that keep the heap from being returned to the kernel (and faulted
@@ -112,40 +111,39 @@ fn measure_all(settings: &Settings) -> Vec<PairResult> {
         if !(selected || control) {
             continue; // parsing the keys is slow; skip it when no pair needs them
         }
-        let fast = PrivateKey::from_pem(pem).expect("key");
-        let slow = PrivateKey::from_pem(pem).expect("key").into_rust_crypto();
-        for (backend, key, raw) in [
-            ("rustcrypto", &slow, RawSigner::rustcrypto(pem)),
-            ("aws-lc", &fast, RawSigner::aws_lc(pem)),
-        ] {
-            assert_eq!(key.backend().as_str(), backend);
-            let input = signing_input(key, &mut SeededRandom::new(1));
+        let backends = backends(pem);
+        for Backend {
+            name: backend,
+            key,
+            raw,
+            input,
+        } in &backends
+        {
             run(&format!("{label} {backend}: {}", SIGNING[0]), &mut |name| {
                 measure(
                     name,
                     settings,
                     &mut plain(|| assertion(black_box(key)).sign(now(), &mut OsRandom)),
-                    &mut plain(|| raw.sign(black_box(&input))),
+                    &mut plain(|| raw.sign(black_box(input))),
                 )
             });
             run(&format!("{label} {backend}: {}", SIGNING[1]), &mut |name| {
                 measure(
                     name,
                     settings,
-                    &mut plain(|| Signer::sign(key, black_box(&input))),
-                    &mut plain(|| raw.sign(black_box(&input))),
+                    &mut plain(|| Signer::sign(key, black_box(input))),
+                    &mut plain(|| raw.sign(black_box(input))),
                 )
             });
         }
         if label == "ES384" {
-            let raw = RawSigner::aws_lc(pem);
-            let input = signing_input(&fast, &mut SeededRandom::new(1));
+            let Backend { raw, input, .. } = &backends[1];
             run(CONTROL, &mut |name| {
                 measure(
                     name,
                     settings,
-                    &mut plain(|| raw.sign(black_box(&input))),
-                    &mut plain(|| raw.sign(black_box(&input))),
+                    &mut plain(|| raw.sign(black_box(input))),
+                    &mut plain(|| raw.sign(black_box(input))),
                 )
             });
         }
@@ -168,7 +166,7 @@ fn measure_all(settings: &Settings) -> Vec<PairResult> {
             settings,
             &mut batched(
                 || AuthorizeFlow::new(config.clone(), AuthorizeParams::default()),
-                |flow| safire_authorize_start(flow, &mut OsRandom),
+                |flow| start(flow, &mut OsRandom),
             ),
             &mut plain(|| authorize_baseline(black_box(&AUTHORIZE), &mut OsRandom)),
         )
@@ -179,7 +177,7 @@ fn measure_all(settings: &Settings) -> Vec<PairResult> {
             settings,
             &mut batched(
                 || TokenFlow::authorization_code(config.clone(), code.clone()),
-                |flow| safire_token_request(flow, &mut OsRandom),
+                |flow| start(flow, &mut OsRandom),
             ),
             &mut plain(baseline_token_request),
         )

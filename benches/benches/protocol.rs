@@ -8,7 +8,7 @@ use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use safire_benches::{
     AUTHORIZE, DISCOVERY_URL, SMART_CONFIGURATION, TOKEN_RESPONSE, authorization_code,
     authorize_baseline, baseline_token_request, check_same_output, now, pkce_baseline,
-    protocol_config, safire_authorize_start, safire_token_request,
+    protocol_config, start,
 };
 use safire_core::protocol::Pkce;
 use safire_core::{
@@ -26,9 +26,9 @@ fn authorize(c: &mut Criterion) {
     let config = protocol_config();
     let mut group = c.benchmark_group("authorize-start");
     group.bench_function("safire", |b| {
-        b.iter_batched(
+        b.iter_batched_ref(
             || AuthorizeFlow::new(config.clone(), AuthorizeParams::default()),
-            |flow| safire_authorize_start(flow, &mut OsRandom),
+            |flow| start(flow, &mut OsRandom),
             BatchSize::SmallInput,
         )
     });
@@ -43,9 +43,9 @@ fn token_form(c: &mut Criterion) {
     let code = authorization_code();
     let mut group = c.benchmark_group("token-request");
     group.bench_function("safire", |b| {
-        b.iter_batched(
+        b.iter_batched_ref(
             || TokenFlow::authorization_code(config.clone(), code.clone()),
-            |flow| safire_token_request(flow, &mut OsRandom),
+            |flow| start(flow, &mut OsRandom),
             BatchSize::SmallInput,
         )
     });

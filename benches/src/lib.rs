@@ -19,7 +19,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use base64ct::{Base64, Base64UrlUnpadded, Encoding};
 use safire_core::{
     AuthorizationCode, AuthorizeFlow, AuthorizeParams, ClientAssertion, ClientConfig, Env, Error,
-    Flow, Jwk, JwsAlgorithm, RandomSource, Signer, SmartMetadata, Step, TokenFlow, TokenResponse,
+    Flow, Jwk, JwsAlgorithm, PrivateKey, RandomSource, Signer, SmartMetadata, Step, TokenFlow,
+    TokenResponse,
 };
 use sha2::{Digest, Sha256, Sha384};
 
@@ -73,6 +74,42 @@ pub fn signing_input(signer: &dyn Signer, random: &mut dyn RandomSource) -> Vec<
     let text = jwt.expose();
     let end = text.rfind('.').expect("three parts");
     text.as_bytes()[..end].to_vec()
+}
+
+/// One key on one signing backend, with the raw signer of the same key and the signing input
+/// of a real assertion: what the signing benchmarks compare.
+pub struct Backend {
+    /// `rustcrypto` or `aws-lc`.
+    pub name: &'static str,
+    /// Safire's key on that backend.
+    pub key: PrivateKey,
+    /// The same key in the bare library.
+    pub raw: RawSigner,
+    /// The `header.claims` bytes both sign.
+    pub input: Vec<u8>,
+}
+
+/// The key in `pem` on both backends: RustCrypto, then aws-lc.
+pub fn backends(pem: &str) -> [Backend; 2] {
+    let backend = |name: &'static str, key: PrivateKey, raw: RawSigner| {
+        assert_eq!(key.backend().as_str(), name);
+        let input = signing_input(&key, &mut safire_core::SeededRandom::new(1));
+        Backend {
+            name,
+            key,
+            raw,
+            input,
+        }
+    };
+    let key = || PrivateKey::from_pem(pem).expect("key");
+    [
+        backend(
+            "rustcrypto",
+            key().into_rust_crypto(),
+            RawSigner::rustcrypto(pem),
+        ),
+        backend("aws-lc", key(), RawSigner::aws_lc(pem)),
+    ]
 }
 
 /// A signer that returns a constant: the assertion minus the signature.
@@ -146,7 +183,8 @@ impl RawSigner {
         match self {
             Self::RustCryptoRsa(key) => {
                 use signature::RandomizedSigner;
-                key.try_sign_with_rng(&mut OsRng, message)
+                // The OS generator (getrandom's `SysRng`), as safire-core blinds with by default.
+                key.try_sign_with_rng(&mut getrandom::SysRng, message)
                     .expect("RSA")
                     .encoded_len()
             }
@@ -174,24 +212,6 @@ impl RawSigner {
         }
     }
 }
-
-/// The OS generator in the shape `rsa` wants (what safire-core uses for blinding too).
-struct OsRng;
-
-impl rsa::rand_core::TryRng for OsRng {
-    type Error = getrandom::Error;
-    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
-        getrandom::u32()
-    }
-    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
-        getrandom::u64()
-    }
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
-        getrandom::fill(dst)
-    }
-}
-
-impl rsa::rand_core::TryCryptoRng for OsRng {}
 
 /// PKCE by hand: 96 random bytes (a 128-character verifier, as Safire makes), base64url
 /// verifier, base64url SHA-256 challenge.
@@ -226,22 +246,34 @@ pub const AUTHORIZE: AuthorizeInputs = AuthorizeInputs {
     aud: "https://ehr.example.com/fhir/r4",
 };
 
-/// The authorization URL by hand: state (16 random bytes, hex), PKCE, `url` query encoding.
+/// `N` random bytes as lowercase hex by table lookup: the state and the nonce.
+fn random_hex_baseline<const N: usize>(random: &mut dyn RandomSource) -> String {
+    let mut bytes = [0u8; N];
+    random.fill_bytes(&mut bytes).expect("random");
+    let mut hex = String::with_capacity(2 * N);
+    for byte in bytes {
+        hex.push(char::from(b"0123456789abcdef"[usize::from(byte >> 4)]));
+        hex.push(char::from(b"0123456789abcdef"[usize::from(byte & 15)]));
+    }
+    hex
+}
+
+/// The authorization URL by hand: state (16 random bytes, hex), PKCE, `url` query encoding,
+/// and (with `openid` among the scopes) an OpenID Connect nonce made like the state.
 /// Returns the URL, the state and the verifier (what an app must keep).
 pub fn authorize_baseline(
     inputs: &AuthorizeInputs,
     random: &mut dyn RandomSource,
 ) -> (url::Url, String, String) {
-    let mut state_bytes = [0u8; 16];
-    random.fill_bytes(&mut state_bytes).expect("random");
-    let mut state = String::with_capacity(32);
-    for byte in state_bytes {
-        state.push(char::from(b"0123456789abcdef"[usize::from(byte >> 4)]));
-        state.push(char::from(b"0123456789abcdef"[usize::from(byte & 15)]));
-    }
+    let state = random_hex_baseline::<16>(random);
     let (verifier, challenge) = pkce_baseline(random);
+    let nonce = inputs
+        .scopes
+        .contains(&"openid")
+        .then(|| random_hex_baseline::<16>(random));
     let mut url = url::Url::parse(inputs.endpoint).expect("endpoint");
-    url.query_pairs_mut()
+    let mut query = url.query_pairs_mut();
+    query
         .append_pair("response_type", "code")
         .append_pair("client_id", inputs.client_id)
         .append_pair("redirect_uri", inputs.redirect_uri)
@@ -250,6 +282,10 @@ pub fn authorize_baseline(
         .append_pair("aud", inputs.aud)
         .append_pair("code_challenge", &challenge)
         .append_pair("code_challenge_method", "S256");
+    if let Some(nonce) = &nonce {
+        query.append_pair("nonce", nonce);
+    }
+    drop(query);
     (url, state, verifier)
 }
 
@@ -305,26 +341,15 @@ pub fn authorization_code() -> AuthorizationCode {
     AuthorizationCode::new(CODE, VERIFIER, AUTHORIZE.redirect_uri)
 }
 
-/// Safire's authorize start: `flow.start` on a fresh [`AuthorizeFlow`] (no discovery needed).
-pub fn safire_authorize_start(
-    mut flow: AuthorizeFlow,
-    random: &mut dyn RandomSource,
-) -> safire_core::AuthorizationRequest {
-    match flow.start(&mut Env::new(now(), random)) {
-        Ok(Step::Done(request)) => request,
-        _ => unreachable!("no discovery needed"),
-    }
-}
-
-/// Safire's token request: `flow.start` on a fresh authorization-code [`TokenFlow`].
-pub fn safire_token_request(
-    mut flow: TokenFlow,
-    random: &mut dyn RandomSource,
-) -> safire_core::HttpRequest {
-    match flow.start(&mut Env::new(now(), random)) {
-        Ok(Step::Send(request)) => request,
-        _ => unreachable!("a request"),
-    }
+/// Safire's side of the authorize start and token request benchmarks: `flow.start` at the
+/// fixed [`now`] on a fresh [`AuthorizeFlow`] or authorization-code [`TokenFlow`] (no
+/// discovery needed). The flow is borrowed, as `start` borrows it: a flow outlives the
+/// request it makes, so the benchmarks drop it with the outputs, after timing. Never inlined,
+/// so that a profile can name it (`safire_benches::start<safire_core::token::TokenFlow>`).
+#[inline(never)]
+pub fn start<F: Flow>(flow: &mut F, random: &mut dyn RandomSource) -> Step<F::Output> {
+    flow.start(&mut Env::new(now(), random))
+        .expect("the benchmark's configuration is complete")
 }
 
 /// The hand-written token request for the benchmark's inputs.
@@ -342,16 +367,20 @@ pub fn baseline_token_request() -> http::Request<Vec<u8>> {
 /// and parse results (checked once, before anything is timed).
 pub fn check_same_output() {
     let mut random = safire_core::SeededRandom::new(1);
-    let flow = AuthorizeFlow::new(protocol_config(), AuthorizeParams::default());
-    let request = safire_authorize_start(flow, &mut random);
+    let mut flow = AuthorizeFlow::new(protocol_config(), AuthorizeParams::default());
+    let Step::Done(request) = start(&mut flow, &mut random) else {
+        panic!("the authorize start needs no discovery")
+    };
     let mut random = safire_core::SeededRandom::new(1);
     let (url, state, verifier) = authorize_baseline(&AUTHORIZE, &mut random);
     assert_eq!(request.url, url);
     assert_eq!(request.pending.state(), state);
     assert_eq!(request.pending.code_verifier().expose(), verifier);
 
-    let flow = TokenFlow::authorization_code(protocol_config(), authorization_code());
-    let ours = safire_token_request(flow, &mut random);
+    let mut flow = TokenFlow::authorization_code(protocol_config(), authorization_code());
+    let Step::Send(ours) = start(&mut flow, &mut random) else {
+        panic!("the token flow sends a request")
+    };
     let theirs = baseline_token_request();
     assert_eq!(ours.body(), theirs.body());
     assert_eq!(ours.uri(), theirs.uri());

@@ -3,6 +3,7 @@
 //! client is configured with the authorization server's issuer.
 
 use http::Method;
+use std::borrow::Cow;
 
 use crate::config::ClientConfig;
 use crate::error::{ConfigurationError, DiscoveryError, Error};
@@ -87,8 +88,18 @@ impl ServerEndpoint {
         config: &ClientConfig,
         metadata: Option<&SmartMetadata>,
     ) -> Result<String, Error> {
+        self.resolve_borrowed(config, metadata).map(Cow::into_owned)
+    }
+
+    /// [`resolve`](Self::resolve) without copying a configured endpoint: what the flows
+    /// building a request use (the URL is parsed once more there anyway).
+    pub(crate) fn resolve_borrowed<'c>(
+        self,
+        config: &'c ClientConfig,
+        metadata: Option<&SmartMetadata>,
+    ) -> Result<Cow<'c, str>, Error> {
         if let Some(endpoint) = self.configured(config) {
-            return Ok(endpoint.to_owned());
+            return Ok(Cow::Borrowed(endpoint));
         }
         let Some(metadata) = metadata else {
             return Err(ConfigurationError::invalid(
@@ -134,7 +145,7 @@ impl ServerEndpoint {
             )
             .into());
         }
-        Ok(endpoint)
+        Ok(Cow::Owned(endpoint))
     }
 }
 

@@ -91,12 +91,12 @@ pub fn validate_verifier(verifier: &str) -> Result<(), ConfigurationError> {
     Ok(())
 }
 
-/// Lowercase hex of `n` random bytes: used for `state` (16 bytes = 128 bits).
-pub(crate) fn random_hex(random: &mut dyn RandomSource, n: usize) -> Result<String, Error> {
-    let mut bytes = vec![0u8; n];
+/// Lowercase hex of `N` random bytes: used for `state` and `nonce` (16 bytes = 128 bits).
+pub(crate) fn random_hex<const N: usize>(random: &mut dyn RandomSource) -> Result<String, Error> {
+    let mut bytes = [0u8; N];
     random.fill_bytes(&mut bytes)?;
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(n * 2);
+    let mut out = String::with_capacity(N * 2);
     for b in bytes {
         // Nibbles index a 16-entry table: `get` cannot miss, and no `format!` per byte.
         for nibble in [b >> 4, b & 0x0f] {
@@ -142,7 +142,7 @@ mod tests {
 
     #[test]
     fn state_is_128_bits_of_hex() {
-        let state = random_hex(&mut SeededRandom::new(3), 16).unwrap();
+        let state = random_hex::<16>(&mut SeededRandom::new(3)).unwrap();
         assert_eq!(state.len(), 32);
         assert!(
             state

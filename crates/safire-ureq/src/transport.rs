@@ -9,8 +9,11 @@ use safire_core::transport::{body_too_large, call_timed_out, url_for_message};
 use safire_core::{
     HttpRequest, HttpResponse, Limits, NetworkError, NetworkErrorKind, Operation, USER_AGENT,
 };
-use ureq::Agent;
 use ureq::tls::{Certificate, RootCerts, TlsConfig};
+use ureq::unversioned::transport::{
+    Buffers, ConnectionDetails, Connector, NextTimeout, Transport as UreqTransport, time,
+};
+use ureq::{Agent, AsSendBody};
 
 pub(crate) struct Transport {
     agent: Agent,
@@ -47,7 +50,12 @@ impl Transport {
             .build();
         // Host names are resolved when a connection is opened, not on every request: ureq's
         // own resolver would spawn a thread per request to honour the timeout (see `resolve`).
-        let agent = Agent::with_parts(config, ResolvingConnector::default(), DeferredResolver);
+        // Socket timeouts move in whole milliseconds (see `CoarseTimeouts`).
+        let agent = Agent::with_parts(
+            config,
+            ResolvingConnector::default().chain(CoarseTimeouts),
+            DeferredResolver,
+        );
         Self {
             agent,
             max_body: limits.max_response_bytes,
@@ -92,32 +100,10 @@ impl Transport {
 
     fn exchange(&self, request: HttpRequest, left: Duration) -> Result<HttpResponse, NetworkError> {
         let (parts, body) = request.into_parts();
-        // The agent's own limit is the whole call; a later request of the call gets what is left.
-        let shorter = left < self.call_timeout;
         let response = if body.is_empty() {
-            let request = http::Request::from_parts(parts, ());
-            if shorter {
-                let request = self
-                    .agent
-                    .configure_request(request)
-                    .timeout_global(Some(left))
-                    .build();
-                self.agent.run(request)
-            } else {
-                self.agent.run(request)
-            }
+            self.run(http::Request::from_parts(parts, ()), left)
         } else {
-            let request = http::Request::from_parts(parts, body);
-            if shorter {
-                let request = self
-                    .agent
-                    .configure_request(request)
-                    .timeout_global(Some(left))
-                    .build();
-                self.agent.run(request)
-            } else {
-                self.agent.run(request)
-            }
+            self.run(http::Request::from_parts(parts, body), left)
         }
         .map_err(|e| self.network_error(e))?;
         let (parts, body) = response.into_parts();
@@ -127,6 +113,25 @@ impl Transport {
             .read_to_vec()
             .map_err(|e| self.network_error(e))?;
         Ok(http::Response::from_parts(parts, body))
+    }
+
+    /// Runs `request` on the agent. The agent's own limit is the whole call; a later request
+    /// of the call gets what is left.
+    fn run<B: AsSendBody>(
+        &self,
+        request: http::Request<B>,
+        left: Duration,
+    ) -> Result<http::Response<ureq::Body>, ureq::Error> {
+        if left < self.call_timeout {
+            let request = self
+                .agent
+                .configure_request(request)
+                .timeout_global(Some(left))
+                .build();
+            self.agent.run(request)
+        } else {
+            self.agent.run(request)
+        }
     }
 
     fn network_error(&self, error: ureq::Error) -> NetworkError {
@@ -192,5 +197,111 @@ impl Transport {
             }
             _ => NetworkError::new(Kind::Io, "HTTP transport failure"),
         }
+    }
+}
+
+/// Wraps every connection so that the timeouts handed to the socket move in whole
+/// milliseconds, rounded down.
+///
+/// ureq re-arms the socket's read and write timeouts whenever the time left changes, and with
+/// a whole-call deadline it changes on every operation: three `setsockopt` calls per pooled
+/// request, a measurable part of a loopback round trip. Rounded down to the millisecond, the
+/// time left is the same from one operation (and one request) to the next, so the socket keeps
+/// its timeout; the deadline can only come earlier, by less than a millisecond. Below one
+/// millisecond the exact value is kept, so that it never rounds to an instant timeout.
+#[derive(Debug)]
+struct CoarseTimeouts;
+
+impl Connector<Box<dyn UreqTransport>> for CoarseTimeouts {
+    type Out = Box<dyn UreqTransport>;
+
+    fn connect(
+        &self,
+        _details: &ConnectionDetails,
+        chained: Option<Box<dyn UreqTransport>>,
+    ) -> Result<Option<Self::Out>, ureq::Error> {
+        Ok(chained.map(|inner| Box::new(Coarse(inner)) as Box<dyn UreqTransport>))
+    }
+}
+
+/// A connection whose timeouts [`CoarseTimeouts`] rounds.
+#[derive(Debug)]
+struct Coarse(Box<dyn UreqTransport>);
+
+/// `duration` rounded down to whole milliseconds, unless it is shorter than one.
+fn coarse(duration: time::Duration) -> time::Duration {
+    match duration {
+        time::Duration::Exact(exact) if exact >= Duration::from_millis(1) => time::Duration::Exact(
+            Duration::from_millis(u64::try_from(exact.as_millis()).unwrap_or(u64::MAX)),
+        ),
+        other => other,
+    }
+}
+
+fn coarse_timeout(timeout: NextTimeout) -> NextTimeout {
+    NextTimeout {
+        after: coarse(timeout.after),
+        per_read: timeout.per_read.map(coarse),
+        per_write: timeout.per_write.map(coarse),
+        ..timeout
+    }
+}
+
+impl UreqTransport for Coarse {
+    fn buffers(&mut self) -> &mut dyn Buffers {
+        self.0.buffers()
+    }
+
+    fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
+        self.0.transmit_output(amount, coarse_timeout(timeout))
+    }
+
+    fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
+        self.0.await_input(coarse_timeout(timeout))
+    }
+
+    fn is_open(&mut self) -> bool {
+        self.0.is_open()
+    }
+
+    fn is_tls(&self) -> bool {
+        self.0.is_tls()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts_round_down_to_whole_milliseconds_but_never_to_zero() {
+        let exact = |d: Duration| time::Duration::Exact(d);
+        assert_eq!(
+            coarse(exact(Duration::from_micros(29_999_987_654))),
+            exact(Duration::from_millis(29_999_987))
+        );
+        assert_eq!(
+            coarse(exact(Duration::from_micros(1_500))),
+            exact(Duration::from_millis(1))
+        );
+        // Below a millisecond the exact value stays: rounding must not expire the call.
+        assert_eq!(
+            coarse(exact(Duration::from_micros(700))),
+            exact(Duration::from_micros(700))
+        );
+        assert_eq!(coarse(exact(Duration::ZERO)), exact(Duration::ZERO));
+        assert_eq!(
+            coarse(time::Duration::NotHappening),
+            time::Duration::NotHappening
+        );
+        let timeout = coarse_timeout(NextTimeout {
+            after: exact(Duration::from_micros(2_700)),
+            reason: ureq::Timeout::Global,
+            per_read: Some(exact(Duration::from_micros(5_100))),
+            per_write: None,
+        });
+        assert_eq!(timeout.after, exact(Duration::from_millis(2)));
+        assert_eq!(timeout.per_read, Some(exact(Duration::from_millis(5))));
+        assert_eq!(timeout.reason, ureq::Timeout::Global);
     }
 }

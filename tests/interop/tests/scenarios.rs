@@ -482,7 +482,7 @@ fn post_authorization<C: Client>() -> Outcome {
     let c: C = registered(op, &reg, ClientAuth::Public);
     let request = c.authorization_url(AuthorizeParams::default().post())?;
     assert_eq!(request.url.query(), None, "POST: the bare endpoint");
-    let callback = approve_post(request.url.as_str(), &request.params, LOGIN)?;
+    let callback = approve_post(request.url.as_str(), &request.params(), LOGIN)?;
     let token = c.request_access_token(request.pending.clone(), &callback, CallOptions::new())?;
     assert!(!token.access_token.expose().is_empty());
 

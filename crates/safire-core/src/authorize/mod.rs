@@ -97,13 +97,48 @@ pub struct AuthorizationRequest {
     pub method: AuthorizationMethod,
     /// GET: the endpoint with the query to redirect to. POST: the bare endpoint (form action).
     pub url: Url,
-    /// POST: the form fields. GET: the same parameters, for inspection.
-    pub params: Vec<(String, String)>,
     /// Store this in the user's session; it completes the flow at the callback.
     pub pending: PendingAuthorization,
+    /// POST: the form body. GET: empty; the parameters are the end of `url`'s query.
+    form: String,
 }
 
 impl AuthorizationRequest {
+    /// The parameters Safire sends, in order, decoded: for POST the form fields; for GET the
+    /// same parameters, read from the URL's query (which also keeps any the configured
+    /// endpoint itself carries, before Safire's own).
+    ///
+    /// ```
+    /// # use safire_core::*;
+    /// # use std::{sync::Arc, time::SystemTime};
+    /// let config = ClientConfig::builder("https://ehr.example/fhir")
+    ///     .client_id("app")
+    ///     .redirect_uri("https://app.example/cb")
+    ///     .scopes(["launch/patient"])
+    ///     .authorization_endpoint("https://ehr.example/authorize?tenant=7")
+    ///     .build()?;
+    /// let mut flow = AuthorizeFlow::new(Arc::new(config), AuthorizeParams::default());
+    /// let mut random = SeededRandom::new(1);
+    /// let Step::Done(request) = flow.start(&mut Env::new(SystemTime::UNIX_EPOCH, &mut random))?
+    /// else { unreachable!() };
+    /// let params = request.params();
+    /// assert_eq!(params[0], ("response_type".to_owned(), "code".to_owned()));
+    /// assert!(request.url.query().unwrap().starts_with("tenant=7&response_type=code&"));
+    /// # Ok::<(), safire_core::Error>(())
+    /// ```
+    pub fn params(&self) -> Vec<(String, String)> {
+        let pairs = match self.method {
+            AuthorizationMethod::Post => url::form_urlencoded::parse(self.form.as_bytes()),
+            AuthorizationMethod::Get => self.url.query_pairs(),
+        };
+        // Safire's parameters start with `response_type`, which the endpoint's own query
+        // never keeps (no parameter is sent twice).
+        pairs
+            .skip_while(|(name, _)| name != "response_type")
+            .map(|(name, value)| (name.into_owned(), value.into_owned()))
+            .collect()
+    }
+
     /// An HTML page that submits the request (POST) or follows it (GET) by itself, with every
     /// value HTML-escaped.
     pub fn auto_submit_html(&self) -> String {
@@ -118,11 +153,11 @@ impl AuthorizationRequest {
             "<!DOCTYPE html><html><body onload=\"document.forms[0].submit()\">\
              <form method=\"post\" action=\"{action}\">"
         );
-        for (name, value) in &self.params {
+        for (name, value) in self.params() {
             html.push_str(&format!(
                 "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
-                escape_html(name),
-                escape_html(value)
+                escape_html(&name),
+                escape_html(&value)
             ));
         }
         html.push_str("<noscript><button type=\"submit\">Continue to sign in</button></noscript></form></body></html>");
@@ -202,7 +237,7 @@ impl AuthorizeFlow {
     /// The endpoint, and for POST the check that the server accepts it.
     fn endpoint(&self) -> Result<Url, Error> {
         let metadata = self.metadata.as_deref();
-        let endpoint = ServerEndpoint::Authorization.resolve(&self.config, metadata)?;
+        let endpoint = ServerEndpoint::Authorization.resolve_borrowed(&self.config, metadata)?;
         if self.params.method == AuthorizationMethod::Post
             && !self.config.authorize_post_supported()
             && metadata.is_none_or(|m| !m.supports_post_based_authorization())
@@ -221,43 +256,27 @@ impl AuthorizeFlow {
         })?)
     }
 
-    /// The request parameters in the order SMART lists them, then the caller's extras.
-    fn parameters(
-        &self,
-        client_id: &str,
-        redirect_uri: &str,
-        state: &str,
-        nonce: Option<&str>,
-        pkce: &Pkce,
-    ) -> Result<Vec<(String, String)>, ConfigurationError> {
-        let mut params: Vec<(String, String)> = vec![
-            ("response_type".into(), "code".into()),
-            ("client_id".into(), client_id.to_owned()),
-            ("redirect_uri".into(), redirect_uri.to_owned()),
-        ];
-        if let Some(launch) = &self.params.launch {
-            params.push(("launch".into(), launch.clone()));
-        }
-        params.extend([
-            ("scope".to_owned(), self.scopes().join(" ")),
-            ("state".to_owned(), state.to_owned()),
-            ("aud".to_owned(), self.config.audience().to_owned()),
-            ("code_challenge".to_owned(), pkce.challenge().to_owned()),
-            ("code_challenge_method".to_owned(), "S256".to_owned()),
-        ]);
-        if let Some(nonce) = nonce {
-            params.push(("nonce".to_owned(), nonce.to_owned()));
-        }
-        for (name, value) in &self.params.extra {
-            if params.iter().any(|(set, _)| set == name) || name == "launch" || name == "nonce" {
+    /// The request parameters in the order SMART lists them, then the caller's extras
+    /// (borrowed: they are encoded once, straight into the URL or the form body).
+    fn parameters<'a>(
+        &'a self,
+        own: [Option<(&'a str, &'a str)>; 10],
+    ) -> Result<impl Iterator<Item = (&'a str, &'a str)> + Clone, ConfigurationError> {
+        let own = own.into_iter().flatten();
+        for (name, _) in &self.params.extra {
+            if own.clone().any(|(set, _)| set == name) || name == "launch" || name == "nonce" {
                 return Err(ConfigurationError::invalid(
                     "authorization parameter",
                     format!("'{name}' is set by Safire itself and cannot be overridden"),
                 ));
             }
-            params.push((name.clone(), value.clone()));
         }
-        Ok(params)
+        Ok(own.chain(
+            self.params
+                .extra
+                .iter()
+                .map(|(name, value)| (name.as_str(), value.as_str())),
+        ))
     }
 
     /// RFC 9207: the authorization server issuer a callback `iss` must name (configured,
@@ -289,32 +308,51 @@ impl AuthorizeFlow {
             .config
             .redirect_uri()
             .ok_or_else(|| ConfigurationError::missing(["redirect_uri"]))?;
-        let state = random_hex(env.random, 16)?;
+        let state = random_hex::<16>(env.random)?;
         let pkce = Pkce::generate(env.random)?;
         // OpenID Connect: a nonce binds the id_token to this request (checked at the exchange).
         let nonce = if self.scopes().iter().any(|s| s == "openid") {
-            Some(random_hex(env.random, 16)?)
+            Some(random_hex::<16>(env.random)?)
         } else {
             None
         };
-        let params = self.parameters(client_id, redirect_uri, &state, nonce.as_deref(), &pkce)?;
-        if self.params.method == AuthorizationMethod::Get {
+        let scope = self.scopes().join(" ");
+        let params = self.parameters([
+            Some(("response_type", "code")),
+            Some(("client_id", client_id)),
+            Some(("redirect_uri", redirect_uri)),
+            self.params
+                .launch
+                .as_deref()
+                .map(|launch| ("launch", launch)),
+            Some(("scope", &scope)),
+            Some(("state", &state)),
+            Some(("aud", self.config.audience())),
+            Some(("code_challenge", pkce.challenge())),
+            Some(("code_challenge_method", "S256")),
+            nonce.as_deref().map(|nonce| ("nonce", nonce)),
+        ])?;
+        let form = if self.params.method == AuthorizationMethod::Get {
             // The endpoint's own query stays, minus any parameter Safire sets: none is sent
             // twice.
-            let kept: Vec<(String, String)> = url
-                .query_pairs()
-                .filter(|(name, _)| !params.iter().any(|(set, _)| set == name))
-                .map(|(name, value)| (name.into_owned(), value.into_owned()))
-                .collect();
+            let kept: Vec<(String, String)> = match url.query() {
+                Some(_) => url
+                    .query_pairs()
+                    .filter(|(name, _)| !params.clone().any(|(set, _)| set == name))
+                    .map(|(name, value)| (name.into_owned(), value.into_owned()))
+                    .collect(),
+                None => Vec::new(),
+            };
             url.set_query(None);
-            if !kept.is_empty() || !params.is_empty() {
-                url.query_pairs_mut().extend_pairs(
-                    kept.iter()
-                        .chain(params.iter())
-                        .map(|(k, v)| (k.as_str(), v.as_str())),
-                );
-            }
-        }
+            url.query_pairs_mut()
+                .extend_pairs(kept.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+                .extend_pairs(params);
+            String::new()
+        } else {
+            url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(params)
+                .finish()
+        };
         let (expected_issuers, issuer_required) = self.expected_issuers();
         let created_at = env
             .now
@@ -324,7 +362,7 @@ impl AuthorizeFlow {
         Ok(AuthorizationRequest {
             method: self.params.method,
             url,
-            params,
+            form,
             pending: PendingAuthorization {
                 state: SecretString::new(state),
                 code_verifier: pkce.into_verifier(),

@@ -66,7 +66,7 @@ fn ehr_launch_and_post() {
     let request = start(flow, 2);
     assert_eq!(request.method, AuthorizationMethod::Post);
     assert_eq!(request.url.query(), Some("tenant=7"));
-    assert!(request.params.contains(&("launch".into(), "L-1".into())));
+    assert!(request.params().contains(&("launch".into(), "L-1".into())));
     let html = request.auto_submit_html();
     assert!(html.contains("name=\"launch\" value=\"L-1\""));
 }

@@ -179,9 +179,15 @@ impl<F: Flow> Driver<F> {
         }
         self.hops = 0;
         // Servers echo requests: what the request carried is scrubbed from an error answer
-        // before anything reads it, and from any error made of the answer.
+        // before anything reads it, and from any error made of the answer. A success is read
+        // as sent; the secrets are only gathered when there is something to scrub.
+        if response.status().is_success() {
+            return self
+                .respond(response, env)
+                .map_err(|error| SentSecrets::of(sent).scrub_error(error));
+        }
         let secrets = SentSecrets::of(sent);
-        let response = if response.status().is_success() || secrets.is_empty() {
+        let response = if secrets.is_empty() {
             response
         } else {
             response.map(|body| secrets.scrub_bytes(body))
@@ -241,6 +247,18 @@ pub fn check_transport_security(
     if request.uri().scheme_str() == Some("https") && request.uri().host().is_some() {
         return Ok(());
     }
+    // And for the opted-in loopback: a plain loopback host (no user info) needs none either.
+    // Anything else, including hosts the URL parser would normalize, takes the full check.
+    if allow_insecure_localhost
+        && request.uri().scheme_str() == Some("http")
+        && request
+            .uri()
+            .authority()
+            .is_some_and(|authority| !authority.as_str().contains('@'))
+        && request.uri().host().is_some_and(is_plain_loopback)
+    {
+        return Ok(());
+    }
     let uri = request.uri().to_string();
     match crate::config::classify_uri(&uri, allow_insecure_localhost) {
         crate::config::UriClass::Ok => Ok(()),
@@ -252,6 +270,21 @@ pub fn check_transport_security(
             ),
         )),
     }
+}
+
+/// `localhost`, a dotted-quad 127.0.0.0/8 address or `[::1]`, written the one plain way
+/// (what [`crate::config::classify_uri`] accepts for loopback, without parsing a URL).
+fn is_plain_loopback(host: &str) -> bool {
+    if host.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    if let Some(ip) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        return ip
+            .parse::<std::net::Ipv6Addr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    }
+    host.parse::<std::net::Ipv4Addr>()
+        .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// The error transports return when a body passes the cap.
@@ -317,16 +350,16 @@ where
     S: FnMut(HttpRequest) -> Result<HttpResponse, E>,
     E: Into<Error>,
 {
-    let mut driver = Driver::new(flow, limits.clone());
-    let mut step = driver.start(&mut Env::new(clock(), random))?;
-    loop {
-        match step {
-            Step::Done(output) => return Ok(output),
-            Step::Send(request) => {
-                let response = send(request).map_err(Into::into)?;
-                step = driver.on_response(response, &mut Env::new(clock(), random))?;
-            }
-        }
+    // The async loop, with a `send` whose future is ready at once: one poll finishes it.
+    let run = drive(flow, limits, random, clock, |request| {
+        std::future::ready(send(request))
+    });
+    let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+    match std::pin::pin!(run).poll(&mut context) {
+        std::task::Poll::Ready(result) => result,
+        std::task::Poll::Pending => Err(Error::Usage(
+            "run_blocking's loop waited, though nothing in it can",
+        )),
     }
 }
 
@@ -363,7 +396,7 @@ pub async fn run_async<F, S, Fut, E>(
     limits: &Limits,
     random: &mut (dyn RandomSource + Send),
     clock: impl Fn() -> SystemTime,
-    mut send: S,
+    send: S,
 ) -> Result<F::Output, Error>
 where
     F: Flow,
@@ -371,15 +404,48 @@ where
     Fut: Future<Output = Result<HttpResponse, E>>,
     E: Into<Error>,
 {
+    drive(flow, limits, random, clock, send).await
+}
+
+/// The transport loop of [`run_blocking`] and [`run_async`]: start, then send each request
+/// and feed its response back until the flow is done.
+async fn drive<F: Flow, R: Random + ?Sized, Fut, E: Into<Error>>(
+    flow: F,
+    limits: &Limits,
+    random: &mut R,
+    clock: impl Fn() -> SystemTime,
+    mut send: impl FnMut(HttpRequest) -> Fut,
+) -> Result<F::Output, Error>
+where
+    Fut: Future<Output = Result<HttpResponse, E>>,
+{
     let mut driver = Driver::new(flow, limits.clone());
-    let mut step = driver.start(&mut Env::new(clock(), random))?;
+    let mut step = driver.start(&mut Env::new(clock(), random.source()))?;
     loop {
         match step {
             Step::Done(output) => return Ok(output),
             Step::Send(request) => {
                 let response = send(request).await.map_err(Into::into)?;
-                step = driver.on_response(response, &mut Env::new(clock(), random))?;
+                step = driver.on_response(response, &mut Env::new(clock(), random.source()))?;
             }
         }
+    }
+}
+
+/// The random source of [`drive`]: plain for [`run_blocking`], `Send` for [`run_async`] (so
+/// that its future is `Send`).
+trait Random {
+    fn source(&mut self) -> &mut dyn RandomSource;
+}
+
+impl Random for dyn RandomSource + '_ {
+    fn source(&mut self) -> &mut dyn RandomSource {
+        self
+    }
+}
+
+impl Random for dyn RandomSource + Send + '_ {
+    fn source(&mut self) -> &mut dyn RandomSource {
+        self
     }
 }

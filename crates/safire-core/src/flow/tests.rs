@@ -15,6 +15,15 @@ fn only_https_or_opted_in_loopback_http_leaves() {
     assert!(check_transport_security(&req("http://127.0.0.1:8080/x"), true).is_ok());
     assert!(check_transport_security(&req("http://[::1]/x"), true).is_ok());
     assert!(check_transport_security(&req("/relative"), true).is_err());
+    // The loopback fast path accepts only what the full check accepts.
+    assert!(check_transport_security(&req("http://LocalHost:1/x"), true).is_ok());
+    assert!(check_transport_security(&req("http://127.9.9.9/x"), true).is_ok());
+    assert!(check_transport_security(&req("http://127.1/x"), true).is_ok());
+    assert!(check_transport_security(&req("http://[::1]:80/x"), false).is_err());
+    assert!(check_transport_security(&req("http://user:pw@127.0.0.1/x"), true).is_err());
+    assert!(check_transport_security(&req("http://127.0.0.1.evil.example/x"), true).is_err());
+    assert!(check_transport_security(&req("http://[::2]/x"), true).is_err());
+    assert!(check_transport_security(&req("ftp://127.0.0.1/x"), true).is_err());
 }
 
 #[test]
@@ -29,6 +38,16 @@ fn step_debug_never_shows_the_body_or_query() {
     assert!(text.contains("body_bytes: 25"), "{text}");
 }
 
+/// A public client of `https://ehr.example/fhir` with nothing but its id configured.
+fn public_client() -> Arc<ClientConfig> {
+    Arc::new(
+        ClientConfig::builder("https://ehr.example/fhir")
+            .client_id("a")
+            .build()
+            .unwrap(),
+    )
+}
+
 fn json(status: u16, body: &str) -> HttpResponse {
     http::Response::builder()
         .status(status)
@@ -38,12 +57,7 @@ fn json(status: u16, body: &str) -> HttpResponse {
 
 #[test]
 fn the_driver_discovers_once_then_starts_the_flow() {
-    let config = Arc::new(
-        ClientConfig::builder("https://ehr.example/fhir")
-            .client_id("a")
-            .build()
-            .unwrap(),
-    );
+    let config = public_client();
     let mut driver = Driver::new(TokenFlow::refresh(config, "rt"), Limits::default());
     assert!(driver.will_discover());
     let mut random = SeededRandom::new(1);
@@ -70,21 +84,15 @@ fn the_driver_discovers_once_then_starts_the_flow() {
 
 #[test]
 fn supplied_metadata_means_no_discovery() {
-    let config = ClientConfig::builder("https://ehr.example/fhir")
-        .client_id("a")
-        .build()
-        .unwrap();
+    let config = public_client();
     let metadata = Arc::new(SmartMetadata::from_json_object(
         serde_json::json!({"token_endpoint": "https://ehr.example/t"})
             .as_object()
             .unwrap()
             .clone(),
     ));
-    let mut driver = Driver::new(
-        TokenFlow::refresh(Arc::new(config), "rt"),
-        Limits::default(),
-    )
-    .with_metadata(Some(metadata));
+    let mut driver = Driver::new(TokenFlow::refresh(config, "rt"), Limits::default())
+        .with_metadata(Some(metadata));
     assert!(!driver.will_discover());
     let mut random = SeededRandom::new(1);
     let Step::Send(token) = driver
@@ -99,12 +107,7 @@ fn supplied_metadata_means_no_discovery() {
 
 #[test]
 fn discovered_endpoints_are_checked_and_a_missing_one_is_named() {
-    let config = Arc::new(
-        ClientConfig::builder("https://ehr.example/fhir")
-            .client_id("a")
-            .build()
-            .unwrap(),
-    );
+    let config = public_client();
     let mut random = SeededRandom::new(1);
     let mut env = Env::new(SystemTime::UNIX_EPOCH, &mut random);
     let mut driver = Driver::new(TokenFlow::refresh(config.clone(), "rt"), Limits::default());
@@ -198,12 +201,7 @@ fn userinfo_is_refused_in_configured_and_discovered_endpoints_without_printing_i
     assert!(err.to_string().contains("token_endpoint"), "{err}");
     assert!(!format!("{err} {err:?}").contains("configured-canary"));
 
-    let config = Arc::new(
-        ClientConfig::builder("https://ehr.example/fhir")
-            .client_id("a")
-            .build()
-            .unwrap(),
-    );
+    let config = public_client();
     let mut random = SeededRandom::new(1);
     let mut env = Env::new(SystemTime::UNIX_EPOCH, &mut random);
     let mut driver = Driver::new(TokenFlow::refresh(config, "rt"), Limits::default());
@@ -219,4 +217,20 @@ fn userinfo_is_refused_in_configured_and_discovered_endpoints_without_printing_i
         .unwrap_err();
     assert!(err.to_string().contains("user credentials"), "{err}");
     assert!(!format!("{err} {err:?}").contains("discovered-canary"));
+}
+
+#[test]
+fn run_async_is_send_when_its_client_is() {
+    fn assert_send<T: Send>(_: &T) {}
+    let config = public_client();
+    let mut random = crate::random::OsRandom;
+    let limits = Limits::default();
+    let run = run_async(
+        TokenFlow::refresh(config, "rt"),
+        &limits,
+        &mut random,
+        SystemTime::now,
+        |_request| async { Ok::<_, Error>(json(200, "{}")) },
+    );
+    assert_send(&run);
 }

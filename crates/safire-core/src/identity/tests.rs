@@ -157,7 +157,7 @@ fn run<F: Flow>(flow: F, server: &Mutex<Server>, now: u64) -> Result<F::Output, 
 fn authorize(flows: &FlowFactory, server: &Mutex<Server>, now: u64) -> PendingAuthorization {
     let request = run(flows.authorize(AuthorizeParams::default()), server, now).unwrap();
     let sent_nonce = request
-        .params
+        .params()
         .iter()
         .find(|(name, _)| name == "nonce")
         .map(|(_, value)| value.clone());

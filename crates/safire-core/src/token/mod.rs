@@ -290,7 +290,8 @@ impl Flow for TokenFlow {
         // Every credential problem surfaces before any request is built.
         let auth = self.resolve_auth()?;
         self.check_pending_age(env.now)?;
-        let endpoint = ServerEndpoint::Token.resolve(&self.config, self.metadata.as_deref())?;
+        let endpoint =
+            ServerEndpoint::Token.resolve_borrowed(&self.config, self.metadata.as_deref())?;
         Ok(Step::Send(self.token_request(&auth, &endpoint, env)?))
     }
 
