@@ -124,6 +124,7 @@ fn check_ok(key: &PrivateKey) {
     match alg {
         JwsAlgorithm::RS384 => assert_eq!(jwk.kty, "RSA"),
         JwsAlgorithm::ES384 => assert_eq!(jwk.kty, "EC"),
+        other => panic!("a key type this target does not know yet: {other:?}"),
     }
     let pem = key.to_pkcs8_pem().unwrap();
     let again = PrivateKey::from_pem(pem.expose()).unwrap();

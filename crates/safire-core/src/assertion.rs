@@ -48,6 +48,7 @@ const JTI_BYTES: usize = 16;
 /// assert!("HS256".parse::<JwsAlgorithm>().unwrap_err().to_string().contains("valid: RS384, ES384"));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum JwsAlgorithm {
     /// RSASSA-PKCS1-v1_5 with SHA-384 (RSA keys of 2048 bits or more).
     RS384,

@@ -14,6 +14,7 @@ pub(crate) const MAX_FINDINGS: usize = 64;
 /// How bad a [`Finding`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Severity {
     /// The server violates the specification (a field is missing, has the wrong type, ...).
     Error,
@@ -47,6 +48,7 @@ impl fmt::Display for Severity {
 /// );
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Finding {
     /// Whether this is a spec violation or only sloppy.
     pub severity: Severity,

@@ -136,6 +136,7 @@ impl fmt::Debug for LaunchContext {
 /// # Ok::<(), serde_json::Error>(())
 /// ```
 #[derive(Clone, PartialEq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct FhirContextItem {
     /// A relative reference such as `Appointment/123`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -71,6 +71,7 @@ const PREFIX: &str = "SMART metadata non-compliance:";
 /// # Ok::<(), safire_core::DiscoveryError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct SmartMetadata {
     /// `issuer`: required when `sso-openid-connect` is advertised.
     #[serde(skip_serializing_if = "Option::is_none")]

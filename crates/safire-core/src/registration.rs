@@ -28,6 +28,7 @@ use crate::secret::SecretString;
 /// assert_eq!(json["client_name"], "My SMART App");
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ClientMetadata {
     /// Human-readable name.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -35,6 +35,7 @@ use crate::secret::SecretString;
 /// # Ok::<(), safire_core::RegistrationError>(())
 /// ```
 #[derive(Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct RegisteredClient {
     /// The issued client identifier (never blank).
     pub client_id: String,

@@ -71,6 +71,7 @@ pub enum StoreErrorKind {
 /// A session store failed. Its message never contains a stored value or a token.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("Session store failed: {message}")]
+#[non_exhaustive]
 pub struct StoreError {
     /// What kind of failure.
     pub kind: StoreErrorKind,

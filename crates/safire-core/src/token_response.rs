@@ -44,6 +44,7 @@ const PREFIX: &str = "SMART token response non-compliance:";
 /// # Ok::<(), safire_core::TokenError>(())
 /// ```
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct TokenResponse {
     /// The access token.
     pub access_token: SecretString,

@@ -24,6 +24,7 @@ pub use pending::{AuthorizationCode, PendingAuthorization};
 
 /// How the authorization request reaches the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum AuthorizationMethod {
     /// A redirect to the endpoint with the parameters in the query (the default).
     #[default]
@@ -92,6 +93,7 @@ impl AuthorizeParams {
 
 /// The authorization request to send the user's browser to, and what to keep until the callback.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct AuthorizationRequest {
     /// GET or POST.
     pub method: AuthorizationMethod,

@@ -8,6 +8,7 @@ use crate::secret::SecretString;
 
 /// How `client_secret_basic` encodes the client id and secret before base64.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum BasicAuthEncoding {
     /// RFC 6749 §2.3.1: form-urlencode id and secret, then base64 `id:secret`. The default.
     #[default]

@@ -443,6 +443,7 @@ impl ConfigurationError {
 /// The SMART configuration could not be discovered or lacks something a flow needs.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{}", Rendered(self, Self::render))]
+#[non_exhaustive]
 pub struct DiscoveryError {
     /// The URL that was fetched (without query).
     pub endpoint: String,

@@ -7,6 +7,7 @@ use super::Rendered;
 
 /// The OAuth 2.0 error shape shared by token, authorization and registration failures.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct OAuthErrorFields {
     /// HTTP status of the response (absent for callback errors).
     pub status: Option<u16>,
@@ -55,6 +56,7 @@ impl OAuthErrorFields {
 /// The token endpoint refused the request or answered with something unusable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{}", Rendered(self, Self::render))]
+#[non_exhaustive]
 pub struct TokenError {
     /// Status and OAuth error fields.
     pub oauth: OAuthErrorFields,
@@ -82,6 +84,7 @@ impl TokenError {
 /// Dynamic client registration failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{}", Rendered(self, Self::render))]
+#[non_exhaustive]
 pub struct RegistrationError {
     /// Status and OAuth error fields.
     pub oauth: OAuthErrorFields,
@@ -225,6 +228,7 @@ pub enum AuthErrorKind {
 /// The authorization callback or EHR launch was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{}", Rendered(self, Self::render))]
+#[non_exhaustive]
 pub struct AuthError {
     /// What went wrong.
     pub kind: AuthErrorKind,

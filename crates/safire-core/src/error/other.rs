@@ -25,6 +25,7 @@ pub enum SessionErrorKind {
 /// identifier.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{}", Rendered(self, Self::render))]
+#[non_exhaustive]
 pub struct SessionError {
     /// What went wrong.
     pub kind: SessionErrorKind,

@@ -11,6 +11,7 @@ use crate::finding::Finding;
 /// SMART App Launch 2.2 names four; any other well-formed FHIR resource type is kept as
 /// [`Other`](Self::Other) and reported by [`FhirUser::compliance_findings`].
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ResourceType {
     /// `Practitioner`.
     Practitioner,

@@ -29,6 +29,7 @@ const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"]
 
 /// The kind of a verifying key: its JWK `kty` and, for EC keys, `crv`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum KeyType {
     /// `kty: "RSA"`: RS256, RS384, RS512 and PS256.
     Rsa,

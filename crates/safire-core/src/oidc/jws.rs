@@ -25,6 +25,7 @@ pub const MAX_JWS_BYTES: usize = 64 * 1024;
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[allow(clippy::upper_case_acronyms)]
+#[non_exhaustive]
 pub enum VerifyAlgorithm {
     /// RSASSA-PKCS1-v1_5 with SHA-256 (SMART's mandatory algorithm).
     RS256,
@@ -190,6 +191,7 @@ impl VerifyError {
 /// # Ok::<(), safire_core::Error>(())
 /// ```
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct VerifiedJws {
     /// The verified algorithm.
     pub alg: VerifyAlgorithm,

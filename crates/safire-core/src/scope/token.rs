@@ -64,6 +64,7 @@ impl fmt::Display for ResourceType<'_> {
 /// assert_eq!(v1.permissions(), Permissions::CUD);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ScopeVersion {
     /// SMART 1.0: `.read` (= `rs`), `.write` (= `cud`) or `.*` (= `cruds`); no query.
     V1,

@@ -52,6 +52,7 @@ pub const DEFAULT_REFRESH_MARGIN: Duration = Duration::from_secs(60);
 /// (renewed with a new signed assertion).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum SessionKind {
     /// An app launch (EHR or standalone) on behalf of a user or patient.
     User,
@@ -72,6 +73,7 @@ pub enum Freshness {
 
 /// What to do to have a token valid for at least the margin.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum Renewal {
     /// Use the current access token.
     UseCurrent,
