@@ -71,11 +71,11 @@ cargo run --quiet --example quickstart > target/quickstart.log
 tail -n 3 target/quickstart.log
 
 step "client examples against the sandbox (backend services, standalone launch; both transports)"
-for crate in safire-ureq safire-hyper; do
-    for example in backend_services standalone_launch; do
-        echo "-- $crate $example"
-        cargo run --quiet -p "$crate" --example "$example"
-    done
+# (safire-hyper's are named *_async: two examples of one name in a workspace collide in target/.)
+for example in safire-ureq:backend_services safire-ureq:standalone_launch \
+    safire-hyper:backend_services_async safire-hyper:standalone_launch_async; do
+    echo "-- ${example%%:*} ${example#*:}"
+    cargo run --quiet -p "${example%%:*}" --example "${example#*:}"
 done
 
 # The published crates package together: the others depend on safire-core (and safire-cli on

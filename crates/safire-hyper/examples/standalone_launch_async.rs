@@ -2,7 +2,7 @@
 //! in-process (offline): authorization URL, the browser's round trip, then the code exchange.
 //!
 //! ```sh
-//! cargo run -p safire-hyper --example standalone_launch
+//! cargo run -p safire-hyper --example standalone_launch_async
 //! ```
 //!
 //! In a web application, step 1 is the login route (redirect the browser, keep `pending` in

@@ -2,7 +2,7 @@
 //! ES384 assertion, against a sandbox server started in-process (offline).
 //!
 //! ```sh
-//! cargo run -p safire-hyper --example backend_services
+//! cargo run -p safire-hyper --example backend_services_async
 //! ```
 //!
 //! Against a real server, replace the sandbox's base URL, client id, key and `kid` with the
