@@ -29,7 +29,7 @@ mod pages;
 pub mod smart;
 
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use axum::Router;
 use axum::extract::{Query, RawQuery, State};
@@ -43,7 +43,7 @@ use tower_sessions::cookie::time::Duration as CookieDuration;
 use tower_sessions::{Expiry, Session, SessionManagerLayer, SessionStore};
 
 pub use config::{AppConfig, ConfigError};
-pub use ehr_session::{EhrSession, Login};
+pub use ehr_session::{EhrSession, EhrSessions, Login};
 pub use smart::{Registry, SmartError};
 
 /// The session key of the authorization in progress.
@@ -52,6 +52,11 @@ const PENDING: &str = "smart.pending";
 const LOGIN: &str = "smart.login";
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "smart_app_session";
+/// How long a browser session lasts without a request; a login's live SMART session is kept
+/// as long.
+const IDLE: Duration = Duration::from_secs(60 * 60);
+/// At most this many logins have a live SMART session in this process (a bound on memory).
+const MAX_LIVE_SESSIONS: usize = 10_000;
 
 /// The authorization in progress: which server, and what the callback needs.
 #[derive(Serialize, Deserialize)]
@@ -60,11 +65,13 @@ struct PendingLogin {
     pending: PendingAuthorization,
 }
 
-/// The app: its configuration and one client per configured server.
+/// The app: its configuration, one client per configured server, and the live SMART
+/// session of each signed-in login.
 #[derive(Debug)]
 pub struct App {
     config: AppConfig,
     registry: Registry,
+    sessions: EhrSessions,
 }
 
 type Shared = State<Arc<App>>;
@@ -73,7 +80,11 @@ impl App {
     /// Loads the keys and builds the clients.
     pub fn new(config: AppConfig) -> Result<Arc<Self>, ConfigError> {
         let registry = Registry::new(&config)?;
-        Ok(Arc::new(Self { config, registry }))
+        Ok(Arc::new(Self {
+            config,
+            registry,
+            sessions: EhrSessions::new(MAX_LIVE_SESSIONS, IDLE),
+        }))
     }
 
     /// The configuration.
@@ -86,6 +97,11 @@ impl App {
         &self.registry
     }
 
+    /// The live SMART sessions.
+    pub fn sessions(&self) -> &EhrSessions {
+        &self.sessions
+    }
+
     /// The routes, with sessions kept in `store`: `tower_sessions::MemoryStore` for one
     /// instance; several instances need a shared store (e.g. `tower-sessions-redis-store`).
     /// The session cookie is `HttpOnly`, `SameSite=Lax`, and `Secure` unless the app is
@@ -96,7 +112,9 @@ impl App {
             .with_http_only(true)
             .with_same_site(SameSite::Lax)
             .with_secure(!self.config.is_loopback())
-            .with_expiry(Expiry::OnInactivity(CookieDuration::hours(1)));
+            .with_expiry(Expiry::OnInactivity(CookieDuration::seconds(
+                IDLE.as_secs() as i64,
+            )));
         Router::new()
             .route("/", get(home))
             .route("/login", get(login))
@@ -155,11 +173,12 @@ async fn home(State(app): Shared, session: Session) -> Result<Response, Failure>
         session.flush().await.map_err(Failure::session)?;
         return Ok(pages::login(&app.registry));
     };
-    let ehr = match EhrSession::open(server, login).await {
+    // The login's live session, shared with its other requests in flight: they renew once.
+    let ehr = match app.sessions.open(server, &login).await {
         Ok(ehr) => ehr,
         Err(e) => {
             tracing::warn!(server = %server.name, error = %e, "the stored session is unusable");
-            return sign_in_again(&app, &session).await;
+            return sign_in_again(&app, &session, &login).await;
         }
     };
     let patient = match ehr.login().session.launch.patient {
@@ -169,7 +188,7 @@ async fn home(State(app): Shared, session: Session) -> Result<Response, Failure>
         ))),
         None => None,
     };
-    if let Some(renewed) = ehr.renewed() {
+    if let Some(renewed) = ehr.unsaved(&login) {
         // The renewed session replaces the old one (a rotated refresh token is single use),
         // even when the read that followed failed.
         session
@@ -181,7 +200,7 @@ async fn home(State(app): Shared, session: Session) -> Result<Response, Failure>
         tracing::warn!(server = %server.name, error = %e, "reading the patient failed");
         if e.needs_sign_in() {
             // The grant is gone (revoked, expired, or no refresh token).
-            return sign_in_again(&app, &session).await;
+            return sign_in_again(&app, &session, &login).await;
         }
     }
     Ok(pages::patient(
@@ -192,8 +211,9 @@ async fn home(State(app): Shared, session: Session) -> Result<Response, Failure>
     ))
 }
 
-/// Ends the session and asks the user to sign in again.
-async fn sign_in_again(app: &App, session: &Session) -> Result<Response, Failure> {
+/// Ends the session (and the login's live SMART session) and asks the user to sign in again.
+async fn sign_in_again(app: &App, session: &Session, login: &Login) -> Result<Response, Failure> {
+    app.sessions.forget(&login.key);
     session.flush().await.map_err(Failure::session)?;
     Ok(pages::login_with_notice(
         &app.registry,
@@ -227,7 +247,7 @@ async fn login(
             "That server is not configured in this app.",
         )
     })?;
-    start(server, None, &session).await
+    start(&app, server, None, &session).await
 }
 
 /// `GET /launch?iss=…&launch=…`: an EHR launch.
@@ -251,10 +271,11 @@ async fn launch(
             "The launching EHR is not configured in this app.",
         )
     })?;
-    start(server, Some(launch.launch), &session).await
+    start(&app, server, Some(launch.launch), &session).await
 }
 
 async fn start(
+    app: &App,
     server: &smart::Server,
     launch: Option<String>,
     session: &Session,
@@ -268,10 +289,13 @@ async fn start(
         )
     })?;
     // A new sign-in replaces any earlier one in this browser.
-    session
+    let earlier = session
         .remove_value(LOGIN)
         .await
         .map_err(Failure::session)?;
+    if let Some(earlier) = earlier.and_then(|v| serde_json::from_value::<Login>(v).ok()) {
+        app.sessions.forget(&earlier.key);
+    }
     session
         .insert(
             PENDING,
@@ -336,6 +360,13 @@ async fn logout(State(app): Shared, session: Session) -> Result<Response, Failur
         .await
         .map_err(Failure::session)?;
     session.flush().await.map_err(Failure::session)?;
+    // The live session holds the newest tokens (the web session may lag behind a renewal
+    // another request of this login has just made).
+    let login = login.map(|login| {
+        app.sessions
+            .forget(&login.key)
+            .map_or(login, |live| live.login())
+    });
     if let Some(login) = login
         && let Some(server) = app.registry.by_name(&login.server)
     {

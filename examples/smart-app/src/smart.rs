@@ -252,11 +252,7 @@ impl Server {
             .client
             .request_session(pending, callback_query, CallOptions::new())
             .await?;
-        Ok(Login {
-            server: self.name.clone(),
-            session,
-            refreshes: 0,
-        })
+        Login::new(self.name.clone(), session)
     }
 
     /// Revokes the grant (the refresh token) and then the access token of `login` (the

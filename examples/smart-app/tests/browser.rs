@@ -9,7 +9,7 @@ use std::time::Duration;
 use harness::World;
 use safire_core::{CallOptions, ClientAuth, ClientConfig, TokenTypeHint};
 use safire_hyper::SmartClient;
-use safire_sandbox::Endpoint;
+use safire_sandbox::{Endpoint, Fault};
 
 /// Whether the sandbox's introspection endpoint calls `token` active, asked with the library's
 /// `introspect_token` as the sandbox's `client_secret_basic` client (introspection is for
@@ -202,6 +202,75 @@ async fn an_expired_token_is_refreshed_on_reload() {
     reload_shows_amy(&world, "1", 2, "no second refresh").await;
     let third = world.login().await.expect("still signed in");
     assert_eq!(second.session.access_token, third.session.access_token);
+    world.finish().await;
+}
+
+/// `GET {app_url}/` with the browser's session cookie, from outside the browser (as another
+/// tab of it would send it): the status and the page.
+async fn home_page_with(app_url: String, cookie: String) -> (u16, String) {
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<axum::body::Body>();
+    let request = axum::http::Request::get(format!("{app_url}/"))
+        .header(axum::http::header::COOKIE, cookie)
+        .body(axum::body::Body::empty())
+        .expect("request");
+    let response = client.request(request).await.expect("the app answers");
+    let status = response.status().as_u16();
+    let body = axum::body::to_bytes(axum::body::Body::new(response.into_body()), 1 << 20)
+        .await
+        .expect("page body");
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tabs_reloading_at_expiry_share_one_refresh() {
+    let world = World::start("tabs_at_expiry", |s| {
+        s.access_token_lifetime(Duration::from_secs(60))
+    })
+    .await;
+    approved_standalone_launch(&world, "sandbox-patient-1", "Amy Shaw").await;
+    let cookie = world
+        .browser
+        .get_named_cookie(smart_app::SESSION_COOKIE)
+        .await
+        .expect("session cookie");
+    let cookie = format!("{}={}", cookie.name(), cookie.value());
+    let first = world.login().await.expect("signed in");
+    assert_eq!(world.sandbox.requests(Endpoint::Token), 1);
+
+    // The token expires at the EHR (which rotates refresh tokens, and revokes the grant when
+    // a rotated-away one comes back) while eight tabs of this browser are open, and all of
+    // them reload at once. The refresh answer is slowed down so that every request is in
+    // flight before the first refresh ends: a refresh per request would send the same
+    // refresh token several times.
+    world.sandbox.advance_time(Duration::from_secs(120));
+    world
+        .sandbox
+        .faults()
+        .fail_next(Endpoint::Token, 1, Fault::Delay(Duration::from_millis(300)));
+    let mut tabs = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        tabs.spawn(home_page_with(world.app_url.clone(), cookie.clone()));
+    }
+    let pages = tabs.join_all().await;
+    for (status, page) in &pages {
+        assert_eq!(*status, 200, "{page}");
+        assert!(
+            page.contains("<dd id=\"patient-name\">Amy Shaw</dd>"),
+            "every tab shows the patient: {page}"
+        );
+    }
+    assert_eq!(
+        world.sandbox.requests(Endpoint::Token),
+        2,
+        "one refresh grant for all the tabs"
+    );
+
+    // Still signed in, with the renewed session stored: the next reload needs no refresh.
+    reload_shows_amy(&world, "1", 2, "no second refresh").await;
+    let login = world.login().await.expect("still signed in");
+    assert_eq!(login.refreshes, 1);
+    assert_ne!(first.session.refresh_token, login.session.refresh_token);
     world.finish().await;
 }
 
