@@ -177,18 +177,36 @@ fn together<T: Send>(n: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
 // Scenarios
 // ----------------------------------------------------------------------------------------------
 
-/// 64 callers at expiry: exactly one token request, and all get its token.
+/// 64 callers at expiry: exactly one token request, and all get its token — each only once
+/// the `on_change` hook has persisted it (a caller never holds a rotated session the app's
+/// store does not have yet).
 pub fn session_64_callers_at_expiry_send_one_token_request<C: SessionClient>() {
     let server = server(
         |_| refreshed("at-2", Some("rt-2"), 3600),
         |_| Reply::json(200, json!({})),
     );
-    let (client, session) = client_with_session::<C>(&server, true);
+    let client: C = user_client(&server);
+    let persisted: Arc<Mutex<Vec<String>>> = Arc::default();
+    let sink = persisted.clone();
+    let mut spec = SessionSpec::new(user_session(&server, "at-1", "rt-1", true));
+    spec.on_change = Some(Arc::new(move |s: &Session| {
+        sink.lock()
+            .unwrap()
+            .push(s.access_token.expose().to_owned())
+    }));
+    let session = client.build_session(spec).unwrap();
     let tokens = together(64, |_| {
-        client.access_token(&session).map(|t| t.expose().to_owned())
+        let token = client.access_token(&session).map(|t| t.expose().to_owned());
+        let persisted_when_received = persisted.lock().unwrap().clone();
+        (token, persisted_when_received)
     });
-    for token in &tokens {
+    for (token, persisted_when_received) in &tokens {
         assert_eq!(token.as_deref().unwrap(), "at-2");
+        assert_eq!(
+            persisted_when_received,
+            &["at-2"],
+            "a caller got the renewed token before the hook persisted it"
+        );
     }
     let posts = server.requests_to(TOKEN);
     assert_eq!(

@@ -68,7 +68,9 @@ impl Need<'_> {
 ///   Result<Arc<Current>, Error>` (async for an async transport): the single-flight loop over
 ///   [`SessionCell::acquire`](crate::transport::SessionCell::acquire), renewing with the
 ///   generated `self.renew_from(base, need)` (a `Renewed`) and calling the `on_change` hook
-///   when `Renewed::by_us`. Waiting for another caller is the one thing that differs.
+///   when `Renewed::by_us` *before* finishing the ticket, so no caller holds a renewed
+///   session the hook has not persisted. Waiting for another caller is the one thing that
+///   differs.
 ///
 /// `store` is the store trait object (`dyn SessionStore` or `dyn AsyncSessionStore`),
 /// `instant` the clock of `http_send`'s deadline, `sleep` the function that pauses between
@@ -201,7 +203,8 @@ macro_rules! smart_session {
 
             /// Calls `hook` with the new session each time this process renews it: persist it
             /// there (a rotated refresh token replaces the old one, which the server may now
-            /// refuse). The hook runs on the renewing thread or task, outside any lock; keep it
+            /// refuse). The hook runs before any caller receives the renewed session, on the
+            /// renewing thread or task, outside any lock; keep it
             /// short (and, in async code, non-blocking: send the value into a channel to
             /// persist it elsewhere).
             pub fn on_change(

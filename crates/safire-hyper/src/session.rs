@@ -129,17 +129,19 @@ impl SmartSession {
                         None => return Err(Error::Usage("renewal ticket missing")),
                     };
                     let outcome = self.renew_from(&base, need).await;
-                    let by_us = outcome.as_ref().is_ok_and(|r| r.by_us);
+                    // The hook runs before anyone can see the renewed session: a waiter that
+                    // reads it finds it persisted too.
+                    if let (Ok(renewed), Some(hook)) = (&outcome, &self.inner.on_change)
+                        && renewed.by_us
+                    {
+                        hook(&renewed.session);
+                    }
                     let Some(ticket) = renewing.ticket.take() else {
                         return Err(Error::Usage("renewal ticket missing"));
                     };
                     let current = cell.finish(ticket, outcome.map(|r| (r.session, r.version)));
                     drop(renewing);
-                    let current = current?;
-                    if by_us && let Some(hook) = &self.inner.on_change {
-                        hook(&current.session);
-                    }
-                    return Ok(current);
+                    return current;
                 }
             }
         }

@@ -100,12 +100,14 @@ impl SmartSession {
                 }
                 Acquire::Renew(ticket) => {
                     let outcome = self.renew_from(ticket.base(), need);
-                    let by_us = outcome.as_ref().is_ok_and(|r| r.by_us);
-                    let current = cell.finish(ticket, outcome.map(|r| (r.session, r.version)))?;
-                    if by_us && let Some(hook) = &self.inner.on_change {
-                        hook(&current.session);
+                    // The hook runs before the waiters are woken: one that reads the renewed
+                    // session finds it persisted too.
+                    if let (Ok(renewed), Some(hook)) = (&outcome, &self.inner.on_change)
+                        && renewed.by_us
+                    {
+                        hook(&renewed.session);
                     }
-                    return Ok(current);
+                    return cell.finish(ticket, outcome.map(|r| (r.session, r.version)));
                 }
             }
         }
