@@ -168,6 +168,8 @@ impl FlowFactory {
     }
 
     /// Renews `session`: a refresh for a user session, a new assertion for a backend one.
+    /// A refresh's id_token is verified (keys from this factory's [`JwksCache`]) and must
+    /// name the session's original user, else the renewal fails (see [`CodeExchangeFlow`]).
     /// `options` may narrow the scope (refresh) or override credentials. Errors at once when
     /// the session belongs to another client or server, or cannot be renewed (a user
     /// session without refresh token: re-authorization required).
@@ -176,7 +178,7 @@ impl FlowFactory {
         session: &Session,
         options: CallOptions,
     ) -> Result<SessionFlow, Error> {
-        SessionFlow::renew(self.config.clone(), session, options)
+        SessionFlow::renew(self.config.clone(), session, options, self.jwks.clone())
     }
 
     /// A session from a token response obtained with this configuration (e.g. by

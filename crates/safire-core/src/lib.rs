@@ -167,7 +167,8 @@ pub use revocation::RevocationFlow;
 pub use scope::{Permission, Permissions, ResourceScope, Scope, Scopes, ScopesBuilder};
 pub use secret::{REDACTED, SecretString};
 pub use session::{
-    DEFAULT_REFRESH_MARGIN, Freshness, MemoryStore, Renewal, Session, SessionFlow, SessionKind,
+    DEFAULT_REFRESH_MARGIN, Freshness, IdTokenSubject, MemoryStore, Renewal, Session, SessionFlow,
+    SessionKind,
 };
 pub use store::{
     AsyncSessionStore, Lease, SessionStore, StoreError, StoreErrorKind, StoreFuture, Versioned,
