@@ -1413,6 +1413,8 @@ pub fn canaries_never_leak<C: TestClient>() {
             _ => Reply::json(401, json!({"error": "invalid_client"})),
         },
         "/register" => Reply::json(400, json!({"error": "invalid_client_metadata"})),
+        // `openid` is requested: the code exchange fetches the advertised key set first.
+        "/jwks" => Reply::json(200, json!({"keys": []})),
         _ => Reply::Hang,
     });
     let (_, pem) = TestEs384::fixed();
@@ -1532,7 +1534,11 @@ struct OidcServer {
 struct OidcState {
     keys: Vec<(String, PrivateKey)>,
     nonce: Option<String>,
+    /// The nonce for each code, for launches running side by side.
+    nonces: std::collections::HashMap<String, String>,
     kid_override: Option<String>,
+    /// How long the JWK Set takes to come back (so that concurrent fetches would overlap).
+    jwks_delay: Duration,
 }
 
 impl OidcServer {
@@ -1541,7 +1547,9 @@ impl OidcServer {
         let state = Arc::new(std::sync::Mutex::new(OidcState {
             keys: vec![("key-1".into(), key)],
             nonce: None,
+            nonces: Default::default(),
             kid_override: None,
+            jwks_delay: Duration::ZERO,
         }));
         let shared = state.clone();
         let server = TestServer::http(move |request, base| {
@@ -1554,6 +1562,9 @@ impl OidcServer {
                         .iter()
                         .map(|(kid, key)| json!(key.public_jwk().unwrap().with_kid(kid)))
                         .collect();
+                    let delay = state.jwks_delay;
+                    drop(state);
+                    std::thread::sleep(delay);
                     Reply::json(200, json!({ "keys": keys }))
                 }
                 "/token" => {
@@ -1567,7 +1578,8 @@ impl OidcServer {
                         "iss": format!("{base}/fhir"), "aud": "app", "sub": "user-7",
                         "iat": now, "exp": now + 300, "fhirUser": "Practitioner/dr-7",
                     });
-                    if let Some(nonce) = &state.nonce {
+                    let code = request.form().get("code").cloned().unwrap_or_default();
+                    if let Some(nonce) = state.nonces.get(&code).or(state.nonce.as_ref()) {
                         claims["nonce"] = json!(nonce);
                     }
                     let input = format!(
@@ -1604,6 +1616,16 @@ impl OidcServer {
         client: &C,
         nonce: Option<&str>,
     ) -> Result<safire_core::TokenResponse, Error> {
+        self.launch_with_code(client, nonce, "code-oidc")
+    }
+
+    /// [`launch`](Self::launch) with `code`: the server answers it with this launch's nonce.
+    fn launch_with_code<C: TestClient>(
+        &self,
+        client: &C,
+        nonce: Option<&str>,
+        code: &str,
+    ) -> Result<safire_core::TokenResponse, Error> {
         let request = client
             .authorization_url(AuthorizeParams::default())
             .unwrap();
@@ -1617,11 +1639,17 @@ impl OidcServer {
             request.pending.nonce().map(SecretString::expose),
             "openid requested: a nonce is sent and kept"
         );
-        self.state.lock().unwrap().nonce = nonce.map(str::to_owned).or(sent);
+        let nonce = nonce.map(str::to_owned).or(sent);
+        let mut state = self.state.lock().unwrap();
+        match nonce {
+            Some(nonce) => state.nonces.insert(code.to_owned(), nonce),
+            None => state.nonces.remove(code),
+        };
+        drop(state);
         let pending = request.pending;
         client.request_access_token(
             pending.clone(),
-            &callback(pending.state(), "code-oidc"),
+            &callback(pending.state(), code),
             CallOptions::new(),
         )
     }
@@ -1663,6 +1691,35 @@ pub fn id_token_verified_with_one_jwks_fetch<C: TestClient>() {
     assert_common_headers(&fetches[0]);
     assert_eq!(fetches[0].header("authorization"), None);
     assert_eq!(oidc.server.requests_to(DISCOVERY).len(), 1);
+}
+
+pub fn concurrent_cold_code_exchanges_fetch_the_key_set_once<C: TestClient + Sync>() {
+    let oidc = OidcServer::start();
+    oidc.state.lock().unwrap().jwks_delay = Duration::from_millis(300);
+    let client: C = client(config_for(&oidc.server));
+    let barrier = std::sync::Barrier::new(16);
+    let subjects: Vec<String> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..16)
+            .map(|i| {
+                let (oidc, client, barrier) = (&oidc, &client, &barrier);
+                scope.spawn(move || {
+                    barrier.wait();
+                    let token = oidc
+                        .launch_with_code(client, None, &format!("code-{i}"))
+                        .unwrap();
+                    token.identity.expect("verified identity").sub
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(subjects.iter().all(|sub| sub == "user-7"), "{subjects:?}");
+    assert_eq!(
+        oidc.server.requests_to("/jwks").len(),
+        1,
+        "sixteen concurrent exchanges with a cold cache: one JWK Set fetch"
+    );
+    assert_eq!(oidc.server.requests_to("/token").len(), 16);
 }
 
 pub fn rotated_key_is_fetched_once_and_bogus_kids_are_rate_limited<C: TestClient>() {

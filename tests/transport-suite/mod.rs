@@ -71,6 +71,7 @@ macro_rules! scenarios {
             registration_management_end_to_end,
             companion_canaries_never_leak,
             id_token_verified_with_one_jwks_fetch,
+            concurrent_cold_code_exchanges_fetch_the_key_set_once,
             rotated_key_is_fetched_once_and_bogus_kids_are_rate_limited,
             id_token_with_another_nonce_is_refused,
         );

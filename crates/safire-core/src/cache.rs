@@ -1,23 +1,25 @@
-//! The discovered-metadata cache the clients share: one fetch at a time, its outcome (success
-//! or failure) handed to every caller that waited for it, success kept for the client's life.
+//! The caches the clients share — discovered metadata here, the server's JWK Set in
+//! [`JwksCache`](crate::JwksCache) — and the one rule they fetch by: one fetch at a time, its
+//! outcome (success or failure) handed to every caller that waited for it.
 //!
 //! Without sharing failures, callers queued behind a failing fetch would each retry in turn and
-//! wait one timeout apiece. The cache does no I/O: the caller that gets a [`FetchTicket`] does
-//! the fetch; the others wait ([`MetadataCache::wait_blocking`], or an async notification the
-//! transport pairs with [`MetadataCache::outcome_after`]).
+//! wait one timeout apiece. The caches do no I/O: the caller that gets a [`FetchTicket`] does
+//! the fetch; the others wait ([`SharedFetch::wait_blocking_until`], or an async notification
+//! the transport pairs with [`SharedFetch::outcome_after`]). A transport writes that loop once,
+//! generic over [`SharedFetch`].
 
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::error::Error;
 use crate::metadata::SmartMetadata;
 
-/// What a caller should do to get the metadata.
+/// What a caller should do to get a cached value.
 #[derive(Debug)]
-pub enum Lookup {
+pub enum Lookup<T = Arc<SmartMetadata>> {
     /// It is cached.
-    Ready(Arc<SmartMetadata>),
-    /// Nobody is fetching: fetch it, then hand the result to [`MetadataCache::finish`].
+    Ready(T),
+    /// Nobody is fetching: fetch it, then hand the result to [`SharedFetch::finish`].
     Fetch(FetchTicket),
     /// Another caller is fetching; wait for the fetch numbered here to end.
     Wait(u64),
@@ -26,28 +28,61 @@ pub enum Lookup {
 /// The right to fetch. Dropping it unfinished (a cancelled future) lets the next caller fetch.
 #[derive(Debug)]
 pub struct FetchTicket {
-    cache: Arc<Shared>,
+    flight: Arc<Flight>,
     done: bool,
 }
 
 impl Drop for FetchTicket {
     fn drop(&mut self) {
         if !self.done {
-            let mut state = self.cache.lock();
-            state.fetching = false;
-            state.generation += 1;
-            state.last_error = None;
-            drop(state);
-            self.cache.ended.notify_all();
+            self.flight.end(None);
         }
     }
 }
 
+/// A cache filled by one fetch at a time, whose outcome every waiting caller gets. A
+/// transport's single loop (look up; fetch with the ticket, or wait) serves every such cache:
+/// [`MetadataCache`] and [`JwksCache::at`](crate::JwksCache::at).
+pub trait SharedFetch {
+    /// What the cache holds.
+    type Value;
+
+    /// Cached, fetch it yourself, or wait for the fetch in flight.
+    fn lookup(&self, now: SystemTime) -> Lookup<Self::Value>;
+
+    /// Records the fetch's outcome (success is kept, failure only handed to the waiters) and
+    /// wakes blocking waiters; async transports wake theirs after this returns.
+    fn finish(
+        &self,
+        ticket: FetchTicket,
+        outcome: Result<Self::Value, Error>,
+        now: SystemTime,
+    ) -> Result<Self::Value, Error>;
+
+    /// The outcome of fetch `generation` once it has ended: the value, its error, or `None`
+    /// while it runs — and `None` too when it was abandoned, so the caller looks up again.
+    fn outcome_after(&self, generation: u64, now: SystemTime)
+    -> Option<Result<Self::Value, Error>>;
+
+    /// Blocks until fetch `generation` ends, then as [`outcome_after`](Self::outcome_after);
+    /// `Err(())` when it has not ended by `deadline`.
+    #[allow(clippy::result_unit_err)] // the only failure is "the deadline passed"
+    fn wait_blocking_until(
+        &self,
+        generation: u64,
+        deadline: Instant,
+    ) -> Result<Option<Result<Self::Value, Error>>, ()>;
+}
+
+/// Who fetches: the single-flight state a cache keeps beside its value.
 #[derive(Debug, Default)]
-struct State {
-    metadata: Option<Arc<SmartMetadata>>,
-    /// When the cached metadata must be fetched again; `None`: never (supplied by the user).
-    expires_at: Option<SystemTime>,
+pub(crate) struct Flight {
+    state: Mutex<FlightState>,
+    ended: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct FlightState {
     fetching: bool,
     /// Counts finished (or abandoned) fetches.
     generation: u64,
@@ -55,22 +90,107 @@ struct State {
     last_error: Option<Error>,
 }
 
-#[derive(Debug, Default)]
-struct Shared {
-    state: Mutex<State>,
-    ended: Condvar,
-}
-
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, State> {
+impl Flight {
+    fn lock(&self) -> MutexGuard<'_, FlightState> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
+
+    /// `cached` (the cache's usable value) is read under the flight's lock, so a fetch that
+    /// ends in between is seen rather than repeated.
+    pub(crate) fn lookup<T>(self: &Arc<Self>, cached: impl FnOnce() -> Option<T>) -> Lookup<T> {
+        let mut state = self.lock();
+        if let Some(value) = cached() {
+            return Lookup::Ready(value);
+        }
+        if state.fetching {
+            return Lookup::Wait(state.generation);
+        }
+        state.fetching = true;
+        Lookup::Fetch(FetchTicket {
+            flight: self.clone(),
+            done: false,
+        })
+    }
+
+    /// Ends `ticket`'s fetch (its success already stored by the cache), sharing `error`.
+    pub(crate) fn finish(&self, mut ticket: FetchTicket, error: Option<Error>) {
+        ticket.done = true;
+        self.end(error);
+    }
+
+    fn end(&self, error: Option<Error>) {
+        let mut state = self.lock();
+        state.fetching = false;
+        state.generation += 1;
+        state.last_error = error;
+        drop(state);
+        self.ended.notify_all();
+    }
+
+    pub(crate) fn outcome_after<T>(
+        &self,
+        generation: u64,
+        cached: impl FnOnce() -> Option<T>,
+    ) -> Option<Result<T, Error>> {
+        outcome(&self.lock(), generation, cached)
+    }
+
+    pub(crate) fn wait_until<T>(
+        &self,
+        generation: u64,
+        deadline: Option<Instant>,
+        cached: impl FnOnce() -> Option<T>,
+    ) -> Result<Option<Result<T, Error>>, ()> {
+        let mut state = self.lock();
+        while state.generation == generation && state.fetching {
+            state = match deadline {
+                None => self
+                    .ended
+                    .wait(state)
+                    .unwrap_or_else(PoisonError::into_inner),
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Err(());
+                    }
+                    self.ended
+                        .wait_timeout(state, left)
+                        .map(|(guard, _)| guard)
+                        .unwrap_or_else(|poisoned| poisoned.into_inner().0)
+                }
+            };
+        }
+        Ok(outcome(&state, generation, cached))
+    }
+}
+
+fn outcome<T>(
+    state: &FlightState,
+    generation: u64,
+    cached: impl FnOnce() -> Option<T>,
+) -> Option<Result<T, Error>> {
+    if state.generation == generation && state.fetching {
+        return None; // still running (a wake-up meant for another cache)
+    }
+    if state.generation == generation + 1
+        && let Some(error) = &state.last_error
+    {
+        return Some(Err(error.clone()));
+    }
+    cached().map(Ok)
+}
+
+#[derive(Debug, Default)]
+struct State {
+    metadata: Option<Arc<SmartMetadata>>,
+    /// When the cached metadata must be fetched again; `None`: never (supplied by the user).
+    expires_at: Option<SystemTime>,
 }
 
 /// One client's metadata cache; cheap to clone (clones share it).
 ///
 /// ```
-/// use safire_core::transport::{Lookup, MetadataCache};
+/// use safire_core::transport::{Lookup, MetadataCache, SharedFetch};
 /// use safire_core::SmartMetadata;
 /// use std::{sync::Arc, time::SystemTime};
 /// let now = SystemTime::now();
@@ -84,7 +204,8 @@ impl Shared {
 /// ```
 #[derive(Debug, Clone)]
 pub struct MetadataCache {
-    shared: Arc<Shared>,
+    state: Arc<Mutex<State>>,
+    flight: Arc<Flight>,
     lifetime: Duration,
 }
 
@@ -102,131 +223,92 @@ impl MetadataCache {
     /// A cache whose fetched metadata is used for `lifetime`.
     pub fn new(lifetime: Duration) -> Self {
         Self {
-            shared: Arc::default(),
+            state: Arc::default(),
+            flight: Arc::default(),
             lifetime,
         }
     }
 
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Uses `metadata` (obtained elsewhere) from now on, without expiry and without discovery.
     pub fn set(&self, metadata: Arc<SmartMetadata>) {
-        let mut state = self.shared.lock();
+        let mut state = self.lock();
         state.metadata = Some(metadata);
         state.expires_at = None;
-        state.last_error = None;
     }
 
     /// The metadata, if a fetch has succeeded.
     pub fn cached(&self) -> Option<Arc<SmartMetadata>> {
-        self.shared.lock().metadata.clone()
+        self.lock().metadata.clone()
     }
 
-    /// Cached, fetch it yourself, or wait for the fetch in flight.
-    pub fn lookup(&self, now: SystemTime) -> Lookup {
-        let mut state = self.shared.lock();
-        if let Some(metadata) = &state.metadata
-            && state.expires_at.is_none_or(|expiry| now < expiry)
-        {
-            return Lookup::Ready(metadata.clone());
-        }
-        if state.fetching {
-            return Lookup::Wait(state.generation);
-        }
-        state.fetching = true;
-        Lookup::Fetch(FetchTicket {
-            cache: self.shared.clone(),
-            done: false,
-        })
-    }
-
-    /// Records the fetch's outcome (success is kept, failure only handed to the waiters) and
-    /// wakes blocking waiters; async transports wake theirs after this returns.
-    pub fn finish(
-        &self,
-        mut ticket: FetchTicket,
-        outcome: Result<Arc<SmartMetadata>, Error>,
-        now: SystemTime,
-    ) -> Result<Arc<SmartMetadata>, Error> {
-        ticket.done = true;
-        let mut state = self.shared.lock();
-        state.fetching = false;
-        state.generation += 1;
-        let result = outcome;
-        match &result {
-            Ok(metadata) => {
-                state.metadata = Some(metadata.clone());
-                state.expires_at = now.checked_add(self.lifetime);
-                state.last_error = None;
-            }
-            Err(error) => {
-                // Expired metadata is not served after a failed re-fetch: the failure is
-                // shared with the waiters and the next call tries again.
-                state.metadata = None;
-                state.last_error = Some(error.clone());
-            }
-        }
-        drop(state);
-        self.shared.ended.notify_all();
-        result
-    }
-
-    /// The outcome of fetch `generation` once it has ended: the metadata, its error, or `None`
-    /// while it runs — and `None` too when it was abandoned, so the caller looks up again.
-    pub fn outcome_after(&self, generation: u64) -> Option<Result<Arc<SmartMetadata>, Error>> {
-        let state = self.shared.lock();
-        outcome(&state, generation)
-    }
-
-    /// Blocks until fetch `generation` ends; then as [`outcome_after`](Self::outcome_after).
-    pub fn wait_blocking(&self, generation: u64) -> Option<Result<Arc<SmartMetadata>, Error>> {
-        let mut state = self.shared.lock();
-        while state.generation == generation && state.fetching {
-            state = self
-                .shared
-                .ended
-                .wait(state)
-                .unwrap_or_else(PoisonError::into_inner);
-        }
-        outcome(&state, generation)
-    }
-
-    /// [`wait_blocking`](Self::wait_blocking) that gives up at `deadline`: `Err(())` when the
-    /// fetch has not ended by then.
-    #[allow(clippy::result_unit_err)] // the only failure is "the deadline passed"
-    pub fn wait_blocking_until(
-        &self,
-        generation: u64,
-        deadline: std::time::Instant,
-    ) -> Result<Option<Result<Arc<SmartMetadata>, Error>>, ()> {
-        let mut state = self.shared.lock();
-        while state.generation == generation && state.fetching {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            if left.is_zero() {
-                return Err(());
-            }
-            state = self
-                .shared
-                .ended
-                .wait_timeout(state, left)
-                .map(|(guard, _)| guard)
-                .unwrap_or_else(|poisoned| poisoned.into_inner().0);
-        }
-        Ok(outcome(&state, generation))
+    fn fresh(&self, now: SystemTime) -> Option<Arc<SmartMetadata>> {
+        let state = self.lock();
+        state
+            .metadata
+            .clone()
+            .filter(|_| state.expires_at.is_none_or(|expiry| now < expiry))
     }
 }
 
-fn outcome(state: &State, generation: u64) -> Option<Result<Arc<SmartMetadata>, Error>> {
-    if state.generation == generation + 1
-        && let Some(error) = &state.last_error
-    {
-        return Some(Err(error.clone()));
+impl SharedFetch for MetadataCache {
+    type Value = Arc<SmartMetadata>;
+
+    fn lookup(&self, now: SystemTime) -> Lookup<Arc<SmartMetadata>> {
+        self.flight.lookup(|| self.fresh(now))
     }
-    state.metadata.clone().map(Ok)
+
+    fn finish(
+        &self,
+        ticket: FetchTicket,
+        outcome: Result<Arc<SmartMetadata>, Error>,
+        now: SystemTime,
+    ) -> Result<Arc<SmartMetadata>, Error> {
+        let mut state = self.lock();
+        match &outcome {
+            Ok(metadata) => {
+                state.metadata = Some(metadata.clone());
+                state.expires_at = now.checked_add(self.lifetime);
+            }
+            // Expired metadata is not served after a failed re-fetch: the failure is shared
+            // with the waiters and the next call tries again.
+            Err(_) => state.metadata = None,
+        }
+        drop(state);
+        self.flight.finish(ticket, outcome.as_ref().err().cloned());
+        outcome
+    }
+
+    fn outcome_after(
+        &self,
+        generation: u64,
+        _now: SystemTime,
+    ) -> Option<Result<Arc<SmartMetadata>, Error>> {
+        self.flight.outcome_after(generation, || self.cached())
+    }
+
+    fn wait_blocking_until(
+        &self,
+        generation: u64,
+        deadline: Instant,
+    ) -> Result<Option<Result<Arc<SmartMetadata>, Error>>, ()> {
+        self.flight
+            .wait_until(generation, Some(deadline), || self.cached())
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::error::{NetworkError, NetworkErrorKind};
+
+    fn wait(cache: &MetadataCache, generation: u64) -> Option<Result<Arc<SmartMetadata>, Error>> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        cache.wait_blocking_until(generation, deadline).unwrap()
+    }
 
     fn failure() -> Error {
         NetworkError::new(NetworkErrorKind::Timeout, "The request timed out after 1s").into()
@@ -241,10 +323,15 @@ mod tests {
         let Lookup::Wait(generation) = cache.lookup(SystemTime::UNIX_EPOCH) else {
             panic!()
         };
-        assert!(cache.outcome_after(generation).is_none(), "still running");
+        assert!(
+            cache
+                .outcome_after(generation, SystemTime::UNIX_EPOCH)
+                .is_none(),
+            "still running"
+        );
         let waiter = {
             let cache = cache.clone();
-            std::thread::spawn(move || cache.wait_blocking(generation))
+            std::thread::spawn(move || wait(&cache, generation))
         };
         assert!(
             cache
@@ -270,7 +357,7 @@ mod tests {
         };
         drop(ticket);
         assert!(
-            cache.wait_blocking(generation).is_none(),
+            wait(&cache, generation).is_none(),
             "no outcome: look up again"
         );
         assert!(matches!(

@@ -3,15 +3,16 @@
 
 use std::marker::PhantomData;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use crate::authorize::{AuthorizeFlow, AuthorizeParams, EhrLaunch, PendingAuthorization};
 use crate::cache::MetadataCache;
 use crate::config::{CallOptions, ClientConfig};
-use crate::discovery::DiscoveryFlow;
+use crate::discovery::{DiscoveryFlow, ServerEndpoint};
 use crate::error::{ConfigurationError, Error};
+use crate::flow::Flow;
 use crate::flow::Limits;
-use crate::identity::{CodeExchangeFlow, JwksCache, ServerKeysFlow};
+use crate::identity::{CodeExchangeFlow, JwksAt, JwksCache, ServerKeysFlow};
 use crate::introspection::IntrospectionFlow;
 use crate::metadata::SmartMetadata;
 use crate::oidc::JwksRefreshPolicy;
@@ -63,6 +64,40 @@ impl FlowFactory {
     /// The JWK Set cache the identity flows use.
     pub fn jwks_cache(&self) -> &JwksCache {
         &self.jwks
+    }
+
+    /// The JWK Set `flow` will verify with (it sends to [`ServerEndpoint::Jwks`]) when it
+    /// is not cached: a transport fetches it first through the returned [`JwksAt`] (with
+    /// [`server_keys`](Self::server_keys)), so that concurrent callers finding the cache cold
+    /// share one request. `None`: cached, not needed, or its location unknown (the flow
+    /// reports that itself).
+    ///
+    /// ```
+    /// # use safire_core::*;
+    /// # use std::time::SystemTime;
+    /// let config = ClientConfig::builder("https://ehr.example/fhir")
+    ///     .server_jwks_uri("https://ehr.example/jwks")
+    ///     .build()?;
+    /// let flows = FlowFactory::new(config);
+    /// let now = SystemTime::now();
+    /// assert!(flows.keys_to_prefetch(&flows.server_keys(), None, now).is_some());
+    /// assert!(flows.keys_to_prefetch(&flows.discovery(), None, now).is_none());
+    /// # Ok::<(), safire_core::Error>(())
+    /// ```
+    pub fn keys_to_prefetch<F: Flow + ?Sized>(
+        &self,
+        flow: &F,
+        metadata: Option<&SmartMetadata>,
+        now: SystemTime,
+    ) -> Option<JwksAt> {
+        if !flow.endpoints().contains(&ServerEndpoint::Jwks) {
+            return None;
+        }
+        let uri = ServerEndpoint::Jwks.resolve(&self.config, metadata).ok()?;
+        self.jwks
+            .get(&uri, now)
+            .is_none()
+            .then(|| self.jwks.at(uri))
     }
 
     /// The authorization server's JWK Set, cached or fetched.
@@ -168,6 +203,8 @@ impl FlowFactory {
     }
 
     /// Renews `session`: a refresh for a user session, a new assertion for a backend one.
+    /// A refresh's id_token is verified (keys from this factory's [`JwksCache`]) and must
+    /// name the session's original user, else the renewal fails (see [`CodeExchangeFlow`]).
     /// `options` may narrow the scope (refresh) or override credentials. Errors at once when
     /// the session belongs to another client or server, or cannot be renewed (a user
     /// session without refresh token: re-authorization required).
@@ -176,7 +213,7 @@ impl FlowFactory {
         session: &Session,
         options: CallOptions,
     ) -> Result<SessionFlow, Error> {
-        SessionFlow::renew(self.config.clone(), session, options)
+        SessionFlow::renew(self.config.clone(), session, options, self.jwks.clone())
     }
 
     /// A session from a token response obtained with this configuration (e.g. by

@@ -147,7 +147,7 @@ pub use error::{
 };
 pub use finding::{Finding, Severity};
 pub use flow::{Driver, Env, Flow, Limits, Step, run_async, run_blocking};
-pub use identity::{CodeExchangeFlow, DEFAULT_JWKS_LIFETIME, JwksCache, ServerKeysFlow};
+pub use identity::{CodeExchangeFlow, DEFAULT_JWKS_LIFETIME, JwksAt, JwksCache, ServerKeysFlow};
 pub use introspection::{Introspection, IntrospectionFlow};
 pub use launch_context::{FhirContextItem, LaunchContext};
 pub use metadata::{AssociatedEndpoint, SmartMetadata};
@@ -167,7 +167,8 @@ pub use revocation::RevocationFlow;
 pub use scope::{Permission, Permissions, ResourceScope, Scope, Scopes, ScopesBuilder};
 pub use secret::{REDACTED, SecretString};
 pub use session::{
-    DEFAULT_REFRESH_MARGIN, Freshness, MemoryStore, Renewal, Session, SessionFlow, SessionKind,
+    DEFAULT_REFRESH_MARGIN, Freshness, IdTokenSubject, MemoryStore, Renewal, Session, SessionFlow,
+    SessionKind,
 };
 pub use store::{
     AsyncSessionStore, Lease, SessionStore, StoreError, StoreErrorKind, StoreFuture, Versioned,
@@ -180,7 +181,9 @@ pub use token_response::{GrantType, TokenResponse};
 /// shared client builder, the discovery cache, and the checks a transport must apply to
 /// every request and response. Applications do not need this module.
 pub mod transport {
-    pub use crate::cache::{DEFAULT_METADATA_LIFETIME, FetchTicket, Lookup, MetadataCache};
+    pub use crate::cache::{
+        DEFAULT_METADATA_LIFETIME, FetchTicket, Lookup, MetadataCache, SharedFetch,
+    };
     pub use crate::client::{BuildClient, ClientBuilder, ClientSettings, pem_certificates};
     pub use crate::config::is_loopback;
     pub use crate::error::url_for_message;

@@ -98,6 +98,7 @@ mod session;
 mod transport;
 
 use std::fmt;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -107,8 +108,8 @@ use tokio::sync::Notify;
 
 pub use safire_core;
 use safire_core::transport::{
-    BuildClient, ClientBuilder, ClientSettings, FetchTicket, Lookup, MetadataCache, call_timed_out,
-    needs_discovery,
+    BuildClient, ClientBuilder, ClientSettings, FetchTicket, Lookup, MetadataCache, SharedFetch,
+    call_timed_out, needs_discovery,
 };
 pub use safire_core::{
     AsyncSessionStore, AuthorizationRequest, AuthorizeParams, CallOptions, ClientAuth,
@@ -121,8 +122,8 @@ pub use session::{SmartSession, SmartSessionBuilder};
 
 use crate::transport::Transport;
 
-/// A discovery in progress: when it ends, finished or cancelled, the ticket goes first and the
-/// waiters are woken after, so they find the cache already updated.
+/// A shared fetch in progress: when it ends, finished or cancelled, the ticket goes first and
+/// the waiters are woken after, so they find the cache already updated.
 struct Fetching<'a> {
     ticket: Option<FetchTicket>,
     ended: &'a Notify,
@@ -147,7 +148,8 @@ struct Inner {
     flows: FlowFactory,
     transport: Transport,
     metadata: MetadataCache,
-    metadata_ended: Notify,
+    /// Signalled when a shared fetch (discovery, the JWK Set) ends.
+    fetch_ended: Notify,
 }
 
 impl fmt::Debug for SmartClient {
@@ -192,26 +194,36 @@ impl SmartClient {
         &self,
         deadline: tokio::time::Instant,
     ) -> Result<Arc<SmartMetadata>, Error> {
+        let discover = || async {
+            self.drive(self.inner.flows.discovery(), None, deadline)
+                .await
+                .map(Arc::new)
+        };
+        self.shared(&self.inner.metadata, discover, deadline).await
+    }
+
+    /// A cached value, or one fetch shared by every concurrent caller (its failure too); a
+    /// cancelled fetch lets the next caller fetch.
+    async fn shared<C: SharedFetch, Fut: Future<Output = Result<C::Value, Error>>>(
+        &self,
+        cache: &C,
+        fetch: impl Fn() -> Fut,
+        deadline: tokio::time::Instant,
+    ) -> Result<C::Value, Error> {
         loop {
             // Registered before the lookup, so an end signalled in between is not missed.
-            let ended = self.inner.metadata_ended.notified();
-            match self.inner.metadata.lookup(SystemTime::now()) {
-                Lookup::Ready(metadata) => return Ok(metadata),
+            let ended = self.inner.fetch_ended.notified();
+            match cache.lookup(SystemTime::now()) {
+                Lookup::Ready(value) => return Ok(value),
                 Lookup::Fetch(ticket) => {
-                    let mut fetch = Fetching {
+                    let mut fetching = Fetching {
                         ticket: Some(ticket),
-                        ended: &self.inner.metadata_ended,
+                        ended: &self.inner.fetch_ended,
                     };
-                    let outcome = self
-                        .drive(self.inner.flows.discovery(), None, deadline)
-                        .await;
-                    return match fetch.ticket.take() {
-                        Some(ticket) => self.inner.metadata.finish(
-                            ticket,
-                            outcome.map(Arc::new),
-                            SystemTime::now(),
-                        ),
-                        None => outcome.map(Arc::new),
+                    let outcome = fetch().await;
+                    return match fetching.ticket.take() {
+                        Some(ticket) => cache.finish(ticket, outcome, SystemTime::now()),
+                        None => outcome,
                     };
                 }
                 Lookup::Wait(generation) => {
@@ -219,7 +231,7 @@ impl SmartClient {
                         let limit = self.inner.transport.limits().call_timeout;
                         return Err(call_timed_out(limit).into());
                     }
-                    if let Some(outcome) = self.inner.metadata.outcome_after(generation) {
+                    if let Some(outcome) = cache.outcome_after(generation, SystemTime::now()) {
                         return outcome;
                     }
                 }
@@ -239,6 +251,13 @@ impl SmartClient {
         } else {
             None
         };
+        let flows = &self.inner.flows;
+        if let Some(keys) = flows.keys_to_prefetch(&flow, metadata.as_deref(), SystemTime::now()) {
+            // One fetch for every caller finding the key set cold; a failure is left to the
+            // flow, which fetches (and reports) itself if it needs the keys after all.
+            let fetch = || self.drive(flows.server_keys(), metadata.clone(), deadline);
+            let _ = self.shared(&keys, fetch, deadline).await;
+        }
         self.drive(flow, metadata, deadline).await
     }
 
@@ -305,7 +324,7 @@ impl BuildClient for SmartClient {
                 flows,
                 transport: Transport::new(roots, settings.limits)?,
                 metadata: settings.metadata,
-                metadata_ended: Notify::new(),
+                fetch_ended: Notify::new(),
             }),
         })
     }

@@ -120,7 +120,7 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use safire_core::transport::{
-    BuildClient, ClientBuilder, ClientSettings, Lookup, MetadataCache, call_timed_out,
+    BuildClient, ClientBuilder, ClientSettings, Lookup, MetadataCache, SharedFetch, call_timed_out,
     needs_discovery,
 };
 use safire_core::{Driver, Env, Flow, FlowFactory, OsRandom, SmartMetadata, Step};
@@ -187,30 +187,32 @@ impl SmartClient {
     }
 
     fn server_metadata_until(&self, deadline: Instant) -> Result<Arc<SmartMetadata>, Error> {
+        self.shared(
+            &self.inner.metadata,
+            || {
+                self.drive(self.inner.flows.discovery(), None, deadline)
+                    .map(Arc::new)
+            },
+            deadline,
+        )
+    }
+
+    /// A cached value, or one fetch shared by every concurrent caller (its failure too).
+    fn shared<C: SharedFetch>(
+        &self,
+        cache: &C,
+        fetch: impl Fn() -> Result<C::Value, Error>,
+        deadline: Instant,
+    ) -> Result<C::Value, Error> {
         loop {
-            match self.inner.metadata.lookup(SystemTime::now()) {
-                Lookup::Ready(metadata) => return Ok(metadata),
-                Lookup::Fetch(ticket) => {
-                    let outcome = self.drive(self.inner.flows.discovery(), None, deadline);
-                    return self.inner.metadata.finish(
-                        ticket,
-                        outcome.map(Arc::new),
-                        SystemTime::now(),
-                    );
-                }
-                Lookup::Wait(generation) => {
-                    match self
-                        .inner
-                        .metadata
-                        .wait_blocking_until(generation, deadline)
-                    {
-                        Ok(Some(outcome)) => return outcome,
-                        Ok(None) => {}
-                        Err(()) => {
-                            return Err(call_timed_out(self.inner.limits.call_timeout).into());
-                        }
-                    }
-                }
+            match cache.lookup(SystemTime::now()) {
+                Lookup::Ready(value) => return Ok(value),
+                Lookup::Fetch(ticket) => return cache.finish(ticket, fetch(), SystemTime::now()),
+                Lookup::Wait(generation) => match cache.wait_blocking_until(generation, deadline) {
+                    Ok(Some(outcome)) => return outcome,
+                    Ok(None) => {}
+                    Err(()) => return Err(call_timed_out(self.inner.limits.call_timeout).into()),
+                },
             }
         }
     }
@@ -228,6 +230,13 @@ impl SmartClient {
         } else {
             None
         };
+        let flows = &self.inner.flows;
+        if let Some(keys) = flows.keys_to_prefetch(&flow, metadata.as_deref(), SystemTime::now()) {
+            // One fetch for every caller finding the key set cold; a failure is left to the
+            // flow, which fetches (and reports) itself if it needs the keys after all.
+            let fetch = || self.drive(flows.server_keys(), metadata.clone(), deadline);
+            let _ = self.shared(&keys, fetch, deadline);
+        }
         self.drive(flow, metadata, deadline)
     }
 

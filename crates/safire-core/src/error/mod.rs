@@ -161,6 +161,17 @@ pub enum IdentityError {
          configuration names none); configure ClientConfigBuilder::authorization_server_issuer"
     )]
     IssuerUnknown,
+    /// A refresh returned an id_token naming another user or issuer than the session's
+    /// original one (OpenID Connect Core §12.2: `iss` and `sub` must stay the same). The
+    /// session is not renewed. The message names the claim, never its values.
+    #[error(
+        "The refreshed id_token's `{claim}` differs from the session's original id_token \
+         (OpenID Connect Core 12.2); the session was not renewed"
+    )]
+    IdentityChanged {
+        /// The claim that changed: `iss` or `sub`.
+        claim: &'static str,
+    },
 }
 
 /// Whose fault an [`Error`] is, so applications can decide between "fix your setup", "the

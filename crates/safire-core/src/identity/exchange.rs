@@ -1,4 +1,5 @@
-//! [`CodeExchangeFlow`]: the authorization-code exchange, then the id_token verified.
+//! [`CodeExchangeFlow`]: the authorization-code exchange (or a session's refresh), then the
+//! id_token verified.
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -16,6 +17,7 @@ use crate::metadata::SmartMetadata;
 use crate::oidc::{IdTokenError, IdTokenValidation, ServerJwks, VerifiedIdToken, verify_id_token};
 use crate::requests::HttpResponse;
 use crate::secret::SecretString;
+use crate::session::{IdTokenSubject, Session};
 use crate::token::TokenFlow;
 use crate::token_response::TokenResponse;
 
@@ -48,7 +50,13 @@ enum Phase {
 /// - With `verify_id_tokens(false)` in the configuration, or without `openid` requested, it
 ///   is the plain exchange.
 ///
-/// Built by [`FlowFactory::exchange_code`](crate::FlowFactory::exchange_code).
+/// Built by [`FlowFactory::exchange_code`](crate::FlowFactory::exchange_code). A session's
+/// refresh ([`FlowFactory::renew_session`](crate::FlowFactory::renew_session)) runs the same
+/// flow over the refresh request: an id_token in the refresh response is verified the same
+/// way (no `nonce` is expected: none was sent) and must name the session's original `iss`
+/// and `sub` (OpenID Connect Core §12.2), else [`IdentityError::IdentityChanged`]; no
+/// id_token is normal there. A session that never had `openid` keeps no id_token a refresh
+/// returns (it could not be checked against anything).
 pub struct CodeExchangeFlow {
     token: TokenFlow,
     config: Arc<ClientConfig>,
@@ -56,6 +64,8 @@ pub struct CodeExchangeFlow {
     nonce: Option<SecretString>,
     expected_issuers: Vec<String>,
     openid_requested: bool,
+    /// A refresh: the user the session's id_token named, when known.
+    refresh: Option<Option<IdTokenSubject>>,
     metadata: Option<Arc<SmartMetadata>>,
     phase: Phase,
 }
@@ -89,9 +99,43 @@ impl CodeExchangeFlow {
             nonce,
             expected_issuers,
             openid_requested,
+            refresh: None,
             metadata: None,
             phase: Phase::Token,
         }
+    }
+
+    /// A refresh of `session` (`token`, its refresh request) whose id_token, if any, must
+    /// verify and name the session's original user.
+    pub(crate) fn refresh(
+        config: Arc<ClientConfig>,
+        token: TokenFlow,
+        session: &Session,
+        cache: JwksCache,
+    ) -> Self {
+        let original = session.original_subject();
+        let openid_requested = original.is_some()
+            || session.id_token.is_some()
+            || session
+                .scopes
+                .iter()
+                .any(|s| *s == crate::scope::Scope::OpenId);
+        Self {
+            token,
+            config,
+            cache,
+            nonce: None,
+            expected_issuers: Vec::new(),
+            openid_requested,
+            refresh: Some(original),
+            metadata: None,
+            phase: Phase::Token,
+        }
+    }
+
+    /// The user a refresh's id_token must name.
+    fn original(&self) -> Option<&IdTokenSubject> {
+        self.refresh.as_ref().and_then(Option::as_ref)
     }
 
     /// Whether an id_token is expected and will be verified.
@@ -102,8 +146,9 @@ impl CodeExchangeFlow {
     /// The authorization server issuer: configured, else discovered, else the one the
     /// pending authorization knew.
     fn issuer(&self) -> Option<&str> {
-        self.config
-            .authorization_server_issuer()
+        self.original()
+            .map(|original| original.iss.as_str())
+            .or_else(|| self.config.authorization_server_issuer())
             .or_else(|| self.metadata.as_deref().and_then(|m| m.issuer.as_deref()))
             .or_else(|| self.expected_issuers.first().map(String::as_str))
     }
@@ -124,7 +169,16 @@ impl CodeExchangeFlow {
         if let Ok(base) = Url::parse(self.config.base_url()) {
             validation = validation.with_fhir_base(base);
         }
-        Ok(verify_id_token(id_token, jwks, &validation)?)
+        let verified = verify_id_token(id_token, jwks, &validation);
+        let Some(original) = self.original() else {
+            return Ok(verified?);
+        };
+        let changed = |claim| IdentityError::IdentityChanged { claim };
+        match verified {
+            Err(IdTokenError::IssuerMismatch { .. }) => Err(changed("iss").into()),
+            Ok(identity) if identity.sub != original.sub => Err(changed("sub").into()),
+            other => Ok(other?),
+        }
     }
 
     /// The token response is in: verify its id_token, or ask for the keys to do it.
@@ -133,12 +187,22 @@ impl CodeExchangeFlow {
         mut token: TokenResponse,
         now: SystemTime,
     ) -> Result<Step<TokenResponse>, Error> {
+        if self.refresh.is_some() && !self.verifying() && self.config.verifies_id_tokens() {
+            // Nothing to check it against: an id_token is not taken unverified.
+            if token.id_token.take().is_some() {
+                token.findings.push(Finding::warning(
+                    Some("id_token"),
+                    "OpenID Connect: the refresh returned an id_token for a session without \
+                     'openid'; it was not verified and is not kept",
+                ));
+            }
+        }
         let Some(id_token) = token.id_token.as_ref() else {
             let granted = token
                 .scope
                 .as_deref()
                 .is_none_or(|scope| scope.split(' ').any(|s| s == "openid"));
-            if self.openid_requested && granted {
+            if self.openid_requested && granted && self.refresh.is_none() {
                 token.findings.push(Finding::warning(
                     Some("id_token"),
                     "OpenID Connect: 'openid' was granted but the token response has no \
@@ -198,7 +262,8 @@ impl Flow for CodeExchangeFlow {
         self.token.needs_metadata()
             || (self.verifying()
                 && self.config.authorization_server_issuer().is_none()
-                && self.expected_issuers.is_empty())
+                && self.expected_issuers.is_empty()
+                && self.original().is_none())
     }
 
     fn preflight(&self) -> Result<(), Error> {

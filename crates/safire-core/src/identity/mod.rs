@@ -16,7 +16,7 @@ mod keys;
 #[cfg(test)]
 mod tests;
 
-pub use cache::{DEFAULT_JWKS_LIFETIME, JwksCache};
+pub use cache::{DEFAULT_JWKS_LIFETIME, JwksAt, JwksCache};
 pub use exchange::CodeExchangeFlow;
 pub use keys::ServerKeysFlow;
 

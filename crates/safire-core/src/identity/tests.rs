@@ -36,6 +36,10 @@ struct Server {
     /// The nonce of the authorization request being answered.
     nonce: Option<String>,
     id_token: bool,
+    /// Claims of the next id_token replaced (`sub`, `iss`, `exp`, …).
+    claim_overrides: serde_json::Map<String, Value>,
+    /// Signs with this key while still naming the published `kid` (a forged signature).
+    forger: Option<PrivateKey>,
     jwks_fetches: usize,
     requests: Vec<String>,
 }
@@ -53,6 +57,8 @@ impl Server {
             nonce_override: None,
             nonce: None,
             id_token: true,
+            claim_overrides: serde_json::Map::new(),
+            forger: None,
             jwks_fetches: 0,
             requests: Vec::new(),
         }
@@ -85,6 +91,10 @@ impl Server {
         if let Some(nonce) = self.nonce_override.as_ref().or(self.nonce.as_ref()) {
             claims["nonce"] = json!(nonce);
         }
+        for (name, value) in &self.claim_overrides {
+            claims[name] = value.clone();
+        }
+        let key = self.forger.as_ref().unwrap_or(key);
         let input = format!(
             "{}.{}",
             B64::encode_string(json!({"alg": "ES384", "kid": kid}).to_string().as_bytes()),
@@ -109,7 +119,8 @@ impl Server {
             }
             "/token" => {
                 let mut body = json!({
-                    "access_token": "at", "token_type": "Bearer", "expires_in": 300,
+                    "access_token": format!("at-{now}"), "token_type": "Bearer",
+                    "expires_in": 300, "refresh_token": "rt",
                     "scope": "openid fhirUser patient/*.rs",
                 });
                 if self.id_token {
@@ -550,4 +561,180 @@ fn step_debug_names_the_jwks_operation() {
         .unwrap();
     assert!(matches!(&step, Step::Send(r) if r.method() == http::Method::GET));
     assert!(format!("{step:?}").contains("Jwks"));
+}
+
+/// A session started by a verified code exchange at second 0.
+fn started_session(flows: &FlowFactory, server: &Mutex<Server>) -> crate::Session {
+    let pending = authorize(flows, server, 0);
+    let callback = format!("?code=c&state={}&iss={ISSUER}", pending.state());
+    let flow = flows
+        .start_session(pending, &callback, CallOptions::new())
+        .unwrap();
+    let session = run(flow, server, 0).unwrap();
+    assert_eq!(
+        session.id_token_subject,
+        Some(crate::IdTokenSubject::new(ISSUER, "u-1")),
+        "the verified subject is kept"
+    );
+    session
+}
+
+fn renew(
+    flows: &FlowFactory,
+    session: &crate::Session,
+    server: &Mutex<Server>,
+    now: u64,
+) -> Result<crate::Session, Error> {
+    run(
+        flows.renew_session(session, CallOptions::new()).unwrap(),
+        server,
+        now,
+    )
+}
+
+fn identity_error(result: Result<crate::Session, Error>) -> IdentityError {
+    match result {
+        Err(Error::Identity(e)) => {
+            assert_eq!(
+                Error::Identity(e.clone()).source_of_fault(),
+                crate::ErrorSource::Server
+            );
+            *e
+        }
+        other => panic!("expected an identity error, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_refresh_id_token_is_verified_and_replaces_the_sessions() {
+    let server = Mutex::new(Server::new());
+    let flows = factory(config());
+    let session = started_session(&flows, &server);
+    // Servers may repeat the nonce or leave it out; the practitioner's fhirUser may change.
+    server.lock().unwrap().nonce = None;
+    server
+        .lock()
+        .unwrap()
+        .claim_overrides
+        .insert("fhirUser".into(), json!("Practitioner/dr-2"));
+    let renewed = renew(&flows, &session, &server, 100).unwrap();
+    assert_eq!(renewed.access_token.expose(), format!("at-{}", T0 + 100));
+    assert_ne!(
+        renewed.id_token, session.id_token,
+        "the new id_token is kept"
+    );
+    assert_eq!(renewed.id_token_subject, session.id_token_subject);
+    assert_eq!(
+        renewed.fhir_user.as_deref(),
+        Some("https://ehr.example/fhir/Practitioner/dr-2")
+    );
+    assert_eq!(server.lock().unwrap().jwks_fetches, 1, "one cache for both");
+    assert_eq!(
+        server.lock().unwrap().requests,
+        ["/token", "/jwks", "/token"],
+        "the refresh verified with the cached keys"
+    );
+}
+
+#[test]
+fn a_refresh_id_token_naming_another_user_or_issuer_is_refused() {
+    for (claim, value) in [
+        ("sub", json!("u-2")),
+        ("iss", json!("https://other.example")),
+    ] {
+        let server = Mutex::new(Server::new());
+        let flows = factory(config());
+        let session = started_session(&flows, &server);
+        server
+            .lock()
+            .unwrap()
+            .claim_overrides
+            .insert(claim.into(), value);
+        let err = identity_error(renew(&flows, &session, &server, 100));
+        assert_eq!(err, IdentityError::IdentityChanged { claim }, "{claim}");
+        assert!(!err.to_string().contains("u-2"), "no claim values: {err}");
+    }
+}
+
+#[test]
+fn a_forged_or_expired_refresh_id_token_is_refused() {
+    let server = Mutex::new(Server::new());
+    let flows = factory(config());
+    let session = started_session(&flows, &server);
+    server.lock().unwrap().forger =
+        Some(PrivateKey::generate_es384(&mut SeededRandom::new(99)).unwrap());
+    let err = identity_error(renew(&flows, &session, &server, 100));
+    assert!(
+        matches!(err, IdentityError::Refused(IdTokenError::Jws(_))),
+        "{err:?}"
+    );
+    server.lock().unwrap().forger = None;
+    server
+        .lock()
+        .unwrap()
+        .claim_overrides
+        .insert("exp".into(), json!(T0));
+    let err = identity_error(renew(&flows, &session, &server, 1000));
+    assert_eq!(err, IdentityError::Refused(IdTokenError::Expired));
+    // The same server answering with no id_token renews: a refresh need not carry one.
+    server.lock().unwrap().id_token = false;
+    let renewed = renew(&flows, &session, &server, 1000).unwrap();
+    assert_eq!(
+        renewed.id_token, session.id_token,
+        "the previous one is kept"
+    );
+    assert!(
+        renewed
+            .findings
+            .iter()
+            .all(|f| f.field.as_deref() != Some("id_token"))
+    );
+}
+
+#[test]
+fn a_session_stored_before_the_subject_was_kept_loads_and_is_checked_by_its_id_token() {
+    let server = Mutex::new(Server::new());
+    let flows = factory(config());
+    let session = started_session(&flows, &server);
+    let mut stored = serde_json::to_value(&session).unwrap();
+    assert!(stored.get("id_token_subject").is_some());
+    stored.as_object_mut().unwrap().remove("id_token_subject");
+    let old: crate::Session = serde_json::from_value(stored).unwrap();
+    assert_eq!(old.id_token_subject, None);
+    assert_eq!(old.original_subject(), session.id_token_subject);
+    server
+        .lock()
+        .unwrap()
+        .claim_overrides
+        .insert("sub".into(), json!("u-2"));
+    let err = identity_error(renew(&flows, &old, &server, 100));
+    assert_eq!(err, IdentityError::IdentityChanged { claim: "sub" });
+    server.lock().unwrap().claim_overrides.clear();
+    let renewed = renew(&flows, &old, &server, 100).unwrap();
+    assert_eq!(renewed.id_token_subject, session.id_token_subject);
+}
+
+#[test]
+fn a_refresh_id_token_for_a_session_without_openid_is_not_kept() {
+    let server = Mutex::new(Server::new());
+    let flows = factory(config());
+    let token = crate::TokenResponse::parse(
+        200,
+        br#"{"access_token":"a","refresh_token":"r","scope":"patient/*.rs","expires_in":60}"#,
+        at(0),
+    )
+    .unwrap();
+    let session = flows.session_from_token(token, crate::SessionKind::User);
+    let renewed = renew(&flows, &session, &server, 100).unwrap();
+    assert_eq!(renewed.id_token, None);
+    assert_eq!(renewed.id_token_subject, None);
+    assert!(
+        renewed
+            .findings
+            .iter()
+            .any(|f| f.field.as_deref() == Some("id_token")),
+        "{:?}",
+        renewed.findings
+    );
+    assert_eq!(server.lock().unwrap().jwks_fetches, 0);
 }

@@ -451,6 +451,17 @@ pub fn verify_id_token(
     })
 }
 
+/// The `iss` and `sub` of an id_token read WITHOUT verifying it: only for a token that was
+/// verified when it was received and kept since (a session stored before its verified
+/// subject was recorded). `None` when it is not a readable JWS payload with both claims.
+pub(crate) fn unverified_iss_sub(token: &str) -> Option<(String, String)> {
+    use base64ct::{Base64UrlUnpadded, Encoding};
+    let payload = token.split('.').nth(1)?;
+    let claims = strict_json::parse_object(&Base64UrlUnpadded::decode_vec(payload).ok()?).ok()?;
+    let claim = |name: &str| claims.get(name)?.as_str().map(str::to_owned);
+    Some((claim("iss")?, claim("sub")?))
+}
+
 fn since_epoch(time: SystemTime) -> Duration {
     time.duration_since(UNIX_EPOCH).unwrap_or_default()
 }

@@ -37,6 +37,7 @@ mod strict_json;
 mod tests;
 
 pub use fhir_user::{FhirUser, FhirUserError, ResourceType};
+pub(crate) use id_token::unverified_iss_sub;
 pub use id_token::{
     DEFAULT_CLOCK_SKEW, IdTokenError, IdTokenValidation, VerifiedIdToken, verify_id_token,
 };

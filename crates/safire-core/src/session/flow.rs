@@ -7,6 +7,7 @@ use crate::config::{CallOptions, ClientConfig};
 use crate::discovery::ServerEndpoint;
 use crate::error::{Error, SessionError, SessionErrorKind};
 use crate::flow::{Env, Flow, Step};
+use crate::identity::{CodeExchangeFlow, JwksCache};
 use crate::metadata::SmartMetadata;
 use crate::requests::HttpResponse;
 use crate::scope::Scopes;
@@ -29,6 +30,9 @@ use super::{Renewal, Session, SessionKind};
 /// let config = ClientConfig::builder("https://ehr.example/fhir")
 ///     .client_id("app")
 ///     .token_endpoint("https://ehr.example/token")
+///     // `openid` was granted: a refreshed id_token is verified with the server's keys.
+///     .server_jwks_uri("https://ehr.example/jwks")
+///     .authorization_server_issuer("https://ehr.example")
 ///     .build()?;
 /// let flows = FlowFactory::new(config);
 /// let now = SystemTime::now();
@@ -96,11 +100,14 @@ impl SessionFlow {
         }
     }
 
-    /// A flow renewing `session` (which must belong to `config`'s server and client).
+    /// A flow renewing `session` (which must belong to `config`'s server and client). A
+    /// refresh verifies a returned id_token with keys from `keys` (see
+    /// [`CodeExchangeFlow`]).
     pub(crate) fn renew(
         config: Arc<ClientConfig>,
         session: &Session,
         options: CallOptions,
+        keys: JwksCache,
     ) -> Result<Self, Error> {
         check_belongs(&config, session)?;
         let (token, refresh) = match session.renewal_after_rejection() {
@@ -122,8 +129,18 @@ impl SessionFlow {
         };
         // A refresh that does not narrow the scope asks for the scope granted before.
         let requested = token.scopes().map(|s| Scopes::parse(&s.join(" ")));
+        let token: Box<dyn Flow<Output = TokenResponse> + Send> = if refresh {
+            Box::new(CodeExchangeFlow::refresh(
+                config.clone(),
+                token,
+                session,
+                keys,
+            ))
+        } else {
+            Box::new(token)
+        };
         Ok(Self {
-            token: Box::new(token),
+            token,
             config,
             kind: session.kind,
             previous: Some(session.clone()),
@@ -249,9 +266,14 @@ mod tests {
             ("https://b.example/fhir", "app"),
             ("https://a.example/fhir", "other"),
         ] {
-            let err = SessionFlow::renew(config(base, id), &session, CallOptions::new())
-                .err()
-                .unwrap();
+            let err = SessionFlow::renew(
+                config(base, id),
+                &session,
+                CallOptions::new(),
+                JwksCache::default(),
+            )
+            .err()
+            .unwrap();
             assert!(
                 matches!(&err, Error::Session(e) if e.kind == SessionErrorKind::WrongSession),
                 "{err}"
@@ -261,7 +283,8 @@ mod tests {
             SessionFlow::renew(
                 config("https://a.example/fhir/", "app"),
                 &session,
-                CallOptions::new()
+                CallOptions::new(),
+                JwksCache::default()
             )
             .is_ok()
         );

@@ -21,6 +21,11 @@
 //! of the [`LaunchContext`] (`patient`, `encounter`, `fhirContext`, `need_patient_banner`,
 //! `smart_style_url`, `intent`, `tenant`).
 //!
+//! An `id_token` in a refresh response is verified first (signature with the server's JWK
+//! Set, `aud`, times) and must name the session's original `iss` and `sub`
+//! ([`Session::id_token_subject`], OpenID Connect Core §12.2); otherwise the renewal fails and
+//! nothing is merged. A session that never had `openid` keeps no refreshed id_token.
+//!
 //! A response without `scope` means the requested scope (RFC 6749 §5.1): for a refresh that
 //! did not narrow the scope that is the scope granted before (RFC 6749 §6). Either way the
 //! session records a [`Finding`], since SMART asks servers to always send `scope`.
@@ -156,6 +161,11 @@ pub struct Session {
     /// absent when no id_token was verified. A patient identifier: hidden from `Debug`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fhir_user: Option<String>,
+    /// Who the verified id_token named (`iss`, `sub`): a refresh's id_token must name the
+    /// same (OpenID Connect Core §12.2). Absent in sessions stored before it was kept (then
+    /// the stored `id_token` stands in) and when no id_token was verified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token_subject: Option<IdTokenSubject>,
     /// Findings of the latest token response and of the merge.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub findings: Vec<Finding>,
@@ -177,12 +187,55 @@ impl fmt::Debug for Session {
             .field("launch", &self.launch)
             .field("id_token", &self.id_token)
             .field("fhir_user", &present(self.fhir_user.is_some()))
+            .field("id_token_subject", &self.id_token_subject)
             .field("findings", &self.findings.len())
             .finish()
     }
 }
 
 /// The absolute `fhirUser` of a verified id_token.
+/// The user a verified id_token named: its issuer and subject. `Debug` hides `sub` (it
+/// identifies the patient or practitioner).
+///
+/// ```
+/// let who = safire_core::IdTokenSubject::new("https://as.example", "u-1");
+/// assert_eq!(who.sub, "u-1");
+/// assert!(!format!("{who:?}").contains("u-1"));
+/// ```
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct IdTokenSubject {
+    /// `iss`.
+    pub iss: String,
+    /// `sub`.
+    pub sub: String,
+}
+
+impl IdTokenSubject {
+    /// The user `sub` at issuer `iss`.
+    pub fn new(iss: impl Into<String>, sub: impl Into<String>) -> Self {
+        Self {
+            iss: iss.into(),
+            sub: sub.into(),
+        }
+    }
+
+    fn of(identity: &Option<crate::oidc::VerifiedIdToken>) -> Option<Self> {
+        identity
+            .as_ref()
+            .map(|identity| Self::new(identity.iss.clone(), identity.sub.clone()))
+    }
+}
+
+impl fmt::Debug for IdTokenSubject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IdTokenSubject")
+            .field("iss", &self.iss)
+            .field("sub", &crate::secret::REDACTED)
+            .finish()
+    }
+}
+
 fn verified_fhir_user(identity: &Option<crate::oidc::VerifiedIdToken>) -> Option<String> {
     identity
         .as_ref()
@@ -244,6 +297,7 @@ impl Session {
             scopes,
             launch: token.launch,
             fhir_user: verified_fhir_user(&token.identity),
+            id_token_subject: IdTokenSubject::of(&token.identity),
             id_token: token.id_token,
             findings,
         }
@@ -384,9 +438,21 @@ impl Session {
             scopes,
             launch: token.launch.or(previous.launch),
             fhir_user: verified_fhir_user(&token.identity).or(previous.fhir_user),
+            id_token_subject: IdTokenSubject::of(&token.identity).or(previous.id_token_subject),
             id_token: token.id_token.or(previous.id_token),
             findings,
         }
+    }
+
+    /// Who the session's id_token named: the recorded verified subject, else (a session
+    /// stored before it was recorded) the `iss` and `sub` of the stored id_token, which was
+    /// verified when it was received. A refreshed id_token must name the same.
+    pub fn original_subject(&self) -> Option<IdTokenSubject> {
+        self.id_token_subject.clone().or_else(|| {
+            let token = self.id_token.as_ref()?;
+            let (iss, sub) = crate::oidc::unverified_iss_sub(token.expose())?;
+            Some(IdTokenSubject::new(iss, sub))
+        })
     }
 
     /// Where this session's token may be sent: under its FHIR base only.

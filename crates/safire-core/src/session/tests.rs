@@ -379,6 +379,9 @@ fn the_session_flow_maps_invalid_grant_and_merges_results() {
         ClientConfig::builder("https://ehr.example/fhir")
             .client_id("app")
             .token_endpoint("https://ehr.example/token")
+            // The session has `openid`: a refreshed id_token would be verified with these.
+            .server_jwks_uri("https://ehr.example/jwks")
+            .authorization_server_issuer("https://ehr.example")
             .build()
             .unwrap(),
     );
