@@ -11,6 +11,11 @@ use safire_core::{CallOptions, ClientAuth, ClientConfig, TokenTypeHint};
 use safire_hyper::SmartClient;
 use safire_sandbox::{Endpoint, Fault};
 
+/// Access-token lifetime for the expiry tests, and how far the EHR's clock moves for a token
+/// to have expired there: past the lifetime, within the id_token clock skew the app allows.
+const TOKEN_LIFETIME: Duration = Duration::from_secs(30);
+const EXPIRED_AT_THE_EHR: Duration = Duration::from_secs(45);
+
 /// Whether the sandbox's introspection endpoint calls `token` active, asked with the library's
 /// `introspect_token` as the sandbox's `client_secret_basic` client (introspection is for
 /// confidential clients; this one plays the resource server, independent of the app).
@@ -174,17 +179,16 @@ async fn denied_consent_shows_the_servers_error() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_token_is_refreshed_on_reload() {
-    let world = World::start("token_expiry", |s| {
-        s.access_token_lifetime(Duration::from_secs(60))
-    })
-    .await;
+    let world = World::start("token_expiry", |s| s.access_token_lifetime(TOKEN_LIFETIME)).await;
     approved_standalone_launch(&world, "sandbox-patient-1", "Amy Shaw").await;
     assert_eq!(world.text_of("#refreshes").await, "0");
     let first = world.login().await.expect("signed in");
     assert_eq!(world.sandbox.requests(Endpoint::Token), 1);
 
-    // The page stays open while the token expires at the EHR.
-    world.sandbox.advance_time(Duration::from_secs(120));
+    // The page stays open while the token expires at the EHR. The EHR's clock moves on by
+    // less than the id_token clock-skew allowance (60 s): the refresh answer's id_token is
+    // stamped with that clock, and the app verifies it.
+    world.sandbox.advance_time(EXPIRED_AT_THE_EHR);
     reload_shows_amy(&world, "1", 2, "one refresh grant after the exchange").await;
     let second = world.login().await.expect("still signed in");
     assert_ne!(
@@ -225,7 +229,7 @@ async fn home_page_with(app_url: String, cookie: String) -> (u16, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tabs_reloading_at_expiry_share_one_refresh() {
     let world = World::start("tabs_at_expiry", |s| {
-        s.access_token_lifetime(Duration::from_secs(60))
+        s.access_token_lifetime(TOKEN_LIFETIME)
     })
     .await;
     approved_standalone_launch(&world, "sandbox-patient-1", "Amy Shaw").await;
@@ -243,7 +247,7 @@ async fn tabs_reloading_at_expiry_share_one_refresh() {
     // them reload at once. The refresh answer is slowed down so that every request is in
     // flight before the first refresh ends: a refresh per request would send the same
     // refresh token several times.
-    world.sandbox.advance_time(Duration::from_secs(120));
+    world.sandbox.advance_time(EXPIRED_AT_THE_EHR);
     world
         .sandbox
         .faults()
