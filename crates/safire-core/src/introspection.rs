@@ -257,15 +257,18 @@ pub fn parse_introspection_response(
         launch,
         fhir_user,
         extra: r.extra,
-        findings: r.findings.into_vec(),
+        findings: Vec::new(),
     };
-    redact_echoes(&mut introspection, secrets);
+    let mut findings = r.findings;
+    redact_echoes(&mut introspection, &mut findings, secrets);
+    introspection.findings = findings.into_vec();
     Ok(introspection)
 }
 
 /// A server that echoes a secret (the token being introspected, the request's credentials)
-/// into a member `Debug` shows has it replaced with `[REDACTED]` there, with a finding.
-fn redact_echoes(introspection: &mut Introspection, secrets: &[&str]) {
+/// into a member `Debug` shows has it replaced with `[REDACTED]` there, with one finding per
+/// member (through the capped collector: an `aud` of a thousand echoes is one finding).
+fn redact_echoes(introspection: &mut Introspection, findings: &mut Findings, secrets: &[&str]) {
     let leaks = |text: &str| secrets.iter().any(|s| !s.is_empty() && text.contains(s));
     let mut echoed = Vec::new();
     let Introspection {
@@ -291,8 +294,12 @@ fn redact_echoes(introspection: &mut Introspection, secrets: &[&str]) {
             echoed.push(name.to_owned());
         }
     }
+    let mut aud_echoed = false;
     for text in aud.iter_mut().filter(|text| leaks(text)) {
         *text = scrub(text, secrets);
+        aud_echoed = true;
+    }
+    if aud_echoed {
         echoed.push("aud".to_owned());
     }
     if introspection.extra.keys().any(|key| leaks(key)) {
@@ -304,7 +311,7 @@ fn redact_echoes(introspection: &mut Introspection, secrets: &[&str]) {
         echoed.push("a member name".to_owned());
     }
     for name in echoed {
-        introspection.findings.push(Finding::error(
+        findings.push(Finding::error(
             None,
             format!("{PREFIX} {name} repeats a credential of the request; it was redacted"),
         ));

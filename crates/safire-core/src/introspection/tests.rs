@@ -474,3 +474,28 @@ fn the_whole_launch_context_is_read_and_echoed_secrets_in_it_are_redacted() {
     assert!(!format!("{token:?}").contains("tok-secret-9"));
     assert_eq!(token.findings.len(), 2, "{:?}", token.findings);
 }
+
+/// Fuzz finding (introspection target, `findings.len() <= 65`): the redaction findings were
+/// added after the capped collector had closed, one per echoed `aud` entry.
+#[test]
+fn findings_stay_capped_when_a_server_echoes_the_token_everywhere() {
+    let secret = "tok-secret-echoed";
+    let contexts = vec![r#""Patient/1""#; 80].join(",");
+    let auds = vec![format!(r#""{secret}""#); 100].join(",");
+    let body = format!(
+        r#"{{"active":true,"fhirContext":[{contexts}],"aud":[{auds}],"client_id":"{secret}","iss":"{secret}"}}"#
+    );
+    let token = parse_introspection_response(200, body.as_bytes(), &[secret]).unwrap();
+    assert_eq!(
+        token.findings.len(),
+        crate::finding::MAX_FINDINGS + 1,
+        "capped, plus the note that more were dropped"
+    );
+    assert!(!format!("{token:?}").contains(secret));
+    assert!(token.aud.iter().all(|aud| aud == "[REDACTED]"));
+
+    // Below the cap, an `aud` echoed a hundred times is one finding.
+    let body = format!(r#"{{"active":true,"aud":[{auds}]}}"#);
+    let token = parse_introspection_response(200, body.as_bytes(), &[secret]).unwrap();
+    assert_eq!(token.findings.len(), 1, "{:?}", token.findings);
+}
