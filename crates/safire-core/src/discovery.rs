@@ -390,6 +390,17 @@ impl Flow for DiscoveryFlow {
     }
 }
 
+/// Asserts that `err` refuses the http `url` the server advertised as `field`, blaming the
+/// server (for the flows' tests).
+#[cfg(test)]
+#[track_caller]
+pub(crate) fn assert_advertised_http_refused(err: &Error, field: &str, url: &str) {
+    let expected = format!("the server advertises {field} {url}, which is not https");
+    assert!(err.to_string().contains(&expected), "{err}");
+    // The server advertised it: not the caller's configuration to fix.
+    assert_eq!(err.source_of_fault(), crate::ErrorSource::Server);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

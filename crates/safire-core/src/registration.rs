@@ -365,15 +365,11 @@ mod tests {
             )],
         );
         assert_eq!(sent.len(), 1, "nothing sent to the http endpoint");
-        let err = result.unwrap_err();
-        assert!(
-            err.to_string().contains(
-                "the server advertises registration_endpoint http://ehr.example/reg, which is \
-                 not https"
-            ),
-            "{err}"
+        crate::discovery::assert_advertised_http_refused(
+            &result.unwrap_err(),
+            "registration_endpoint",
+            "http://ehr.example/reg",
         );
-        assert_eq!(err.source_of_fault(), crate::ErrorSource::Server);
 
         let flow = RegistrationFlow::new(config(true, "http://127.0.0.1:8080/fhir"), &metadata())
             .endpoint("http://127.0.0.1:8080/register");

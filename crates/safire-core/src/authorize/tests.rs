@@ -152,15 +152,11 @@ fn discovery_first_when_endpoint_unknown() {
         .body(body.to_vec())
         .unwrap();
     let err = flow.on_response(response, &mut env).unwrap_err();
-    assert!(
-        err.to_string().contains(
-            "the server advertises authorization_endpoint http://ehr.example/auth, which is \
-             not https"
-        ),
-        "{err}"
+    crate::discovery::assert_advertised_http_refused(
+        &err,
+        "authorization_endpoint",
+        "http://ehr.example/auth",
     );
-    // The server advertised it: not the caller's configuration to fix.
-    assert_eq!(err.source_of_fault(), crate::ErrorSource::Server);
 }
 
 fn pending() -> PendingAuthorization {
