@@ -68,11 +68,20 @@ impl Transport {
         request: HttpRequest,
         deadline: tokio::time::Instant,
     ) -> Result<HttpResponse, Error> {
-        let started = Instant::now();
-        // Kept for the log event; the redacted URL string is only built if it is emitted.
-        let method = request.method().clone();
-        let uri = request.uri().clone();
-        let operation = request.extensions().get::<Operation>().map(|op| op.label());
+        // Kept for the log event, when one can be emitted (a subscriber wants it, or none is
+        // set and tracing's `log` feature may hand it to a logger); the redacted URL string
+        // is only built if it is.
+        let logged = (tracing::event_enabled!(tracing::Level::DEBUG)
+            || !tracing::dispatcher::has_been_set())
+        .then(|| {
+            let operation = request.extensions().get::<Operation>().map(|op| op.label());
+            (
+                Instant::now(),
+                request.method().clone(),
+                request.uri().clone(),
+                operation,
+            )
+        });
 
         let (mut parts, body) = request.into_parts();
         parts.headers.insert(USER_AGENT, USER_AGENT_VALUE);
@@ -83,6 +92,9 @@ impl Transport {
             .await
             .unwrap_or_else(|_| Err(call_timed_out(limit)));
 
+        let Some((started, method, uri, operation)) = logged else {
+            return result.map_err(Error::from);
+        };
         let elapsed_ms = started.elapsed().as_millis() as u64;
         match &result {
             Ok(response) => tracing::debug!(
