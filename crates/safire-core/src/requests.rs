@@ -104,25 +104,25 @@ pub(crate) fn form_body(pairs: &[(&str, &str)]) -> Vec<u8> {
     out
 }
 
-/// The bytes form encoding leaves as they are (all ASCII), one bit each.
-const FORM_UNCHANGED: u128 = {
-    let mut mask = 0u128;
+/// The bytes form encoding leaves as they are, as a table (one load per byte).
+const FORM_UNCHANGED: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut rest: &mut [bool] = &mut table;
     let mut byte = 0u8;
-    while byte < 128 {
-        if matches!(
+    while let [slot, tail @ ..] = rest {
+        *slot = matches!(
             byte,
             b'*' | b'-' | b'.' | b'_' | b'0'..=b'9' | b'A'..=b'Z' | b'a'..=b'z'
-        ) {
-            mask |= 1 << byte;
-        }
-        byte += 1;
+        );
+        rest = tail;
+        byte = byte.wrapping_add(1);
     }
-    mask
+    table
 };
 
 /// Appends `text` form-encoded (see [`form_body`]): unchanged runs are copied whole.
 fn form_encode_into(out: &mut Vec<u8>, text: &str) {
-    let unchanged = |byte: u8| byte < 128 && (FORM_UNCHANGED >> byte) & 1 == 1;
+    let unchanged = |byte: u8| FORM_UNCHANGED.get(usize::from(byte)) == Some(&true);
     let hex = |nibble: u8| {
         if nibble < 10 {
             b'0' + nibble
