@@ -297,18 +297,23 @@ pub fn check_transport_security(
     allow_insecure_localhost: bool,
 ) -> Result<(), NetworkError> {
     // Fast path for every production request: an https URI with a host needs no URL parse.
-    if request.uri().scheme_str() == Some("https") && request.uri().host().is_some() {
+    // (An `http::Uri` has a host exactly when it has an authority; asking for the authority
+    // spares splitting off user info and port.)
+    let scheme = request.uri().scheme_str();
+    if scheme == Some("https") && request.uri().authority().is_some() {
         return Ok(());
     }
     // And for the opted-in loopback: a plain loopback host (no user info) needs none either.
     // Anything else, including hosts the URL parser would normalize, takes the full check.
     if allow_insecure_localhost
-        && request.uri().scheme_str() == Some("http")
+        && scheme == Some("http")
         && request
             .uri()
             .authority()
-            .is_some_and(|authority| !authority.as_str().contains('@'))
-        && request.uri().host().is_some_and(is_plain_loopback)
+            .map(http::uri::Authority::as_str)
+            .filter(|authority| !authority.contains('@'))
+            .and_then(host_of)
+            .is_some_and(is_plain_loopback)
     {
         return Ok(());
     }
@@ -323,6 +328,19 @@ pub fn check_transport_security(
             ),
         )),
     }
+}
+
+/// The host of an authority without user info: up to the port, brackets kept for IPv6 (what
+/// `Authority::host` gives, without its search for user info).
+pub(super) fn host_of(authority: &str) -> Option<&str> {
+    if authority.starts_with('[') {
+        return authority.find(']').and_then(|end| authority.get(..=end));
+    }
+    Some(
+        authority
+            .split_once(':')
+            .map_or(authority, |(host, _)| host),
+    )
 }
 
 /// `localhost`, a dotted-quad 127.0.0.0/8 address or `[::1]`, written the one plain way
