@@ -11,8 +11,8 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::header::{CONTENT_LENGTH, HeaderValue, USER_AGENT};
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
-use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::{Client, ResponseFuture};
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use rustls::RootCertStore;
 use safire_core::transport::{body_too_large, call_timed_out, url_for_message};
@@ -63,11 +63,15 @@ impl Transport {
     }
 
     /// Sends `request` and reads the whole body, within the request deadline and the body cap.
-    pub(crate) async fn send(
+    ///
+    /// The request is handed to the pool's (lazy, boxed) response future before the returned
+    /// future starts, so that future carries neither copy of the request: it is moved whole
+    /// into the caller's future, and every byte of it is copied there.
+    pub(crate) fn send(
         &self,
         request: HttpRequest,
         deadline: tokio::time::Instant,
-    ) -> Result<HttpResponse, Error> {
+    ) -> impl Future<Output = Result<HttpResponse, Error>> + '_ {
         // Kept for the log event, when one can be emitted (a subscriber wants it, or none is
         // set and tracing's `log` feature may hand it to a logger); the redacted URL string
         // is only built if it is.
@@ -85,39 +89,40 @@ impl Transport {
 
         let (mut parts, body) = request.into_parts();
         parts.headers.insert(USER_AGENT, USER_AGENT_VALUE);
-        let request = hyper::Request::from_parts(parts, Full::new(Bytes::from(body)));
+        // Nothing is sent until the future is polled.
+        let response = self.client.request(hyper::Request::from_parts(
+            parts,
+            Full::new(Bytes::from(body)),
+        ));
 
-        let limit = self.limits.call_timeout;
-        let result = tokio::time::timeout_at(deadline, self.exchange(request))
-            .await
-            .unwrap_or_else(|_| Err(call_timed_out(limit)));
+        async move {
+            let limit = self.limits.call_timeout;
+            let result = tokio::time::timeout_at(deadline, self.exchange(response))
+                .await
+                .unwrap_or_else(|_| Err(call_timed_out(limit)));
 
-        let Some((started, method, uri, operation)) = logged else {
-            return result.map_err(Error::from);
-        };
-        let elapsed_ms = started.elapsed().as_millis() as u64;
-        match &result {
-            Ok(response) => tracing::debug!(
-                %method, url = %url_for_message(&uri.to_string()), operation,
-                status = response.status().as_u16(), elapsed_ms,
-                "safire HTTP request"
-            ),
-            Err(error) => tracing::debug!(
-                %method, url = %url_for_message(&uri.to_string()), operation,
-                error = ?error.kind, elapsed_ms,
-                "safire HTTP request failed"
-            ),
+            let Some((started, method, uri, operation)) = logged else {
+                return result.map_err(Error::from);
+            };
+            let elapsed_ms = started.elapsed().as_millis() as u64;
+            match &result {
+                Ok(response) => tracing::debug!(
+                    %method, url = %url_for_message(&uri.to_string()), operation,
+                    status = response.status().as_u16(), elapsed_ms,
+                    "safire HTTP request"
+                ),
+                Err(error) => tracing::debug!(
+                    %method, url = %url_for_message(&uri.to_string()), operation,
+                    error = ?error.kind, elapsed_ms,
+                    "safire HTTP request failed"
+                ),
+            }
+            result.map_err(Error::from)
         }
-        result.map_err(Error::from)
     }
 
-    async fn exchange(
-        &self,
-        request: hyper::Request<Full<Bytes>>,
-    ) -> Result<HttpResponse, NetworkError> {
-        let response = self
-            .client
-            .request(request)
+    async fn exchange(&self, response: ResponseFuture) -> Result<HttpResponse, NetworkError> {
+        let response = response
             .await
             .map_err(|e| classify(e, self.limits.connect_timeout))?;
         let (parts, body) = response.into_parts();
