@@ -26,6 +26,9 @@ type HyperClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 /// Validated once, at compile time, instead of on every request.
 const USER_AGENT_VALUE: HeaderValue = HeaderValue::from_static(safire_core::USER_AGENT);
 
+/// What the log event of a request needs: when it started, its method, URI and operation.
+type Logged = (Instant, hyper::Method, hyper::Uri, Option<&'static str>);
+
 /// Sends requests for one `SmartClient`: a connection pool, TLS roots and limits.
 pub(crate) struct Transport {
     client: HyperClient,
@@ -95,30 +98,38 @@ impl Transport {
             Full::new(Bytes::from(body)),
         ));
 
-        async move {
-            let limit = self.limits.call_timeout;
-            let result = tokio::time::timeout_at(deadline, self.exchange(response))
-                .await
-                .unwrap_or_else(|_| Err(call_timed_out(limit)));
+        self.finish(response, deadline, logged)
+    }
 
-            let Some((started, method, uri, operation)) = logged else {
-                return result.map_err(Error::from);
-            };
-            let elapsed_ms = started.elapsed().as_millis() as u64;
-            match &result {
-                Ok(response) => tracing::debug!(
-                    %method, url = %url_for_message(&uri.to_string()), operation,
-                    status = response.status().as_u16(), elapsed_ms,
-                    "safire HTTP request"
-                ),
-                Err(error) => tracing::debug!(
-                    %method, url = %url_for_message(&uri.to_string()), operation,
-                    error = ?error.kind, elapsed_ms,
-                    "safire HTTP request failed"
-                ),
-            }
-            result.map_err(Error::from)
+    /// The rest of [`Transport::send`]: the exchange within the deadline, then the log event.
+    async fn finish(
+        &self,
+        response: ResponseFuture,
+        deadline: tokio::time::Instant,
+        logged: Option<Logged>,
+    ) -> Result<HttpResponse, Error> {
+        let limit = self.limits.call_timeout;
+        let result = tokio::time::timeout_at(deadline, self.exchange(response))
+            .await
+            .unwrap_or_else(|_| Err(call_timed_out(limit)));
+
+        let Some((started, method, uri, operation)) = logged else {
+            return result.map_err(Error::from);
+        };
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        match &result {
+            Ok(response) => tracing::debug!(
+                %method, url = %url_for_message(&uri.to_string()), operation,
+                status = response.status().as_u16(), elapsed_ms,
+                "safire HTTP request"
+            ),
+            Err(error) => tracing::debug!(
+                %method, url = %url_for_message(&uri.to_string()), operation,
+                error = ?error.kind, elapsed_ms,
+                "safire HTTP request failed"
+            ),
         }
+        result.map_err(Error::from)
     }
 
     async fn exchange(&self, response: ResponseFuture) -> Result<HttpResponse, NetworkError> {
