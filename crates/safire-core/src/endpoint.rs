@@ -306,7 +306,7 @@ fn endpoint_request(
         operation,
         Some("application/x-www-form-urlencoded"),
         authorization,
-        requests::form_body(form),
+        requests::form_body(&form),
     )
 }
 

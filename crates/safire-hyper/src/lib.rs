@@ -274,16 +274,20 @@ impl SmartClient {
     ) -> Result<F::Output, Error> {
         let transport = &self.inner.transport;
         let mut driver = Driver::new(flow, transport.limits().clone()).with_metadata(metadata);
-        let mut step = driver.start(&mut Env::new(SystemTime::now(), &mut OsRandom))?;
+        // Only the request is held across the await, not the step (the size of a whole
+        // token response): a smaller future is cheaper to move.
+        let mut request = match driver.start(&mut Env::new(SystemTime::now(), &mut OsRandom))? {
+            Step::Done(output) => return Ok(output),
+            Step::Send(request) => request,
+        };
         loop {
-            match step {
+            let response = transport.send(request, deadline).await?;
+            request = match driver
+                .on_response(response, &mut Env::new(SystemTime::now(), &mut OsRandom))?
+            {
                 Step::Done(output) => return Ok(output),
-                Step::Send(request) => {
-                    let response = transport.send(request, deadline).await?;
-                    step = driver
-                        .on_response(response, &mut Env::new(SystemTime::now(), &mut OsRandom))?;
-                }
-            }
+                Step::Send(request) => request,
+            };
         }
     }
 }

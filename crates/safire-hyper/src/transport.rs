@@ -11,8 +11,8 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::header::{CONTENT_LENGTH, HeaderValue, USER_AGENT};
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
-use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::{Client, ResponseFuture};
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use rustls::RootCertStore;
 use safire_core::transport::{body_too_large, call_timed_out, url_for_message};
@@ -25,6 +25,9 @@ type HyperClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
 /// Validated once, at compile time, instead of on every request.
 const USER_AGENT_VALUE: HeaderValue = HeaderValue::from_static(safire_core::USER_AGENT);
+
+/// What the log event of a request needs: when it started, its method, URI and operation.
+type Logged = (Instant, hyper::Method, hyper::Uri, Option<&'static str>);
 
 /// Sends requests for one `SmartClient`: a connection pool, TLS roots and limits.
 pub(crate) struct Transport {
@@ -63,26 +66,56 @@ impl Transport {
     }
 
     /// Sends `request` and reads the whole body, within the request deadline and the body cap.
-    pub(crate) async fn send(
+    ///
+    /// The request is handed to the pool's (lazy, boxed) response future before the returned
+    /// future starts, so that future carries neither copy of the request: it is moved whole
+    /// into the caller's future, and every byte of it is copied there.
+    pub(crate) fn send(
         &self,
         request: HttpRequest,
         deadline: tokio::time::Instant,
-    ) -> Result<HttpResponse, Error> {
-        let started = Instant::now();
-        // Kept for the log event; the redacted URL string is only built if it is emitted.
-        let method = request.method().clone();
-        let uri = request.uri().clone();
-        let operation = request.extensions().get::<Operation>().map(|op| op.label());
+    ) -> impl Future<Output = Result<HttpResponse, Error>> + '_ {
+        // Kept for the log event, when one can be emitted (a subscriber wants it, or none is
+        // set and tracing's `log` feature may hand it to a logger); the redacted URL string
+        // is only built if it is.
+        let logged = (tracing::event_enabled!(tracing::Level::DEBUG)
+            || !tracing::dispatcher::has_been_set())
+        .then(|| {
+            let operation = request.extensions().get::<Operation>().map(|op| op.label());
+            (
+                Instant::now(),
+                request.method().clone(),
+                request.uri().clone(),
+                operation,
+            )
+        });
 
         let (mut parts, body) = request.into_parts();
         parts.headers.insert(USER_AGENT, USER_AGENT_VALUE);
-        let request = hyper::Request::from_parts(parts, Full::new(Bytes::from(body)));
+        // Nothing is sent until the future is polled.
+        let response = self.client.request(hyper::Request::from_parts(
+            parts,
+            Full::new(Bytes::from(body)),
+        ));
 
+        self.finish(response, deadline, logged)
+    }
+
+    /// The rest of [`Transport::send`]: the exchange within the deadline, then the log event.
+    async fn finish(
+        &self,
+        response: ResponseFuture,
+        deadline: tokio::time::Instant,
+        logged: Option<Logged>,
+    ) -> Result<HttpResponse, Error> {
         let limit = self.limits.call_timeout;
-        let result = tokio::time::timeout_at(deadline, self.exchange(request))
+        let result = tokio::time::timeout_at(deadline, self.exchange(response))
             .await
             .unwrap_or_else(|_| Err(call_timed_out(limit)));
 
+        let Some((started, method, uri, operation)) = logged else {
+            return result.map_err(Error::from);
+        };
         let elapsed_ms = started.elapsed().as_millis() as u64;
         match &result {
             Ok(response) => tracing::debug!(
@@ -99,13 +132,8 @@ impl Transport {
         result.map_err(Error::from)
     }
 
-    async fn exchange(
-        &self,
-        request: hyper::Request<Full<Bytes>>,
-    ) -> Result<HttpResponse, NetworkError> {
-        let response = self
-            .client
-            .request(request)
+    async fn exchange(&self, response: ResponseFuture) -> Result<HttpResponse, NetworkError> {
+        let response = response
             .await
             .map_err(|e| classify(e, self.limits.connect_timeout))?;
         let (parts, body) = response.into_parts();

@@ -252,16 +252,20 @@ impl SmartClient {
         deadline: Instant,
     ) -> Result<F::Output, Error> {
         let mut driver = Driver::new(flow, self.inner.limits.clone()).with_metadata(metadata);
-        let mut step = driver.start(&mut Env::new(SystemTime::now(), &mut OsRandom))?;
+        // Each step is matched where it is made, not kept and moved (it is the size of a
+        // whole token response).
+        let mut request = match driver.start(&mut Env::new(SystemTime::now(), &mut OsRandom))? {
+            Step::Done(output) => return Ok(output),
+            Step::Send(request) => request,
+        };
         loop {
-            match step {
+            let response = self.inner.http.send(request, deadline)?;
+            request = match driver
+                .on_response(response, &mut Env::new(SystemTime::now(), &mut OsRandom))?
+            {
                 Step::Done(output) => return Ok(output),
-                Step::Send(request) => {
-                    let response = self.inner.http.send(request, deadline)?;
-                    step = driver
-                        .on_response(response, &mut Env::new(SystemTime::now(), &mut OsRandom))?;
-                }
-            }
+                Step::Send(request) => request,
+            };
         }
     }
 }

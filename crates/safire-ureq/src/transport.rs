@@ -20,6 +20,25 @@ pub(crate) struct Transport {
     max_body: usize,
     connect_timeout: Duration,
     call_timeout: Duration,
+    /// The agent's own whole-request limit (see [`agent_timeout`]).
+    agent_timeout: Duration,
+}
+
+/// How much earlier than the call's deadline a request may give up, so that the agent's own
+/// configuration serves the first request of a call.
+const DEADLINE_SLACK: Duration = Duration::from_millis(1);
+
+/// The agent's whole-request limit: the call's, less [`DEADLINE_SLACK`]. A request with at
+/// least this much time left runs on the agent's configuration, and gives up at most the
+/// slack before the call's deadline; a later one (after a redirect, a discovery, a slow
+/// assertion signature) gets a per-request configuration with exactly the time left, which
+/// costs ureq a copy of its configuration in the request's extensions (~1,500 instructions).
+fn agent_timeout(call_timeout: Duration) -> Duration {
+    if call_timeout > 2 * DEADLINE_SLACK {
+        call_timeout - DEADLINE_SLACK
+    } else {
+        call_timeout
+    }
 }
 
 impl Transport {
@@ -45,7 +64,7 @@ impl Transport {
             .http_status_as_error(false)
             .user_agent(USER_AGENT)
             .timeout_connect(Some(limits.connect_timeout))
-            .timeout_global(Some(limits.call_timeout))
+            .timeout_global(Some(agent_timeout(limits.call_timeout)))
             .tls_config(TlsConfig::builder().root_certs(roots).build())
             .build();
         // Host names are resolved when a connection is opened, not on every request: ureq's
@@ -61,6 +80,7 @@ impl Transport {
             max_body: limits.max_response_bytes,
             connect_timeout: limits.connect_timeout,
             call_timeout: limits.call_timeout,
+            agent_timeout: agent_timeout(limits.call_timeout),
         }
     }
 
@@ -72,15 +92,23 @@ impl Transport {
         deadline: Instant,
     ) -> Result<HttpResponse, NetworkError> {
         let started = Instant::now();
-        // Kept for the log event; the redacted URL string is only built if it is emitted.
-        let method = request.method().clone();
-        let uri = request.uri().clone();
-        let operation = request.extensions().get::<Operation>().map(|op| op.label());
+        // Kept for the log event, when one can be emitted (a subscriber wants it, or none is
+        // set and tracing's `log` feature may hand it to a logger); the redacted URL string
+        // is only built if it is.
+        let logged = (tracing::event_enabled!(tracing::Level::DEBUG)
+            || !tracing::dispatcher::has_been_set())
+        .then(|| {
+            let operation = request.extensions().get::<Operation>().map(|op| op.label());
+            (request.method().clone(), request.uri().clone(), operation)
+        });
         let left = deadline.saturating_duration_since(started);
         let result = if left.is_zero() {
             Err(call_timed_out(self.call_timeout))
         } else {
             self.exchange(request, left)
+        };
+        let Some((method, uri, operation)) = logged else {
+            return result;
         };
         let elapsed_ms = started.elapsed().as_millis() as u64;
         match &result {
@@ -115,14 +143,14 @@ impl Transport {
         Ok(http::Response::from_parts(parts, body))
     }
 
-    /// Runs `request` on the agent. The agent's own limit is the whole call; a later request
-    /// of the call gets what is left.
+    /// Runs `request` on the agent. The agent's own limit is the whole call (less the
+    /// slack); a request with less time left than that gets exactly what is left.
     fn run<B: AsSendBody>(
         &self,
         request: http::Request<B>,
         left: Duration,
     ) -> Result<http::Response<ureq::Body>, ureq::Error> {
-        if left < self.call_timeout {
+        if left < self.agent_timeout {
             let request = self
                 .agent
                 .configure_request(request)

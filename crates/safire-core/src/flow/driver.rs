@@ -62,10 +62,50 @@ pub struct Driver<F> {
     phase: Phase,
     metadata: Option<Arc<SmartMetadata>>,
     discovered: bool,
-    /// The discovery in progress (SMART configuration, then issuer metadata).
-    discovery: Option<DiscoveryFlow>,
-    in_flight: Option<HttpRequest>,
+    /// The discovery in progress (SMART configuration, then issuer metadata). Boxed: it is
+    /// rare (once per client) and large, and a driver lives in every call's future.
+    discovery: Option<Box<DiscoveryFlow>>,
+    in_flight: Option<InFlight>,
     hops: usize,
+}
+
+/// What the driver keeps of the request in flight: what a redirect replays and what an
+/// error answer is scrubbed of. The parts are copied, not the whole request: the
+/// [`Operation`] is kept as a value rather than in a copy of the extensions map (which costs
+/// three allocations), and the request is put back together only when a response needs it.
+struct InFlight {
+    method: http::Method,
+    uri: http::Uri,
+    version: http::Version,
+    headers: http::HeaderMap,
+    body: Vec<u8>,
+    operation: Option<Operation>,
+}
+
+impl InFlight {
+    fn of(request: &HttpRequest) -> Self {
+        Self {
+            method: request.method().clone(),
+            uri: request.uri().clone(),
+            version: request.version(),
+            headers: request.headers().clone(),
+            body: request.body().clone(),
+            operation: request.extensions().get::<Operation>().copied(),
+        }
+    }
+
+    /// The request as sent (what [`clone_request`] of it would give).
+    fn into_request(self) -> HttpRequest {
+        let mut request = http::Request::new(self.body);
+        *request.method_mut() = self.method;
+        *request.uri_mut() = self.uri;
+        *request.version_mut() = self.version;
+        *request.headers_mut() = self.headers;
+        if let Some(operation) = self.operation {
+            request.extensions_mut().insert(operation);
+        }
+        request
+    }
 }
 
 impl<F: Flow> Driver<F> {
@@ -124,7 +164,7 @@ impl<F: Flow> Driver<F> {
             self.phase = Phase::Discovering;
             let request = match self.flow.config() {
                 Some(config) => {
-                    self.discovery = Some(DiscoveryFlow::new(config));
+                    self.discovery = Some(Box::new(DiscoveryFlow::new(config)));
                     discovery_request(config)
                 }
                 None => Err(Error::Usage(
@@ -160,33 +200,36 @@ impl<F: Flow> Driver<F> {
                 }
             }));
         };
-        let step = self.answer(&sent, response, env);
+        let step = self.answer(sent, response, env);
         self.outcome(step)
     }
 
     fn answer(
         &mut self,
-        sent: &HttpRequest,
+        sent: InFlight,
         response: HttpResponse,
         env: &mut Env<'_>,
     ) -> Result<Step<F::Output>, Error> {
         if response.body().len() > self.limits.max_response_bytes {
             return Err(body_too_large(self.limits.max_response_bytes).into());
         }
-        if let Some(next) = next_hop(sent, &response, self.hops, &self.limits.redirects)? {
+        // Servers echo requests: what the request carried is scrubbed from an error answer
+        // before anything reads it, and from any error made of the answer. A success is read
+        // as sent; the request is only put back together when a redirect or an error needs
+        // it. (A 2xx is never a redirect: `next_hop` would hand it to the flow.)
+        if response.status().is_success() {
+            self.hops = 0;
+            return self
+                .respond(response, env)
+                .map_err(|error| SentSecrets::of(&sent.into_request()).scrub_error(error));
+        }
+        let sent = sent.into_request();
+        if let Some(next) = next_hop(&sent, &response, self.hops, &self.limits.redirects)? {
             self.hops += 1;
             return Ok(Step::Send(next));
         }
         self.hops = 0;
-        // Servers echo requests: what the request carried is scrubbed from an error answer
-        // before anything reads it, and from any error made of the answer. A success is read
-        // as sent; the secrets are only gathered when there is something to scrub.
-        if response.status().is_success() {
-            return self
-                .respond(response, env)
-                .map_err(|error| SentSecrets::of(sent).scrub_error(error));
-        }
-        let secrets = SentSecrets::of(sent);
+        let secrets = SentSecrets::of(&sent);
         let response = if secrets.is_empty() {
             response
         } else {
@@ -221,19 +264,29 @@ impl<F: Flow> Driver<F> {
 
     /// Records what was handed out: the request in flight, or the end of the flow.
     fn outcome(&mut self, step: Result<Step<F::Output>, Error>) -> Result<Step<F::Output>, Error> {
-        let checked = step.and_then(|step| match &step {
-            Step::Send(request) => {
-                check_transport_security(request, self.limits.redirects.allow_insecure_localhost)?;
-                self.in_flight = Some(clone_request(request));
-                Ok(step)
+        // Inspected in place: a step can be large (a flow's whole output), so it is not
+        // moved more than it must be.
+        if let Ok(Step::Send(request)) = &step {
+            match check_transport_security(request, self.limits.redirects.allow_insecure_localhost)
+            {
+                Ok(()) => {
+                    self.in_flight = Some(InFlight::of(request));
+                    return step;
+                }
+                Err(error) => {
+                    self.finish();
+                    return Err(error.into());
+                }
             }
-            Step::Done(_) => Ok(step),
-        });
-        if !matches!(checked, Ok(Step::Send(_))) {
-            self.phase = Phase::Finished;
-            self.in_flight = None;
         }
-        checked
+        self.finish();
+        step
+    }
+
+    /// Nothing more is accepted.
+    fn finish(&mut self) {
+        self.phase = Phase::Finished;
+        self.in_flight = None;
     }
 }
 
@@ -244,18 +297,23 @@ pub fn check_transport_security(
     allow_insecure_localhost: bool,
 ) -> Result<(), NetworkError> {
     // Fast path for every production request: an https URI with a host needs no URL parse.
-    if request.uri().scheme_str() == Some("https") && request.uri().host().is_some() {
+    // (An `http::Uri` has a host exactly when it has an authority; asking for the authority
+    // spares splitting off user info and port.)
+    let scheme = request.uri().scheme_str();
+    if scheme == Some("https") && request.uri().authority().is_some() {
         return Ok(());
     }
     // And for the opted-in loopback: a plain loopback host (no user info) needs none either.
     // Anything else, including hosts the URL parser would normalize, takes the full check.
     if allow_insecure_localhost
-        && request.uri().scheme_str() == Some("http")
+        && scheme == Some("http")
         && request
             .uri()
             .authority()
-            .is_some_and(|authority| !authority.as_str().contains('@'))
-        && request.uri().host().is_some_and(is_plain_loopback)
+            .map(http::uri::Authority::as_str)
+            .filter(|authority| !authority.contains('@'))
+            .and_then(host_of)
+            .is_some_and(is_plain_loopback)
     {
         return Ok(());
     }
@@ -270,6 +328,19 @@ pub fn check_transport_security(
             ),
         )),
     }
+}
+
+/// The host of an authority without user info: up to the port, brackets kept for IPv6 (what
+/// `Authority::host` gives, without its search for user info).
+pub(super) fn host_of(authority: &str) -> Option<&str> {
+    if authority.starts_with('[') {
+        return authority.find(']').and_then(|end| authority.get(..=end));
+    }
+    Some(
+        authority
+            .split_once(':')
+            .map_or(authority, |(host, _)| host),
+    )
 }
 
 /// `localhost`, a dotted-quad 127.0.0.0/8 address or `[::1]`, written the one plain way
@@ -420,15 +491,18 @@ where
     Fut: Future<Output = Result<HttpResponse, E>>,
 {
     let mut driver = Driver::new(flow, limits.clone());
-    let mut step = driver.start(&mut Env::new(clock(), random.source()))?;
+    // Only the request is held across the await, not the step (which may be the size of
+    // the flow's whole output): the loop's future stays small.
+    let mut request = match driver.start(&mut Env::new(clock(), random.source()))? {
+        Step::Done(output) => return Ok(output),
+        Step::Send(request) => request,
+    };
     loop {
-        match step {
+        let response = send(request).await.map_err(Into::into)?;
+        request = match driver.on_response(response, &mut Env::new(clock(), random.source()))? {
             Step::Done(output) => return Ok(output),
-            Step::Send(request) => {
-                let response = send(request).await.map_err(Into::into)?;
-                step = driver.on_response(response, &mut Env::new(clock(), random.source()))?;
-            }
-        }
+            Step::Send(request) => request,
+        };
     }
 }
 

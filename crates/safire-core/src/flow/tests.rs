@@ -24,6 +24,33 @@ fn only_https_or_opted_in_loopback_http_leaves() {
     assert!(check_transport_security(&req("http://127.0.0.1.evil.example/x"), true).is_err());
     assert!(check_transport_security(&req("http://[::2]/x"), true).is_err());
     assert!(check_transport_security(&req("ftp://127.0.0.1/x"), true).is_err());
+    assert!(check_transport_security(&req("http://[::1]:8080/x"), true).is_ok());
+    assert!(check_transport_security(&req("http://localhost:8080/x"), true).is_ok());
+    assert!(check_transport_security(&req("http://127.0.0.1:8080@evil.example/x"), true).is_err());
+    assert!(check_transport_security(&req("https://user@ehr.example:8443/x"), false).is_ok());
+}
+
+/// The fast path's host is what `http`'s own `Authority::host` gives for authorities without
+/// user info (which the fast path never reads).
+#[test]
+fn host_of_matches_http_authority_host() {
+    for authority in [
+        "127.0.0.1",
+        "127.0.0.1:8080",
+        "localhost",
+        "LocalHost:1",
+        "[::1]",
+        "[::1]:80",
+        "ehr.example:443",
+        "127.0.0.1.evil.example",
+    ] {
+        let parsed: http::uri::Authority = authority.parse().unwrap();
+        assert_eq!(
+            super::driver::host_of(authority),
+            Some(parsed.host()),
+            "{authority}"
+        );
+    }
 }
 
 #[test]
